@@ -1,0 +1,183 @@
+"""Command line: argparse sub-commands that hand their options to the modules; nothing heavy is imported here."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from compress import CompressError, __version__
+
+DEFAULT_BUDGET_FLOPS = 0.46e6  # Apollo3 at ~0.46 MFLOP/s (seed 001) -> about 1 s per inference
+
+
+def _add_data_args(p: argparse.ArgumentParser, default: str | None = "synthetic-faces") -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--data", default=default,
+                   help="'synthetic-faces' (generated, the default), a FER2013 .csv, an image folder "
+                        "(root/<class>/*.png or root/{train,val,test}/<class>/...), or an .npz with x and y")
+    g.add_argument("--positive", help="make the task binary: this class (name or code) against the rest, "
+                                      "e.g. --positive happy")
+    g.add_argument("--classes", dest="class_subset", help="comma-separated subset of classes to keep")
+    g.add_argument("--task", default="binary", choices=["binary", "4class"],
+                   help="synthetic-faces only: happy vs not-happy (default) or seed 004's four classes")
+    g.add_argument("--size", type=int, default=48, help="image side in pixels after crop and resize (default 48)")
+    g.add_argument("--channels", type=int, default=1, choices=[1, 3], help="1 = grayscale (default), 3 = RGB")
+    g.add_argument("--samples", type=int, default=None,
+                   help="synthetic-faces only: number of images (default 8000)")
+    g.add_argument("--balance", default="none", choices=["oversample", "class-weight", "none"],
+                   help="how to treat class imbalance in training (default none)")
+    g.add_argument("--seed", type=int, default=0, help="seed for data, splits and training (default 0)")
+
+
+def _add_target_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("device targets")
+    g.add_argument("--device", default="apollo3", help="device profile (default apollo3; see `estimate --help`)")
+    g.add_argument("--budget-flops", type=float, default=DEFAULT_BUDGET_FLOPS,
+                   help="FLOPs per inference allowed (default 0.46e6, ~1 s on Apollo3)")
+    g.add_argument("--latency-model", default="flops", choices=["flops", "ops"],
+                   help="'flops': FLOPs / measured device FLOP/s (seed 001); 'ops': cycles per MAC per op kind")
+    g.add_argument("--calibration", help="JSON file of measured cycles-per-MAC figures replacing the defaults")
+
+
+def _add_train_args(p: argparse.ArgumentParser, epochs: int) -> None:
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, default=epochs, help=f"epochs per candidate (default {epochs})")
+    g.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
+    g.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m compress",
+        description="Shrink a Keras classifier until it fits a microcontroller (default: Apollo3, <= 0.46 M FLOPs, "
+                    "AUC >= 80% of the baseline's), then export it to int8 TFLite and an Arduino sketch.")
+    parser.add_argument("--version", action="version", version=f"compress {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("search", help="search for the best reduced model that fits the device (the main job)",
+                       description="A*-style search over model reductions; every candidate is trained briefly "
+                                   "and scored by validation ROC AUC. Resumable with --resume.")
+    p.add_argument("--baseline", default="alexnet", help="zoo name (alexnet, fer_cnn, resnet_like, embedded3) "
+                                                         "or a spec .json (default alexnet)")
+    p.add_argument("--auc-ratio", type=float, default=0.8, help="keep AUC >= this x baseline AUC (default 0.8)")
+    p.add_argument("--strategy", default="astar", choices=["astar", "dfs", "greedy"], help="default astar")
+    p.add_argument("--max-evals", type=int, default=60, help="stop after this many trainings (default 60)")
+    p.add_argument("--max-minutes", type=float, default=30.0, help="stop after this many minutes (default 30)")
+    p.add_argument("--final-epochs", type=int, default=12, help="fine-tune epochs for the winner (default 12)")
+    p.add_argument("--out", help="run directory (default runs/<timestamp>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its journal")
+    p.add_argument("--no-export", action="store_true", help="stop after the report; skip int8 export and firmware")
+    p.add_argument("--qat", action="store_true", help="quantization-aware fine-tuning before int8 export")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _add_data_args(p)
+    _add_target_args(p)
+    _add_train_args(p, epochs=3)
+    p.set_defaults(handler=_cmd_search)
+
+    p = sub.add_parser("train", help="train and score a baseline only")
+    p.add_argument("--baseline", default="alexnet", help="zoo name or spec .json (default alexnet)")
+    p.add_argument("--out", help="run directory (default runs/train-<timestamp>)")
+    p.add_argument("--json", action="store_true", help="print metrics as JSON")
+    _add_data_args(p)
+    _add_train_args(p, epochs=10)
+    p.set_defaults(handler=_cmd_train)
+
+    p = sub.add_parser("estimate", help="cost of a model and its device targets, without training",
+                       description="MODEL: a zoo name, a spec .json, a .keras/.h5 file, or a .tflite file.")
+    p.add_argument("model")
+    p.add_argument("--input-shape", help="H,W,C for zoo models (default the baseline's own)")
+    p.add_argument("--classes", type=int, help="number of classes for zoo models")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    _add_target_args(p)
+    p.set_defaults(handler=_cmd_estimate)
+
+    p = sub.add_parser("export", help="int8 TFLite export, verified against the float model",
+                       description="MODEL: best.keras from a run, or any supported .keras/.h5 file.")
+    p.add_argument("model")
+    p.add_argument("--out", help="output folder (default: beside MODEL)")
+    p.add_argument("--qat", action="store_true", help="quantization-aware fine-tuning before conversion")
+    p.add_argument("--beta", type=float, help="fail when int8 test AUC falls below this (default: from the run)")
+    _add_data_args(p)
+    p.set_defaults(handler=_cmd_export)
+
+    p = sub.add_parser("firmware", help="Arduino sketch with C arrays for an int8 .tflite model")
+    p.add_argument("model", help="an int8 .tflite file")
+    p.add_argument("--board", default="apollo3", help="target board (default apollo3)")
+    p.add_argument("--out", help="sketch folder (default firmware/<model name>_<board>)")
+    p.set_defaults(handler=_cmd_firmware)
+
+    p = sub.add_parser("report", help="tables and plots of a run (finished, running or killed)")
+    p.add_argument("run_dir")
+    p.add_argument("--format", default="md,html", help="comma-separated: md, html (default both)")
+    p.add_argument("--compare", nargs="*", default=[], help="other run folders to put in one table")
+    p.set_defaults(handler=_cmd_report)
+
+    p = sub.add_parser("data", help="generate or inspect data sets")
+    dsub = p.add_subparsers(dest="data_command", metavar="ACTION")
+    d = dsub.add_parser("inspect", help="class counts, splits, image size, imbalance and a contact sheet")
+    d.add_argument("path", help="synthetic-faces, a FER2013 .csv, an image folder or an .npz")
+    d.add_argument("--out", help="folder for the contact sheet (default runs/data)")
+    d.add_argument("--json", action="store_true")
+    _add_data_args(d, default=None)
+    d.set_defaults(handler=_cmd_data_inspect)
+    d = dsub.add_parser("generate", help="write synthetic-faces as an image folder (root/<split>/<class>/*.png)")
+    d.add_argument("--out", required=True, help="folder to write")
+    _add_data_args(d)
+    d.set_defaults(handler=_cmd_data_generate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 0 if args.command is None else 2
+    try:
+        return args.handler(args) or 0
+    except CompressError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; everything finished so far is saved", file=sys.stderr)
+        return 130
+    except OSError as exc:  # missing file, full disk, permissions: one line, not a traceback
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}".replace(": : ", ": "), file=sys.stderr)
+        return 1
+
+
+# --- handlers: translate options into calls on the modules ------------------------------------
+
+def _cmd_search(args) -> int:
+    from compress import pipeline
+
+    return pipeline.search_command(args)
+
+
+def _cmd_train(args) -> int:
+    from compress import pipeline
+
+    return pipeline.train_command(args)
+
+
+def _cmd_estimate(args) -> int:
+    raise CompressError("estimate is not implemented yet")
+
+
+def _cmd_export(args) -> int:
+    raise CompressError("export is not implemented yet")
+
+
+def _cmd_firmware(args) -> int:
+    raise CompressError("firmware is not implemented yet")
+
+
+def _cmd_report(args) -> int:
+    raise CompressError("report is not implemented yet")
+
+
+def _cmd_data_inspect(args) -> int:
+    raise CompressError("data inspect is not implemented yet")
+
+
+def _cmd_data_generate(args) -> int:
+    raise CompressError("data generate is not implemented yet")

@@ -1,0 +1,103 @@
+"""Baseline specs from the seed projects, each a function of input shape and number of classes."""
+from __future__ import annotations
+
+from compress.spec import Layer, ModelSpec
+
+DEFAULT_INPUT = (48, 48, 1)
+
+
+def _conv_block(i: int, filters: int, kernel: int, stride: int = 1, bn: bool = False) -> list[Layer]:
+    block = [Layer("conv", f"conv{i}", units=filters, kernel=kernel, stride=stride)]
+    if bn:
+        block.append(Layer("bn", f"bn{i}"))
+    return block + [Layer("relu", f"relu{i}")]
+
+
+def _pool(name: str, size: int = 2, stride: int = 2) -> Layer:
+    return Layer("maxpool", name, kernel=size, stride=stride, padding="valid")
+
+
+def _dense_block(i: int, units: int, rate: float, bn: bool = False) -> list[Layer]:
+    block = [Layer("dense", f"fc{i}", units=units)]
+    if bn:
+        block.append(Layer("bn", f"fc{i}_bn"))
+    return block + [Layer("relu", f"fc{i}_relu"), Layer("dropout", f"fc{i}_drop", rate=rate)]
+
+
+def alexnet(input_shape=DEFAULT_INPUT, classes: int = 2) -> ModelSpec:
+    """AlexNet's topology (11/5/3/3/3 kernels, 3 max-pools, 3 dense), widths scaled to ~80 M FLOPs at 48x48x1.
+
+    Seed 001's baseline cost 82.7 M FLOPs; AlexNet's 96/256/384/384/256 widths are scaled by ~0.4 and its
+    stride-4 first conv becomes stride 2 so a 48x48 input keeps enough resolution for five convs.
+    """
+    layers = [
+        *_conv_block(1, 40, 11, stride=2), _pool("pool1"),
+        *_conv_block(2, 112, 5), _pool("pool2"),
+        *_conv_block(3, 152, 3),
+        *_conv_block(4, 152, 3),
+        *_conv_block(5, 104, 3), _pool("pool3"),
+        Layer("flatten", "flatten"),
+        *_dense_block(6, 512, 0.5),
+        *_dense_block(7, 512, 0.5),
+    ]
+    return ModelSpec(input_shape, classes, layers, name="alexnet")
+
+
+def fer_cnn(input_shape=DEFAULT_INPUT, classes: int = 7) -> ModelSpec:
+    """Seed 002's FER2013 network: 6 conv, 7 BN, 5 max-pools, 7 dropout, 3 dense (~5.8 M params at 48x48x1)."""
+    layers = [
+        *_conv_block(1, 32, 3, bn=True), _pool("pool1"), Layer("dropout", "drop1", rate=0.25),
+        *_conv_block(2, 64, 5, bn=True), _pool("pool2"), Layer("dropout", "drop2", rate=0.25),
+        *_conv_block(3, 128, 3, bn=True),
+        *_conv_block(4, 256, 3, bn=True), _pool("pool3"), Layer("dropout", "drop3", rate=0.25),
+        *_conv_block(5, 512, 3, bn=True), _pool("pool4"), Layer("dropout", "drop4", rate=0.25),
+        *_conv_block(6, 640, 3, bn=True), _pool("pool5"), Layer("dropout", "drop5", rate=0.25),
+        Layer("flatten", "flatten"),
+        *_dense_block(7, 1024, 0.25, bn=True),
+        *_dense_block(8, 512, 0.25),
+    ]
+    return ModelSpec(input_shape, classes, layers, name="fer_cnn")
+
+
+def resnet_like(input_shape=(48, 48, 3), classes: int = 4) -> ModelSpec:
+    """Seed 004's small residual network: a stem conv, three residual blocks, global pooling, one hidden dense.
+
+    Seed 004 reports 298,084 trainable parameters at 48x48x3 with 4 classes. Its exact layer list is not
+    available to us; these widths are the ones (of a search over common widths) that give exactly that count.
+    """
+    layers = [
+        *_conv_block(1, 8, 3, bn=True), _pool("pool1"),
+        Layer("residual", "res1", units=16, kernel=3),
+        Layer("residual", "res2", units=96, kernel=3, stride=2),
+        Layer("residual", "res3", units=96, kernel=3, stride=2),
+        Layer("gap", "gap"),
+        *_dense_block(2, 192, 0.3),
+    ]
+    return ModelSpec(input_shape, classes, layers, name="resnet_like")
+
+
+def embedded3(input_shape=DEFAULT_INPUT, classes: int = 2) -> ModelSpec:
+    """Seed 001's final embedded net: 3 convs (the first with a large stride), 3 max-pools, 1 BN, 1 dense."""
+    layers = [
+        *_conv_block(1, 8, 5, stride=3, bn=True), _pool("pool1"),
+        *_conv_block(2, 16, 3), _pool("pool2"),
+        *_conv_block(3, 32, 3), _pool("pool3"),
+        Layer("flatten", "flatten"),
+        Layer("dropout", "drop", rate=0.3),
+    ]
+    return ModelSpec(input_shape, classes, layers, name="embedded3")
+
+
+ZOO = {"alexnet": alexnet, "fer_cnn": fer_cnn, "resnet_like": resnet_like, "embedded3": embedded3}
+
+
+def get(name: str, input_shape=None, classes: int | None = None) -> ModelSpec:
+    """A zoo baseline by name; input shape and classes default to the baseline's own."""
+    if name not in ZOO:
+        raise KeyError(f"unknown baseline {name!r}; choose one of: {', '.join(ZOO)}")
+    kwargs = {}
+    if input_shape is not None:
+        kwargs["input_shape"] = tuple(input_shape)
+    if classes is not None:
+        kwargs["classes"] = classes
+    return ZOO[name](**kwargs)
