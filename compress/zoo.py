@@ -101,3 +101,28 @@ def get(name: str, input_shape=None, classes: int | None = None) -> ModelSpec:
     if classes is not None:
         kwargs["classes"] = classes
     return ZOO[name](**kwargs)
+
+
+def load_spec(source: str, input_shape=None, classes: int | None = None) -> ModelSpec:
+    """A baseline from a zoo name or a spec .json file (as written by a run: best_spec.json, spec in the journal)."""
+    from pathlib import Path
+
+    from compress import CompressError
+
+    if source in ZOO:
+        return get(source, input_shape, classes)
+    path = Path(source)
+    if path.suffix != ".json":
+        raise CompressError(f"{source}: not a zoo baseline ({', '.join(ZOO)}) nor a spec .json file")
+    try:
+        spec = ModelSpec.from_json(path.read_text())
+    except FileNotFoundError:
+        raise CompressError(f"{source}: no such file") from None
+    except ValueError as exc:
+        raise CompressError(f"{source}: not a valid spec: {exc}") from None
+    changes = {}
+    if input_shape is not None:
+        changes["input_shape"] = tuple(input_shape)
+    if classes is not None:
+        changes["classes"] = classes
+    return spec.replace(**changes) if changes else spec
