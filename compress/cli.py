@@ -160,15 +160,40 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_estimate(args) -> int:
-    raise CompressError("estimate is not implemented yet")
+    import json
+
+    from compress import cost, devices, report
+
+    shape = None
+    if args.input_shape:
+        try:
+            shape = tuple(int(d) for d in args.input_shape.split(","))
+        except ValueError:
+            shape = ()
+        if len(shape) != 3 or min(shape) < 1:
+            raise CompressError(f"--input-shape {args.input_shape!r}: expected H,W,C such as 48,48,1")
+    device = devices.get(args.device)
+    calibration = devices.load_calibration(args.calibration) if args.calibration else None
+    model_cost = cost.cost_of(args.model, shape, args.classes)
+    checks = devices.check(model_cost, device, devices.Targets(budget_flops=args.budget_flops),
+                           args.latency_model, calibration=calibration)
+    if args.json:
+        print(json.dumps(report.estimate_dict(model_cost, device, checks, args.latency_model)))
+    else:
+        print(report.estimate_text(model_cost, device, checks, args.latency_model))
+    return 0
 
 
 def _cmd_export(args) -> int:
-    raise CompressError("export is not implemented yet")
+    from compress import export
+
+    return export.export_command(args)
 
 
 def _cmd_firmware(args) -> int:
-    raise CompressError("firmware is not implemented yet")
+    from compress import firmware
+
+    return firmware.firmware_command(args)
 
 
 def _cmd_report(args) -> int:
@@ -176,8 +201,36 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_data_inspect(args) -> int:
-    raise CompressError("data inspect is not implemented yet")
+    import json
+    from pathlib import Path
+
+    from compress import data
+
+    ds = data.load_from_args(args)
+    info = data.summary(ds)
+    stem = Path(args.path).stem if args.path != data.SYNTHETIC else data.SYNTHETIC
+    info["contact_sheet"] = str(data.contact_sheet(ds, Path(args.out or "runs/data") / f"{stem}_samples.png"))
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return 0
+    h, w, c = info["input_shape"]
+    print(f"{info['name']}: {info['images']} images, {h}x{w}x{c}, {len(ds.class_names)} classes")
+    width = max(len(n) for n in ds.class_names + ("class", "total"))
+    print(f"{'class':<{width}} {'train':>7} {'val':>7} {'test':>7} {'total':>7}")
+    for name in ds.class_names:
+        row = [info["counts"][s][name] for s in data.SPLITS] + [info["class_totals"][name]]
+        print(f"{name:<{width}} " + " ".join(f"{n:>7}" for n in row))
+    totals = [sum(info["counts"][s].values()) for s in data.SPLITS] + [info["images"]]
+    print(f"{'total':<{width}} " + " ".join(f"{n:>7}" for n in totals))
+    print(f"imbalance ratio (largest / smallest class): {info['imbalance_ratio']:.2f}")
+    print(f"contact sheet: {info['contact_sheet']}")
+    return 0
 
 
 def _cmd_data_generate(args) -> int:
-    raise CompressError("data generate is not implemented yet")
+    from compress import data
+
+    ds = data.load_from_args(args)
+    n = data.write_folder(ds, args.out)
+    print(f"wrote {n} images of {ds.name} ({', '.join(ds.class_names)}) to {args.out}/{{train,val,test}}/<class>/")
+    return 0

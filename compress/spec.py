@@ -16,6 +16,9 @@ CONV_KINDS = ("conv", "dwconv", "sepconv", "residual")
 POOL_KINDS = ("maxpool", "avgpool")
 KINDS = CONV_KINDS + POOL_KINDS + ("bn", "relu", "dropout", "flatten", "gap", "dense")
 HEAD_NAME = "head"  # the output Dense(classes) + softmax that every spec ends with
+# Candidates train for a few hundred steps: with Keras' default 0.99 the inference statistics of BN stay near
+# their initial values and a well-ranked model (good AUC) still predicts one class for everything.
+BN_MOMENTUM = 0.9
 
 
 class SpecError(CompressError, ValueError):
@@ -185,10 +188,10 @@ def _keras_layer(keras, layer: Layer, x):
     if layer.kind == "residual":
         k, s, f = layer.kernel, layer.stride, layer.units
         y = L.Conv2D(f, k, strides=s, padding="same", name=f"{n}_conv1")(x)
-        y = L.BatchNormalization(name=f"{n}_bn1")(y)
+        y = L.BatchNormalization(momentum=BN_MOMENTUM, name=f"{n}_bn1")(y)
         y = L.ReLU(name=f"{n}_relu1")(y)
         y = L.Conv2D(f, k, padding="same", name=f"{n}_conv2")(y)
-        y = L.BatchNormalization(name=f"{n}_bn2")(y)
+        y = L.BatchNormalization(momentum=BN_MOMENTUM, name=f"{n}_bn2")(y)
         shortcut = L.Conv2D(f, 1, strides=s, padding="same", name=f"{n}_proj")(x)
         y = L.Add(name=f"{n}_add")([y, shortcut])
         return L.ReLU(name=f"{n}_relu2")(y)
@@ -197,7 +200,7 @@ def _keras_layer(keras, layer: Layer, x):
     if layer.kind == "avgpool":
         return L.AveragePooling2D(layer.kernel, layer.stride, padding=layer.padding, name=n)(x)
     if layer.kind == "bn":
-        return L.BatchNormalization(name=n)(x)
+        return L.BatchNormalization(momentum=BN_MOMENTUM, name=n)(x)
     if layer.kind == "relu":
         return L.ReLU(name=n)(x)
     if layer.kind == "dropout":

@@ -1,0 +1,319 @@
+"""int8 export: full-integer TFLite (PTQ, or QAT first), verified against the float model; C arrays of the model."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from compress import CompressError
+
+MODEL_FILE = "model_int8.tflite"
+REPORT_FILE = "export.json"
+# test_input.npz: one test image the int8 model classifies correctly, for the firmware's built-in self-test.
+#   x: int8 (1, H, W, C), already quantized with the model's input scale and zero point
+#   label: its true class; predicted: the int8 model's class for it; index: its row in the test split
+#   class_names: the data set's class names
+TEST_INPUT_FILE = "test_input.npz"
+QAT_EPOCHS = 2  # quantization-aware fine-tuning from trained weights needs only a little: tfmot's guide uses 1-2
+
+
+# --- conversion -----------------------------------------------------------------------------------
+
+def load_model(path):
+    """A tf_keras model from a .keras or .h5 file (a run's best.keras)."""
+    import tf_keras as keras
+
+    path = Path(path)
+    if path.suffix not in (".keras", ".h5"):
+        raise CompressError(f"{path}: expected a .keras or .h5 model")
+    if not path.exists():
+        raise CompressError(f"{path}: no such file")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except (OSError, ValueError) as exc:
+        raise CompressError(f"{path}: cannot load the model: {exc}") from None
+
+
+def representative_images(x: np.ndarray, samples: int, seed: int) -> np.ndarray:
+    """A seeded random subset of the training images to calibrate activation ranges with."""
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(len(x), size=min(samples, len(x)), replace=False))
+    return x[idx].astype(np.float32)
+
+
+def convert_int8(model, calibration: np.ndarray) -> bytes:
+    """Full-integer conversion: int8 weights, activations, input and output (TFLITE_BUILTINS_INT8 only)."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([img[None]] for img in calibration)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    try:
+        return converter.convert()
+    except Exception as exc:  # the converter raises many types; all mean "this model has no int8 form"
+        raise CompressError(f"int8 conversion failed: {str(exc).splitlines()[0]}") from None
+
+
+def quantize_aware(model, x: np.ndarray, y: np.ndarray, *, epochs: int = QAT_EPOCHS, seed: int = 0):
+    """tfmot quantization-aware fine-tuning from the model's trained weights (fake-quant in every layer)."""
+    import tensorflow_model_optimization as tfmot
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(seed)
+    try:
+        qat = tfmot.quantization.keras.quantize_model(model)
+    except (ValueError, RuntimeError) as exc:
+        raise CompressError(f"quantization-aware training does not support this model: {exc}") from None
+    qat.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy")
+    qat.fit(x, y, batch_size=64, epochs=epochs, verbose=0, shuffle=True)
+    return qat
+
+
+# --- reading a .tflite -------------------------------------------------------------------------------
+
+def _schema():
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    return schema
+
+
+def _names(enum_class) -> dict:
+    return {v: k for k, v in vars(enum_class).items() if not k.startswith("_")}
+
+
+def tflite_info(tflite_bytes: bytes) -> dict:
+    """Ops (in the model's own order), and input/output dtype, shape, scale and zero point, read from the flatbuffer."""
+    schema = _schema()
+    try:
+        model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(tflite_bytes), 0))
+        graph = model.subgraphs[0]
+    except Exception:  # flatbuffers raises struct/index errors on garbage
+        raise CompressError("not a TFLite flatbuffer") from None
+    op_names, type_names = _names(schema.BuiltinOperator), _names(schema.TensorType)
+    ops = []
+    for code in model.operatorCodes or []:
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        name = op_names.get(builtin, f"BUILTIN_{builtin}")
+        if name == "CUSTOM":
+            name = f"CUSTOM:{(code.customCode or b'?').decode(errors='replace')}"
+        ops.append(name)
+
+    def tensor(index: int) -> dict:
+        t = graph.tensors[index]
+        q = t.quantization
+        scale = [float(s) for s in (q.scale if q is not None and q.scale is not None else [])]
+        zero = [int(z) for z in (q.zeroPoint if q is not None and q.zeroPoint is not None else [])]
+        return {"dtype": type_names.get(t.type, str(t.type)).lower(), "shape": [int(d) for d in t.shape],
+                "scale": scale[0] if scale else None, "zero_point": zero[0] if zero else None}
+
+    return {"ops": ops, "input": tensor(graph.inputs[0]), "output": tensor(graph.outputs[0]),
+            "subgraphs": len(model.subgraphs), "bytes": len(tflite_bytes)}
+
+
+def quantize(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
+
+
+def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return (q.astype(np.float32) - zero_point) * scale
+
+
+def run_tflite(tflite_bytes: bytes, x_int8: np.ndarray) -> np.ndarray:
+    """Raw int8 outputs of tf.lite.Interpreter, one image at a time (the model's batch is 1)."""
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(
+        model_content=tflite_bytes,
+        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    x_int8 = x_int8.reshape((-1, *inp["shape"][1:]))
+    rows = []
+    for image in x_int8:
+        interpreter.set_tensor(inp["index"], image[None])
+        interpreter.invoke()
+        rows.append(interpreter.get_tensor(out["index"])[0].copy())
+    return np.stack(rows)
+
+
+# --- verification -----------------------------------------------------------------------------------
+
+def metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
+    """The trainer's own metrics (AUC: binary positive-class score, multi-class macro OvR) so figures compare."""
+    from compress.train import classification_metrics
+
+    found = classification_metrics(y_true, probs, positive=1 if probs.shape[1] == 2 else None)
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in found.items()}
+
+
+def _fit_data(data, model):
+    """The data at the model's input size (a search winner may take smaller images than the data set's)."""
+    h, w, c = (int(d) for d in model.input_shape[1:])
+    if (h, w, c) == tuple(data.input_shape):
+        return data
+    if h != w or c != data.input_shape[2] or not hasattr(data, "resized"):
+        raise CompressError(f"model input {h}x{w}x{c} does not fit data {data.input_shape}")
+    return data.resized(h)
+
+
+def verify(float_model, tflite_bytes: bytes, x: np.ndarray, y: np.ndarray) -> tuple[dict, np.ndarray]:
+    """Float vs int8 on the same images: metrics of both, the AUC drop and how often they pick the same class."""
+    info = tflite_info(tflite_bytes)
+    inp, out = info["input"], info["output"]
+    float_probs = float_model.predict(x, batch_size=256, verbose=0)
+    q_out = run_tflite(tflite_bytes, quantize(x, inp["scale"], inp["zero_point"]))
+    int8_probs = dequantize(q_out, out["scale"], out["zero_point"])
+    f, q = metrics(y, float_probs), metrics(y, int8_probs)
+    drop = None if f["auc"] is None or q["auc"] is None else f["auc"] - q["auc"]
+    agreement = float(np.mean(float_probs.argmax(1) == int8_probs.argmax(1)))
+    return {"split": "test", "samples": int(len(y)), "float": f, "int8": q, "auc_drop": drop,
+            "agreement": agreement}, q_out
+
+
+def _pick_test_image(y: np.ndarray, q_out: np.ndarray) -> int:
+    """Index of the correctly classified test image the int8 model is surest of (first of ties); 0 if none."""
+    predicted = q_out.argmax(1)
+    confidence = np.where(predicted == y, q_out[np.arange(len(y)), y].astype(int), -1000)
+    return int(np.argmax(confidence))
+
+
+# --- the export job ---------------------------------------------------------------------------------
+
+def export_int8(model, data, out_dir, *, qat: bool = False, beta: float | None = None,
+                representative_samples: int = 300, seed: int = 0, qat_epochs: int = QAT_EPOCHS) -> dict:
+    """Write model_int8.tflite, export.json and test_input.npz to out_dir; raise if int8 test AUC < beta.
+
+    The float figures are those of `model` as given; with qat=True the shipped int8 model comes from a
+    quantization-aware fine-tune of it. Files are written before the beta check so nothing is lost.
+    """
+    out_dir = Path(out_dir)
+    data = _fit_data(data, model)
+    calibration = representative_images(data.x_train, representative_samples, seed)
+    source = quantize_aware(model, data.x_train, data.y_train, epochs=qat_epochs, seed=seed) if qat else model
+    tflite_bytes = convert_int8(source, calibration)
+    info = tflite_info(tflite_bytes)
+    x_test, y_test = data.split("test")
+    checks, q_out = verify(model, tflite_bytes, x_test, y_test)
+    pick = _pick_test_image(y_test, q_out)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MODEL_FILE).write_bytes(tflite_bytes)
+    x_pick = quantize(x_test[pick:pick + 1], info["input"]["scale"], info["input"]["zero_point"])
+    np.savez(out_dir / TEST_INPUT_FILE, x=x_pick, label=np.int64(y_test[pick]),
+             predicted=np.int64(q_out[pick].argmax()), index=np.int64(pick),
+             class_names=np.array(list(data.class_names)))
+    int8_auc = checks["int8"]["auc"]
+    report = {
+        "model": MODEL_FILE, "model_bytes": len(tflite_bytes), "sha256": hashlib.sha256(tflite_bytes).hexdigest(),
+        "quantization": "qat" if qat else "ptq", "qat_epochs": qat_epochs if qat else 0,
+        "representative_samples": len(calibration), "seed": seed,
+        "data": data.name, "class_names": list(data.class_names),
+        "input": info["input"], "output": info["output"], "ops": info["ops"],
+        "metrics": checks, "beta": beta,
+        "passed": None if beta is None else bool(int8_auc is not None and int8_auc >= beta),
+        "test_input": TEST_INPUT_FILE,
+    }
+    (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")
+    if report["passed"] is False:
+        raise CompressError(f"int8 test AUC {_fmt(int8_auc)} is below beta {beta:.4f} (float AUC "
+                            f"{_fmt(checks['float']['auc'])}); files are in {out_dir}; try again with --qat")
+    return report
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def summary_text(report: dict) -> str:
+    """A few lines for the terminal."""
+    m = report["metrics"]
+    f, q = m["float"], m["int8"]
+    drop = "n/a" if m["auc_drop"] is None else f"{m['auc_drop']:+.4f}"
+    lines = [
+        f"int8 model: {report['model']}  {report['model_bytes']:,} bytes  ({report['quantization'].upper()}; "
+        f"ops {', '.join(report['ops'])})",
+        f"input  scale {report['input']['scale']:.6g}  zero point {report['input']['zero_point']}; "
+        f"output scale {report['output']['scale']:.6g}  zero point {report['output']['zero_point']}",
+        f"test AUC       float {_fmt(f['auc'])}   int8 {_fmt(q['auc'])}   drop {drop}",
+        f"test accuracy  float {_fmt(f['accuracy'])}   int8 {_fmt(q['accuracy'])}   "
+        f"agreement {m['agreement']:.4f}  ({m['samples']} images)",
+    ]
+    if report["beta"] is not None:
+        lines.append(f"int8 AUC >= beta {report['beta']:.4f}: {'PASS' if report['passed'] else 'FAIL'}")
+    return "\n".join(lines)
+
+
+def export_command(args) -> int:
+    """`compress export MODEL`: the CLI's handler (beta from a summary.json beside MODEL unless --beta)."""
+    from compress import data as data_module
+
+    path = Path(args.model)
+    model = load_model(path)
+    beta = args.beta
+    summary = path.parent / "summary.json"
+    if beta is None and summary.exists():
+        beta = json.loads(summary.read_text()).get("beta")
+    data = data_module.load_from_args(args)
+    out = Path(args.out) if args.out else path.parent
+    report = export_int8(model, data, out, qat=args.qat, beta=beta, seed=args.seed)
+    print(summary_text(report))
+    print(f"wrote {out / MODEL_FILE}, {out / REPORT_FILE}, {out / TEST_INPUT_FILE}")
+    return 0
+
+
+# --- C arrays (tflite-micro generate_cc_arrays.py's contract) ----------------------------------------
+
+def c_identifier(name: str) -> str:
+    """A C identifier from any name: runs of other characters become one '_'; never empty, never '__'."""
+    ident = re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_")
+    return ident or "model"
+
+
+def c_array_name(name: str) -> str:
+    return f"g_{c_identifier(name)}_model_data"
+
+
+def _hex_rows(data: bytes, per_row: int = 12) -> str:
+    return "\n".join("  " + ", ".join(f"0x{b:02x}" for b in data[i:i + per_row]) + ","
+                     for i in range(0, len(data), per_row))
+
+
+def c_arrays(tflite_bytes: bytes, name: str, header: str = "model_data.h") -> tuple[str, str]:
+    """(header, source) text: `alignas(16) const unsigned char g_<name>_model_data[]` and its `_len`."""
+    array = c_array_name(name)
+    guard = f"{c_identifier(Path(header).name).upper()}_"
+    sha = hashlib.sha256(tflite_bytes).hexdigest()
+    banner = (f"// Generated by compress from a {len(tflite_bytes)}-byte .tflite (sha256 {sha}).\n"
+              "// Do not edit: regenerate with `python -m compress firmware`.\n")
+    h = (f"{banner}#ifndef {guard}\n#define {guard}\n\n"
+         f"extern const unsigned char {array}[];\nextern const unsigned int {array}_len;\n\n#endif  // {guard}\n")
+    # TFLM needs the flatbuffer 16-byte aligned; including the header first gives the const arrays external linkage.
+    cc = (f'{banner}#include "{Path(header).name}"\n\n'
+          f"alignas(16) const unsigned char {array}[] = {{\n{_hex_rows(tflite_bytes)}\n}};\n"
+          f"const unsigned int {array}_len = {len(tflite_bytes)};\n")
+    return h, cc
+
+
+def write_c_arrays(tflite_bytes: bytes, out_dir, name: str, *, stem: str = "model_data",
+                   source_suffix: str = ".cc") -> tuple[Path, Path]:
+    """Write <stem>.h and <stem><source_suffix> (".cc" as tflite-micro; an Arduino sketch needs ".cpp")."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    h, cc = c_arrays(tflite_bytes, name, header=f"{stem}.h")
+    h_path, cc_path = out_dir / f"{stem}.h", out_dir / f"{stem}{source_suffix}"
+    h_path.write_text(h, newline="\n")
+    cc_path.write_text(cc, newline="\n")
+    return h_path, cc_path
+
+
+def parse_c_array(source: str) -> bytes:
+    """The bytes of the first `{...}` hex array in a C source (the inverse of c_arrays, for checks)."""
+    body = source[source.index("{") + 1:source.index("}")]
+    return bytes(int(tok, 16) for tok in re.findall(r"0x[0-9a-fA-F]{2}", body))

@@ -1,0 +1,142 @@
+"""Reports for people and programs: plain-text tables and JSON-ready dicts built from costs and target checks."""
+from __future__ import annotations
+
+COST_HEADERS = ("layer", "kind", "output", "MACs", "FLOPs", "params", "act bytes")
+
+
+def _cell(value) -> str:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    if isinstance(value, tuple):
+        return "x".join(str(d) for d in value) or "-"
+    return str(value)
+
+
+def format_table(rows, headers) -> str:
+    """Rows of values under headers, one padded column each; numeric columns right-aligned."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(str(h))] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    numeric = [any(isinstance(row[i], (int, float)) for row in rows)
+               and all(isinstance(row[i], (int, float)) or row[i] == "" for row in rows) for i in range(len(headers))]
+
+    def line(values):
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line([str(h) for h in headers]), rule] + [line(r) for r in cells])
+
+
+def cost_table(cost) -> str:
+    """Per-layer cost with a totals row."""
+    rows = [(l.name, l.kind, l.output_shape, l.macs, l.flops, l.params, l.activation_bytes) for l in cost.layers]
+    rows.append(("total", "", "", cost.macs, cost.flops, cost.params, ""))
+    return format_table(rows, COST_HEADERS)
+
+
+def _figure(value: float, unit: str) -> str:
+    return f"{value:,.3g} {unit}" if unit == "s" else f"{round(value):,} {unit}"
+
+
+def targets_table(checks) -> str:
+    rows = [(c.name, _figure(c.figure, c.unit), _figure(c.limit, c.unit), f"{c.margin:+.1%}",
+             "PASS" if c.passed else "FAIL") for c in checks]
+    return format_table(rows, ("target", "figure", "limit", "margin", "result"))
+
+
+def estimate_text(cost, device, checks, latency_model: str) -> str:
+    """The `estimate` report: layers, totals, latency and each target with PASS/FAIL."""
+    flash_how = "file size" if cost.source == "tflite" else "int8 estimate"
+    latency = next((c.figure for c in checks if c.name == "latency"), None)
+    lines = [f"model {cost.name} ({cost.source}); device {device.name} ({device.core}, {device.clock_hz / 1e6:g} MHz)",
+             "", cost_table(cost), "",
+             f"MACs {cost.macs:,}   FLOPs {cost.flops:,}   params {cost.params:,}",
+             f"flash {cost.flash_bytes:,} bytes ({flash_how}); arena {cost.arena_bytes:,} bytes "
+             f"(estimated peak of live activations)"]
+    if latency is not None:
+        lines.append(f"estimated latency {latency:,.3g} s on {device.name} (latency model: {latency_model})")
+    flash_extra = f"flash and arena include the runtime allowance ({device.runtime_flash_bytes:,} bytes flash, " \
+                  f"{device.runtime_ram_bytes:,} bytes RAM)"
+    lines += ["", targets_table(checks), flash_extra,
+              "all targets pass" if all(c.passed for c in checks) else "some targets fail"]
+    return "\n".join(lines)
+
+
+def estimate_dict(cost, device, checks, latency_model: str) -> dict:
+    """The same report as one JSON-ready object."""
+    latency = next((c.figure for c in checks if c.name == "latency"), None)
+    return {"model": cost.name, "source": cost.source, "device": device.to_dict(), "latency_model": latency_model,
+            "latency_s": latency, "cost": cost.to_dict(), "targets": [c.to_dict() for c in checks],
+            "passed": all(c.passed for c in checks)}
+
+
+# --- search summary (seed 001's table) ----------------------------------------------------------
+
+def markdown_table(headers, rows) -> str:
+    lines = ["| " + " | ".join(str(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
+
+
+def _model_rows(name: str, entry: dict, base_auc: dict) -> list[list]:
+    rows = []
+    for split in ("val", "test"):
+        m = entry.get(split)
+        if not m:
+            continue
+        delta = 100 * (m["auc"] - base_auc[split]) / base_auc[split]
+        rows.append([name, split, f"{m['auc']:.4f}", f"{delta:+.1f}%", f"{m['accuracy']:.4f}",
+                     f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{entry['flops'] / 1e6:.3f} M",
+                     f"{entry['latency_s']:.2f} s"])
+    return rows
+
+
+def search_markdown(summary: dict) -> str:
+    """report.md of a search: seed 001's baseline-vs-final table, the targets and the reductions applied."""
+    base = summary["baseline"]
+    base_auc = {split: base[split]["auc"] for split in ("val", "test")}
+    headers = ["model", "split", "AUC", "\u0394AUC", "accuracy", "precision", "recall", "FLOPs", "est. runtime"]
+    rows = _model_rows(f"baseline ({base['name']})", base, base_auc)
+    if summary.get("final"):
+        rows += _model_rows("final", summary["final"], base_auc)
+    if summary.get("int8"):
+        rows += _model_rows("final int8", summary["int8"], base_auc)
+    lines = [f"# Search on {summary['data']} for {summary['device']}", "",
+             f"Strategy {summary['strategy']}: {summary['evaluations']} models evaluated "
+             f"({summary['trainings_this_run']} trained in this run), training time "
+             f"{summary['train_seconds_total']:.0f} s. Target: FLOPs <= {summary['budget_flops']:,.0f} and val AUC "
+             f">= beta = {summary['auc_ratio']} x baseline = {summary['beta']:.4f}.", "",
+             markdown_table(headers, rows), ""]
+    if summary.get("final"):
+        lines += ["## Device targets", "", markdown_table(
+            ["target", "figure", "limit", "margin", "result"],
+            [[t["name"], f"{t['figure']:,.6g} {t['unit']}", f"{t['limit']:,.6g} {t['unit']}",
+              f"{t['margin']:+.1%}", "PASS" if t["passed"] else "FAIL"] for t in summary["targets"]]), "",
+                  "## Reductions applied", ""] + [f"{i}. {label}" for i, label in
+                                                   enumerate(summary["final"]["reductions"], 1)]
+    else:
+        lines += ["**No model met every target with AUC >= beta.** Closest:", ""]
+        for what, ev in summary["closest"].items():
+            lines.append(f"- {what.replace('_', ' ')}: " + ("none" if ev is None else
+                         f"{ev['flops'] / 1e6:.3f} MFLOPs, val AUC {ev['val_auc']:.4f}, via "
+                         f"{' > '.join(ev['reductions']) or 'baseline'}"))
+    lines += _deployment_lines(summary)
+    if summary.get("stopped"):
+        lines += ["", f"Search stopped early: {summary['stopped']}."]
+    return "\n".join(lines) + "\n"
+
+
+def _deployment_lines(summary: dict) -> list[str]:
+    fw = summary.get("firmware")
+    if not fw:
+        return []
+    rows = [[c["target"], f"{c['figure']:,} {c['unit']}", f"{c['limit']:,} {c['unit']}",
+             "PASS" if c["passed"] else "FAIL"] for c in fw["checks"]]
+    return ["", "## Deployment (measured)", "",
+            f"int8 model {fw['model_bytes']:,} bytes; arena measured in the TFLite Micro runtime "
+            f"{fw['arena_measured_bytes']:,} bytes (sketch reserves {fw['arena_bytes']:,}); ops "
+            f"{', '.join(fw['ops'])}; sketch in `{fw['sketch_dir']}`; TFLM self-test "
+            f"{'PASS' if fw['self_test_passed'] else 'FAIL'}.", "",
+            markdown_table(["target", "figure", "limit", "result"], rows)]

@@ -1,0 +1,167 @@
+"""int8 export and C arrays: files, figures, float-vs-int8 verification, the beta gate, QAT, the CLI."""
+import json
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from compress import CompressError, cli, export
+
+EMBEDDED3_OPS = ["CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"]  # BN folds, dropout goes
+
+
+def test_export_writes_model_report_and_test_input(exported):
+    out, report = exported
+    tflite = (out / export.MODEL_FILE).read_bytes()
+    on_disk = json.loads((out / export.REPORT_FILE).read_text())
+    assert on_disk == json.loads(json.dumps(report))
+    assert report["model_bytes"] == len(tflite) and report["quantization"] == "ptq"
+    info = export.tflite_info(tflite)
+    for side in ("input", "output"):  # the report's scales and zero points are the flatbuffer's own
+        assert report[side] == info[side] and report[side]["dtype"] == "int8"
+    assert report["input"]["shape"] == [1, 24, 24, 1] and report["output"]["shape"] == [1, 2]
+    assert report["ops"] == EMBEDDED3_OPS
+    assert report["representative_samples"] == 100 and report["class_names"] == ["dim", "bright"]
+    assert report["beta"] is None and report["passed"] is None
+    for key in ("auc", "accuracy", "precision", "recall", "confusion"):
+        assert key in report["metrics"]["float"] and key in report["metrics"]["int8"]
+
+
+def test_int8_auc_is_close_to_float(exported):
+    m = exported[1]["metrics"]
+    assert m["samples"] == 100 and m["split"] == "test"
+    # the shared model learned something and does not call every image one class, so the comparison means something
+    assert m["float"]["auc"] > 0.85 and m["float"]["accuracy"] > 0.7
+    assert abs(m["auc_drop"]) < 0.03
+    assert m["auc_drop"] == pytest.approx(m["float"]["auc"] - m["int8"]["auc"])
+    assert m["agreement"] >= 0.9
+
+
+def test_int8_metrics_are_the_tflite_interpreters(exported, blob_data):
+    """Recompute the int8 AUC from the .tflite with sklearn directly: the report must agree."""
+    from sklearn.metrics import roc_auc_score
+
+    out, report = exported
+    tflite = (out / export.MODEL_FILE).read_bytes()
+    inp, outp = report["input"], report["output"]
+    q = export.run_tflite(tflite, export.quantize(blob_data.x_test, inp["scale"], inp["zero_point"]))
+    probs = export.dequantize(q, outp["scale"], outp["zero_point"])
+    assert report["metrics"]["int8"]["auc"] == pytest.approx(roc_auc_score(blob_data.y_test, probs[:, 1]))
+
+
+def test_test_input_is_a_correctly_classified_quantized_test_image(exported, blob_data):
+    out, report = exported
+    with np.load(out / export.TEST_INPUT_FILE) as npz:
+        x, label, predicted, index = npz["x"], int(npz["label"]), int(npz["predicted"]), int(npz["index"])
+        assert [str(n) for n in npz["class_names"]] == ["dim", "bright"]
+    assert x.dtype == np.int8 and x.shape == (1, 24, 24, 1)
+    assert label == predicted == blob_data.y_test[index]
+    inp = report["input"]
+    np.testing.assert_array_equal(x[0], export.quantize(blob_data.x_test[index], inp["scale"], inp["zero_point"]))
+    assert export.run_tflite((out / export.MODEL_FILE).read_bytes(), x).argmax() == label
+
+
+def test_beta_above_int8_auc_raises_after_writing_files(trained_model, blob_data, tmp_path):
+    with pytest.raises(CompressError) as err:
+        export.export_int8(trained_model, blob_data, tmp_path, beta=0.9999, representative_samples=50)
+    report = json.loads((tmp_path / export.REPORT_FILE).read_text())
+    message = str(err.value)
+    assert report["passed"] is False and report["beta"] == 0.9999
+    assert f"{report['metrics']['int8']['auc']:.4f}" in message and "0.9999" in message
+    assert f"{report['metrics']['float']['auc']:.4f}" in message and "--qat" in message
+    assert (tmp_path / export.MODEL_FILE).stat().st_size == report["model_bytes"]
+
+
+def test_qat_export_keeps_auc(trained_model, blob_data, tmp_path):
+    report = export.export_int8(trained_model, blob_data, tmp_path, qat=True, qat_epochs=1, beta=0.5,
+                                representative_samples=50)
+    assert report["quantization"] == "qat" and report["passed"] is True
+    assert report["ops"] == EMBEDDED3_OPS and report["input"]["dtype"] == "int8"
+    assert abs(report["metrics"]["auc_drop"]) < 0.1
+
+
+def test_tflite_info_rejects_garbage():
+    with pytest.raises(CompressError):
+        export.tflite_info(b"not a flatbuffer at all")
+
+
+# --- C arrays -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, ident", [
+    ("model_int8", "model_int8"), ("emotion-apollo3 v2", "emotion_apollo3_v2"), ("3x3.net", "3x3_net"),
+    ("__odd__name__", "odd_name"), ("ünï", "n"), ("...", "model"), ("", "model"),
+])
+def test_c_identifier_sanitising(name, ident):
+    assert export.c_identifier(name) == ident
+    assert re.fullmatch(r"g_[A-Za-z0-9_]+_model_data", export.c_array_name(name))
+    assert "__" not in export.c_array_name(name)  # reserved in C++
+
+
+def test_c_array_round_trip(exported, tmp_path):
+    tflite = (exported[0] / export.MODEL_FILE).read_bytes()
+    h_path, cc_path = export.write_c_arrays(tflite, tmp_path, "model int8")
+    source, header = cc_path.read_text(), h_path.read_text()
+    assert cc_path.name == "model_data.cc" and h_path.name == "model_data.h"
+    assert export.parse_c_array(source) == tflite
+    assert "alignas(16) const unsigned char g_model_int8_model_data[] = {" in source
+    assert f"const unsigned int g_model_int8_model_data_len = {len(tflite)};" in source
+    assert "extern const unsigned char g_model_int8_model_data[];" in header
+    assert "extern const unsigned int g_model_int8_model_data_len;" in header
+    assert export.c_arrays(tflite, "model int8") == (header, source)  # deterministic: no dates, no paths
+
+
+def _compile(compiler: str, flags: list, source, out):
+    if shutil.which(compiler) is None:
+        pytest.skip(f"{compiler} is not installed")
+    done = subprocess.run([compiler, *flags, "-c", str(source), "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def _global_symbols(nm: str, obj) -> dict:
+    text = subprocess.run([nm, str(obj)], capture_output=True, text=True, check=True).stdout
+    return {parts[2]: parts[1] for parts in (line.split() for line in text.splitlines()) if len(parts) == 3}
+
+
+def test_c_arrays_compile_as_cpp11(exported, tmp_path):
+    _, cc_path = export.write_c_arrays((exported[0] / export.MODEL_FILE).read_bytes(), tmp_path, "m")
+    _compile("g++", ["-std=c++11", "-Wall", "-Wextra", "-Werror"], cc_path, tmp_path / "m.o")
+    symbols = _global_symbols("nm", tmp_path / "m.o")
+    # 'R': global read-only data. A const array at namespace scope is internal unless the header is included.
+    assert symbols == {"g_m_model_data": "R", "g_m_model_data_len": "R"}
+
+
+def test_c_arrays_compile_for_cortex_m4(exported, tmp_path):
+    _, cc_path = export.write_c_arrays((exported[0] / export.MODEL_FILE).read_bytes(), tmp_path, "m")
+    _compile("arm-none-eabi-g++", ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16",
+                                   "-std=c++11", "-Wall", "-Werror"], cc_path, tmp_path / "m.o")
+    assert _global_symbols("arm-none-eabi-nm", tmp_path / "m.o") == {"g_m_model_data": "R",
+                                                                       "g_m_model_data_len": "R"}
+    sections = subprocess.run(["arm-none-eabi-objdump", "-h", str(tmp_path / "m.o")], capture_output=True,
+                              text=True, check=True).stdout
+    rodata = [line for line in sections.splitlines() if " .rodata " in line]
+    assert rodata and rodata[0].split()[-1] == "2**4"  # 16-byte aligned, as TFLM wants its flatbuffer
+
+
+# --- CLI ------------------------------------------------------------------------------------------------
+
+def test_cli_export_takes_beta_from_the_runs_summary(trained_model, blob_data, tmp_path, monkeypatch, capsys):
+    import compress.data
+
+    run = tmp_path / "run"
+    run.mkdir()
+    trained_model.save(run / "best.keras")
+    (run / "summary.json").write_text(json.dumps({"beta": 0.5}))
+    monkeypatch.setattr(compress.data, "load_from_args", lambda args: blob_data, raising=False)
+    assert cli.main(["export", str(run / "best.keras")]) == 0
+    report = json.loads((run / export.REPORT_FILE).read_text())
+    assert report["beta"] == 0.5 and report["passed"] is True
+    printed = capsys.readouterr().out
+    assert "test AUC" in printed and "PASS" in printed and str(run / export.MODEL_FILE) in printed
+
+
+def test_cli_export_missing_model_is_one_line_error(tmp_path, capsys):
+    assert cli.main(["export", str(tmp_path / "nope.keras")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "no such file" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,105 @@
+"""Trainer: metrics, weight inheritance (kept filters equal the parent's) and a short deterministic fit."""
+import numpy as np
+import pytest
+
+from compress.data import Dataset
+from compress.reductions import reductions
+from compress.spec import Layer, ModelSpec
+from compress.train import Trainer, classification_metrics, inherit_weights
+
+
+def blobs(n, side=16, seed=0):
+    """Bright blob top-left (class 1) or bottom-right (class 0): learnable in one epoch."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    x = rng.normal(0.3, 0.1, (n, side, side, 1)).astype("float32")
+    half = side // 2
+    for i, label in enumerate(y):
+        if label:
+            x[i, :half, :half] += 0.5
+        else:
+            x[i, half:, half:] += 0.5
+    return np.clip(x, 0, 1), y.astype("int64")
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    parts = [blobs(n, seed=s) for n, s in ((192, 1), (64, 2), (64, 3))]
+    return Dataset("blobs", ("dark", "bright"), *parts[0], *parts[1], *parts[2])
+
+
+def net():
+    return ModelSpec((16, 16, 1), 2, (
+        Layer("conv", "conv1", units=8, kernel=5), Layer("bn", "bn1"), Layer("relu", "relu1"),
+        Layer("maxpool", "pool1", kernel=2, stride=2, padding="valid"),
+        Layer("conv", "conv2", units=6, kernel=3), Layer("relu", "relu2"),
+        Layer("flatten", "flatten"), Layer("dense", "fc", units=8), Layer("relu", "fc_relu")), name="net")
+
+
+def test_metrics_binary_and_multiclass_by_hand():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    m = classification_metrics(np.array([0, 1, 1, 0]), probs)
+    # positive scores 0.1, 0.8, 0.4, 0.7 -> pairs (pos, neg): (0.8>0.1, 0.8>0.7, 0.4>0.1, 0.4<0.7) -> AUC 3/4
+    assert m["auc"] == pytest.approx(0.75)
+    assert m["accuracy"] == 0.5 and m["precision"] == 0.5 and m["recall"] == 0.5
+    assert m["confusion"] == [[1, 1], [1, 1]]
+    three = classification_metrics(np.array([0, 1, 2]), np.eye(3))
+    assert three["auc"] == 1.0 and three["accuracy"] == 1.0
+
+
+def test_children_keep_the_parents_strongest_filters():
+    parent_spec = net()
+    parent = parent_spec.build(seed=0)
+    child_spec = next(r.spec for r in reductions(parent_spec) if r.label == "conv1 filters 8\u21924")
+    child = child_spec.build(seed=1)
+    copied = inherit_weights(child, child_spec, parent, parent_spec)
+    assert copied == 5  # conv1, bn1, conv2, fc, head
+    kernel, bias = parent.get_layer("conv1").get_weights()
+    keep = np.sort(np.argsort(-np.abs(kernel).sum(axis=(0, 1, 2)))[:4])
+    np.testing.assert_array_equal(child.get_layer("conv1").get_weights()[0], kernel[..., keep])
+    np.testing.assert_array_equal(child.get_layer("bn1").get_weights()[0],
+                                  parent.get_layer("bn1").get_weights()[0][keep])
+    # conv2 now reads only the kept channels; its own filters are all still there.
+    np.testing.assert_array_equal(child.get_layer("conv2").get_weights()[0],
+                                  parent.get_layer("conv2").get_weights()[0][:, :, keep, :])
+    np.testing.assert_array_equal(child.get_layer("head").get_weights()[0], parent.get_layer("head").get_weights()[0])
+
+
+def test_thinned_conv_before_flatten_maps_dense_rows():
+    parent_spec = net()
+    parent = parent_spec.build(seed=0)
+    child_spec = next(r.spec for r in reductions(parent_spec) if r.label == "conv2 filters 6\u21923")
+    child = child_spec.build(seed=1)
+    inherit_weights(child, child_spec, parent, parent_spec)
+    keep = np.sort(np.argsort(-np.abs(parent.get_layer("conv2").get_weights()[0]).sum(axis=(0, 1, 2)))[:3])
+    rows = (np.arange(8 * 8)[:, None] * 6 + keep[None, :]).reshape(-1)
+    np.testing.assert_array_equal(child.get_layer("fc").get_weights()[0], parent.get_layer("fc").get_weights()[0][rows])
+
+
+def test_an_inherited_child_predicts_like_its_parent_when_nothing_changed_shape():
+    parent_spec = net()
+    parent = parent_spec.build(seed=0)
+    child_spec = next(r.spec for r in reductions(parent_spec) if r.label == "conv2 stride 1\u21922")
+    assert child_spec.shapes()[5][2] != parent_spec.shapes()[5][2]  # flatten input changed: fc restarts
+    x = blobs(4)[0]
+    same = parent_spec.build(seed=3)
+    inherit_weights(same, parent_spec, parent, parent_spec)
+    np.testing.assert_allclose(same.predict(x, verbose=0), parent.predict(x, verbose=0), atol=1e-6)
+
+
+def test_fit_learns_and_is_deterministic(tiny_data):
+    trainer = Trainer(tiny_data, epochs=2, batch_size=32, seed=0)
+    model_a, history = trainer.fit(net())
+    auc_a = trainer.score(model_a, "val")["auc"]
+    model_b, _ = trainer.fit(net())
+    assert auc_a > 0.8
+    assert len(history) >= 1 and {"loss", "val_auc"} <= set(history[0])
+    np.testing.assert_allclose(model_a.get_weights()[0], model_b.get_weights()[0], atol=1e-6)
+
+
+def test_resolution_reduction_trains_on_resized_data(tiny_data):
+    spec = net().replace(input_shape=(12, 12, 1))
+    trainer = Trainer(tiny_data, epochs=1, batch_size=32, seed=0)
+    model, _ = trainer.fit(spec)
+    assert model.input_shape[1:] == (12, 12, 1)
+    assert 0.0 <= trainer.score(model, "test")["auc"] <= 1.0
