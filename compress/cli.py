@@ -175,12 +175,19 @@ def _cmd_estimate(args) -> int:
     device = devices.get(args.device)
     calibration = devices.load_calibration(args.calibration) if args.calibration else None
     model_cost = cost.cost_of(args.model, shape, args.classes)
+    measured_arena = None
+    if args.model.endswith(".tflite"):  # a real flatbuffer: measure its arena in the TFLite Micro runtime
+        from pathlib import Path
+
+        from compress import firmware
+
+        measured_arena = firmware.measure_arena_bytes(Path(args.model).read_bytes())
     checks = devices.check(model_cost, device, devices.Targets(budget_flops=args.budget_flops),
-                           args.latency_model, calibration=calibration)
+                           args.latency_model, calibration=calibration, measured_arena_bytes=measured_arena)
     if args.json:
-        print(json.dumps(report.estimate_dict(model_cost, device, checks, args.latency_model)))
+        print(json.dumps(report.estimate_dict(model_cost, device, checks, args.latency_model, measured_arena)))
     else:
-        print(report.estimate_text(model_cost, device, checks, args.latency_model))
+        print(report.estimate_text(model_cost, device, checks, args.latency_model, measured_arena))
     return 0
 
 

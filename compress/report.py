@@ -47,7 +47,7 @@ def targets_table(checks) -> str:
     return format_table(rows, ("target", "figure", "limit", "margin", "result"))
 
 
-def estimate_text(cost, device, checks, latency_model: str) -> str:
+def estimate_text(cost, device, checks, latency_model: str, measured_arena_bytes: int | None = None) -> str:
     """The `estimate` report: layers, totals, latency and each target with PASS/FAIL."""
     flash_how = "file size" if cost.source == "tflite" else "int8 estimate"
     latency = next((c.figure for c in checks if c.name == "latency"), None)
@@ -56,6 +56,9 @@ def estimate_text(cost, device, checks, latency_model: str) -> str:
              f"MACs {cost.macs:,}   FLOPs {cost.flops:,}   params {cost.params:,}",
              f"flash {cost.flash_bytes:,} bytes ({flash_how}); arena {cost.arena_bytes:,} bytes "
              f"(estimated peak of live activations)"]
+    if measured_arena_bytes is not None:
+        lines.append(f"arena measured in the TFLite Micro runtime: {measured_arena_bytes:,} bytes "
+                     "(used for the arena target below)")
     if latency is not None:
         lines.append(f"estimated latency {latency:,.3g} s on {device.name} (latency model: {latency_model})")
     flash_extra = f"flash and arena include the runtime allowance ({device.runtime_flash_bytes:,} bytes flash, " \
@@ -65,11 +68,12 @@ def estimate_text(cost, device, checks, latency_model: str) -> str:
     return "\n".join(lines)
 
 
-def estimate_dict(cost, device, checks, latency_model: str) -> dict:
+def estimate_dict(cost, device, checks, latency_model: str, measured_arena_bytes: int | None = None) -> dict:
     """The same report as one JSON-ready object."""
     latency = next((c.figure for c in checks if c.name == "latency"), None)
     return {"model": cost.name, "source": cost.source, "device": device.to_dict(), "latency_model": latency_model,
-            "latency_s": latency, "cost": cost.to_dict(), "targets": [c.to_dict() for c in checks],
+            "latency_s": latency, "measured_arena_bytes": measured_arena_bytes, "cost": cost.to_dict(),
+            "targets": [c.to_dict() for c in checks],
             "passed": all(c.passed for c in checks)}
 
 
