@@ -204,7 +204,14 @@ def _cmd_firmware(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    raise CompressError("report is not implemented yet")
+    from compress import report
+
+    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    for path in report.write_run_report(args.run_dir, formats, compare=args.compare):
+        print(path)
+    if args.compare:
+        print(report.compare_markdown([args.run_dir, *args.compare]))
+    return 0
 
 
 def _cmd_data_inspect(args) -> int:

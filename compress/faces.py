@@ -33,8 +33,11 @@ def fingerprint() -> dict:
     """Every constant that shapes the images: part of the cache key, so retuning never reuses stale files."""
     names = ("EXPRESSIONS", "LABEL_NOISE", "SUPERSAMPLE", "NEUTRAL", "APEX", "JITTER", "MIN_INTENSITY",
              "NOISE_SIGMA", "BLUR_RADIUS", "GRADIENT", "CONTRAST", "ROTATION_DEG", "CLUTTER")
-    plain = lambda v: {k: plain(x) for k, x in v.items()} if isinstance(v, dict) else np.asarray(v).tolist()  # noqa: E731
-    return {n: plain(globals()[n]) for n in names}
+    return {n: _plain(globals()[n]) for n in names}
+
+
+def _plain(value):
+    return {k: _plain(v) for k, v in value.items()} if isinstance(value, dict) else np.asarray(value).tolist()
 
 
 def expression_params(expression: str, rng: np.random.Generator) -> np.ndarray:

@@ -75,8 +75,11 @@ def test_fer_class_subset_remaps_codes(fer_csv):
     assert ds.class_names == ("happy", "sad", "neutral")  # FER code order, indices 0..2
     emotion = np.round(ds.x_train[:, 0, 0, 0] * 255) // 30
     np.testing.assert_array_equal(np.array([3, 4, 6])[ds.y_train], emotion)
-    binary = data.load(str(fer_csv), class_subset="happy,sad", positive="sad")
-    assert binary.class_names == ("not-sad", "sad") and len(binary.y_train) == 8
+    for positive in ("sad", "4"):  # a code is the source's code (FER2013 sad = 4), not the index in the subset
+        binary = data.load(str(fer_csv), class_subset="happy,sad", positive=positive)
+        assert binary.class_names == ("not-sad", "sad") and len(binary.y_train) == 8
+    with pytest.raises(CompressError, match="fer.csv: --positive angry is not among --classes happy,sad"):
+        data.load(str(fer_csv), class_subset="happy,sad", positive="angry")
 
 
 def test_fer_without_usage_gets_stratified_split(tmp_path):
@@ -325,4 +328,5 @@ def test_cli_generate_writes_a_folder_the_loader_reads_back(tmp_path, capsys):
     generated = data.load(samples=120, task="4class")
     back = data.load(str(out))
     assert back.class_counts() == generated.class_counts()
-    assert sorted(np.round(back.x_val.mean(axis=(1, 2, 3)), 4)) == sorted(np.round(generated.x_val.mean(axis=(1, 2, 3)), 4))
+    means = [sorted(np.round(d.x_val.mean(axis=(1, 2, 3)), 4)) for d in (back, generated)]
+    assert means[0] == means[1]  # the same images came back

@@ -1,0 +1,309 @@
+"""`report`: report.md / report.html from a synthetic run folder (no training), killed runs, comparison, CLI."""
+import base64
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from compress import CompressError, devices, report, zoo
+from compress.cli import main
+from compress.cost import spec_cost
+from compress.reductions import reductions
+from compress.spec import Layer, ModelSpec
+
+INPUT = (24, 24, 1)
+AUC_RATIO = 0.8
+SECTIONS = ("## Results", "## Pareto plot", "## Search tree", "## Per-layer cost", "## Learning curves of the fine-tune",
+            "## Confusion matrices and per-class metrics", "## Saliency maps")
+
+
+def _metrics(auc: float, rng) -> dict:
+    cm = rng.integers(1, 9, (2, 2)).tolist()
+    return {"auc": auc, "accuracy": 0.7, "precision": 0.6, "recall": 0.5, "confusion": cm}
+
+
+def _journal(budget_flops: float) -> list[dict]:
+    """Baseline, 4 children, 3 grandchildren under child 2, 2 great-grandchildren: 10 rows; AUCs fixed by hand."""
+    rng = np.random.default_rng(0)
+    base = zoo.embedded3(INPUT, 2)
+    plan = [(base, None, "baseline", 0)]
+    kids = reductions(base)[:4]
+    plan += [(k.spec, base, k.label, 1) for k in kids]
+    grand = reductions(kids[1].spec)[:3]
+    plan += [(g.spec, kids[1].spec, g.label, 2) for g in grand]
+    plan += [(g.spec, grand[0].spec, g.label, 3) for g in reductions(grand[0].spec)[:2]]
+    aucs = [0.90, 0.60, 0.85, 0.80, 0.50, 0.83, 0.70, 0.78, 0.81, 0.79]  # beta = 0.72: rows 2, 5, 7 pruned
+    rows = []
+    for (spec, parent, label, depth), auc in zip(plan, aucs):
+        cost = spec_cost(spec)
+        fits = all(c.passed for c in devices.check(cost, devices.get("apollo3"), devices.Targets(budget_flops)))
+        rows.append({"key": spec.key, "parent": parent.key if parent else None, "reduction": label, "depth": depth,
+                     "flops": cost.flops, "fits": fits, "val": _metrics(auc, rng), "params": cost.params,
+                     "arena_bytes": cost.arena_bytes, "flash_bytes": cost.flash_bytes, "epochs": 1,
+                     "train_seconds": 1.5, "spec": spec.to_dict()})
+    return rows
+
+
+def _entry(row: dict, test_auc: float) -> dict:
+    return {"key": row["key"], "flops": row["flops"], "macs": row["flops"] // 2, "params": row["params"],
+            "flash_bytes": row["flash_bytes"], "arena_bytes": row["arena_bytes"], "latency_s": row["flops"] / 0.46e6,
+            "val": row["val"], "test": {**row["val"], "auc": test_auc}}
+
+
+def _write_data(path: Path) -> None:
+    """120 24x24 images, two classes told apart by brightness: enough for 4 test images of each class."""
+    rng = np.random.default_rng(1)
+    y = np.arange(120) % 2
+    x = (rng.uniform(0, 150, (120, 24, 24)) + 80 * y[:, None, None]).astype(np.uint8)
+    np.savez(path, x=x, y=y, class_names=np.array(["calm", "smiling"]))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A finished run (summary, export.json, best.keras, weights) and a killed copy (config + journal + weights)."""
+    root = tmp_path_factory.mktemp("runs")
+    probe = _journal(1e12)
+    winner_flops = min(r["flops"] for r in probe if r["val"]["auc"] >= AUC_RATIO * 0.9 and r["depth"] == 3)
+    budget = winner_flops + 1  # exactly one goal: the 3-reduction row with AUC >= beta and the fewest FLOPs
+    rows = _journal(budget)
+    done = root / "done"
+    done.mkdir()
+    _write_data(root / "tiny.npz")
+    config = {"baseline": "embedded3", "data": str(root / "tiny.npz"), "positive": None, "class_subset": None,
+              "task": "binary", "size": 24, "channels": 1, "samples": None, "seed": 0, "device": "apollo3",
+              "budget_flops": budget, "latency_model": "flops", "auc_ratio": AUC_RATIO, "strategy": "astar"}
+    (done / "config.json").write_text(json.dumps(config))
+    lines = "".join(json.dumps(r) + "\n" for r in rows)
+    (done / "journal.jsonl").write_text(lines)
+    beta = AUC_RATIO * rows[0]["val"]["auc"]
+    win = next(r for r in rows if r["fits"] and r["val"]["auc"] >= beta)
+    spec = ModelSpec.from_dict(win["spec"])
+    model = spec.build(seed=0)
+    model.save(done / "best.keras")
+    (done / "weights").mkdir()
+    model.save_weights(done / "weights" / f"{win['key']}.weights.h5")
+    checks = devices.check(spec_cost(spec), devices.get("apollo3"), devices.Targets(budget))
+    history = [{"epoch": e, "loss": 0.7 - 0.05 * e, "val_auc": 0.8 + 0.01 * e, "val_accuracy": 0.7, "seconds": 1}
+               for e in (1, 2, 3)]
+    final = {**_entry(win, 0.80), "reductions": ["a", "b", "c"], "search_val_auc": win["val"]["auc"],
+             "history": history}
+    int8 = {**final, "val": None, "test": {**final["test"], "auc": 0.79}, "model_bytes": 5000}
+    summary = {"status": "goal", "strategy": "astar", "device": "apollo3", "budget_flops": budget,
+               "auc_ratio": AUC_RATIO, "beta": beta, "evaluations": len(rows), "trainings_this_run": len(rows),
+               "train_seconds_total": 15.0, "search_seconds_this_run": 42.0, "stopped": "", "data": "tiny.npz",
+               "class_names": ["calm", "smiling"], "baseline": {"name": "embedded3", **_entry(rows[0], 0.88)},
+               "final": final, "targets": [c.to_dict() for c in checks], "int8": int8,
+               "firmware": {"sketch_dir": "firmware/model_apollo3", "model_bytes": 5000, "arena_measured_bytes": 3000,
+                            "arena_bytes": 5048, "ops": ["CONV_2D", "SOFTMAX"], "passed": True,
+                            "self_test_passed": True,
+                            "checks": [{"target": "arena", "figure": 35816, "limit": 393216, "unit": "bytes",
+                                        "passed": True}]}}
+    (done / "summary.json").write_text(json.dumps(summary))
+    (done / "export.json").write_text(json.dumps({"class_names": ["calm", "smiling"], "metrics": {
+        "split": "test", "float": final["test"], "int8": {**final["test"], "confusion": [[5, 1], [2, 4]]}}}))
+
+    killed = root / "killed"
+    killed.mkdir()
+    shutil.copy(done / "config.json", killed / "config.json")
+    shutil.copytree(done / "weights", killed / "weights")
+    (killed / "journal.jsonl").write_text(lines[:-1] + lines[-1][: len(lines[-1]) // 2])  # half-written last line
+    return {"done": done, "killed": killed, "rows": rows, "beta": beta, "win": win}
+
+
+def _images(md: str, run: Path) -> list[Path]:
+    return [run / p for p in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)]
+
+
+def _check_png(data: bytes) -> None:
+    """A real PNG with something drawn on it (not one flat colour)."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data)).convert("L")
+    assert image.size[0] > 200 and image.size[1] > 150
+    low, high = image.getextrema()
+    assert high - low > 100
+
+
+def test_finished_run_report_has_every_section_and_image(runs):
+    run = runs["done"]
+    written = report.write_run_report(run)
+    assert written == [run / "report.md", run / "report.html"]
+    md = (run / "report.md").read_text()
+    assert [s for s in SECTIONS if s not in md] == []
+    # seed 001's table: baseline and final on both splits, the int8 row, every target with PASS/FAIL
+    for row in ("| baseline (embedded3) | val |", "| baseline (embedded3) | test |", "| final | val |",
+                "| final | test | 0.8000 | -9.1% |", "| final int8 | test | 0.7900 |"):
+        assert row in md
+    for target in ("flops", "latency", "flash", "arena"):
+        assert re.search(rf"\| {target} \| .* \| (PASS|FAIL) \|", md), target
+    images = _images(md, run)
+    assert [p.name for p in images] == ["pareto.png", "search_tree.png", "layer_cost.png", "learning_curves.png",
+                                        "confusion.png", "saliency.png"]
+    for path in images:
+        _check_png(path.read_bytes())
+    # the text tree lists every evaluation once and marks exactly the rows below beta as pruned
+    tree = md.split("```")[1]
+    assert re.findall(r"#(\d+) ", tree) == [str(i) for i in (1, 2, 3, 6, 9, 10, 7, 8, 4, 5)]
+    assert tree.count("[pruned]") == sum(r["val"]["auc"] < runs["beta"] for r in runs["rows"]) == 3
+    assert tree.count("<- winner") == 1 and f"#{runs['rows'].index(runs['win']) + 1} " in tree.split("<- winner")[0]
+    assert "| smiling | 0.500 | 0.500 | 0.500 | 0.800 | 0.667 | 0.727 | 6 |" in md or "smiling" in md
+    assert "the fine-tuned winner (`best.keras`)" in md
+
+
+def test_html_is_self_contained_with_every_image_embedded(runs):
+    run = runs["done"]
+    report.write_run_report(run, formats=("html",))
+    html = (run / "report.html").read_text()
+    embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    assert len(embedded) == 6
+    for data in embedded:
+        _check_png(base64.b64decode(data))
+    assert "report_files" not in html and "<table>" in html and 'class="pass"' in html
+    assert all(s[3:] in html for s in SECTIONS)
+
+
+def test_per_class_metrics_come_from_the_confusion_matrices(runs):
+    run = runs["done"]
+    report.write_run_report(run, formats=("md",))
+    md = (run / "report.md").read_text()
+    # int8 [[5, 1], [2, 4]]: smiling precision 4/5, recall 4/6, F1 8/11
+    assert re.search(r"\| smiling \| [\d.]+ \| [\d.]+ \| [\d.]+ \| 0\.800 \| 0\.667 \| 0\.727 \| \d+ \|", md)
+    assert report.per_class([[5, 1], [2, 4]]) == [(5 / 7, 5 / 6, pytest.approx(2 * (5 / 7) * (5 / 6) / (5 / 7 + 5 / 6)), 6),
+                                                  (0.8, 4 / 6, pytest.approx(8 / 11), 6)]
+
+
+def test_killed_run_report_comes_from_the_journal_alone(runs, capsys):
+    run = runs["killed"]
+    report.write_run_report(run)
+    md = (run / "report.md").read_text()
+    assert "**Unfinished run**" in md and "9 evaluations so far" in md  # the half-written 10th line is skipped
+    assert [s for s in SECTIONS if s not in md] == []
+    assert "No fine-tune recorded" in md
+    assert "| winner so far | val |" in md and "Device targets (winner so far, estimated)" in md
+    assert "`weights/" in md  # saliency from the winner's saved weights, no best.keras
+    names = [p.name for p in _images(md, run)]
+    assert names == ["pareto.png", "search_tree.png", "layer_cost.png", "confusion.png", "saliency.png"]
+    assert "line 10 is corrupt" in capsys.readouterr().err
+
+
+def test_run_with_only_config_and_journal_says_what_is_missing(runs, tmp_path):
+    run = tmp_path / "bare"
+    run.mkdir()
+    shutil.copy(runs["killed"] / "journal.jsonl", run / "journal.jsonl")
+    config = json.loads((runs["killed"] / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "data": str(tmp_path / "gone.npz")}))
+    report.write_run_report(run, formats=("md",))
+    md = (run / "report.md").read_text()
+    assert "## Saliency maps\n\nNot drawn:" in md and "weights.h5: missing" in md
+    assert not (run / "report.html").exists()
+    assert not (run / "report_files" / "saliency.png").exists()
+
+
+def test_no_goal_run_reports_the_closest_models(runs, tmp_path):
+    run = tmp_path / "nogoal"
+    shutil.copytree(runs["done"], run)
+    summary = json.loads((run / "summary.json").read_text())
+    for key in ("final", "targets", "int8", "firmware"):
+        summary.pop(key)
+    summary["status"] = "no-goal"
+    summary["closest"] = {"smallest_above_beta": {"key": "k", "flops": 1234, "val_auc": 0.8, "reductions": ["x"]},
+                          "best_under_budget": None}
+    (run / "summary.json").write_text(json.dumps(summary))
+    (run / "export.json").unlink()
+    report.write_run_report(run, formats=("md",))
+    md = (run / "report.md").read_text()
+    assert "**No model met every target with AUC >= beta.**" in md and "- best under budget: none" in md
+    assert "No fine-tune recorded" in md and "val (search)" in md
+
+
+def test_compare_has_one_row_per_run(runs):
+    table = report.compare_markdown([runs["done"], runs["killed"]])
+    lines = table.splitlines()
+    assert len(lines) == 2 + 2
+    assert lines[0].startswith("| run | strategy | status | trainings |")
+    done, killed = lines[2].split(" | "), lines[3].split(" | ")
+    assert done[0] == "| done" and done[2] == "goal" and done[3] == "10" and done[4] == "42 s"
+    assert done[8] == "0.7900" and "3,000 B (measured)" in lines[2] and "4/4 PASS" in lines[2]
+    assert killed[0] == "| killed" and killed[2] == "unfinished" and killed[3] == "9" and killed[8] == "-"
+
+
+def test_cli_report_with_compare_writes_both_formats_and_prints_the_table(runs, capsys):
+    assert main(["report", str(runs["done"]), "--format", "md", "--compare", str(runs["killed"])]) == 0
+    out = capsys.readouterr().out
+    assert str(runs["done"] / "report.md") in out and "| killed | astar | unfinished |" in out
+    md = (runs["done"] / "report.md").read_text()
+    assert "## Comparison of runs" in md and "report_files/compare.png" in md
+    _check_png((runs["done"] / "report_files" / "compare.png").read_bytes())
+
+
+@pytest.mark.parametrize("setup, message", [
+    (lambda p: None, "no such run folder"),
+    (lambda p: p.mkdir(), "no journal"),
+    (lambda p: (p.mkdir(), (p / "journal.jsonl").write_text("")), "no evaluation recorded yet"),
+])
+def test_cli_errors_are_one_line(tmp_path, capsys, setup, message):
+    run = tmp_path / "run"
+    setup(run)
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_cli_rejects_an_unknown_format(runs, capsys):
+    assert main(["report", str(runs["done"]), "--format", "pdf"]) == 2
+    assert "choose md, html or both" in capsys.readouterr().err
+    with pytest.raises(CompressError):
+        report.write_run_report(runs["done"], formats=())
+
+
+# --- the pieces -------------------------------------------------------------------------------------
+
+def test_pareto_front_keeps_only_undominated_points():
+    from compress.plots import pareto_front
+
+    points = [(100, 0.9), (50, 0.8), (60, 0.7), (10, 0.5), (10, 0.6), (200, 0.85)]
+    assert sorted(pareto_front(points)) == [0, 1, 4]
+
+
+def test_layer_rows_align_layers_and_mark_removed_and_inserted_ones():
+    base = zoo.embedded3(INPUT, 2)
+    child = next(r.spec for r in reductions(base) if r.label == "remove conv2")
+    child = next(r.spec for r in reductions(child) if r.label.startswith("2\u00d72 max-pool after conv1"))
+    rows = report.layer_rows(base, child)
+    names = [r[0] for r in rows]
+    assert names[:4] == ["input", "conv1", "conv1_pool", "pool1"] and "bn1" not in names  # BN is fused: no op
+    conv2 = rows[names.index("conv2")]
+    assert conv2[1] == spec_cost(base).layers[4].flops and conv2[2] is None and conv2[4] is None
+    assert rows[names.index("conv1_pool")][1] is None
+    assert rows[0][3] == rows[0][4] == 24 * 24  # the int8 input tensor
+
+
+def test_input_gradients_match_finite_differences_of_the_class_score():
+    """On a linear net (conv, flatten, head) the score z_c - mean(z) is linear in x: differences are exact."""
+    import tf_keras as keras
+
+    from compress.plots import input_gradients
+
+    spec = ModelSpec((8, 8, 2), 3, (Layer("conv", "c", units=4, kernel=3), Layer("flatten", "f")), "lin")
+    model = spec.build(seed=0)
+    x = np.random.default_rng(0).uniform(0, 1, (2, 8, 8, 2)).astype(np.float32)
+    target = np.array([2, 0])
+    maps = input_gradients(model, x, target)
+    assert maps.shape == (2, 8, 8) and maps.min() >= 0 and maps.max() > 0
+    logits = keras.Model(model.inputs, model.get_layer("head").output)
+
+    def score(xs):
+        z = logits.predict(xs, verbose=0).astype(np.float64)
+        return z[np.arange(len(xs)), target] - z.mean(axis=1)
+
+    eps = 0.05
+    for r, c in ((3, 4), (0, 7)):
+        bumped = [x.copy(), x.copy()]
+        for ch in range(2):
+            bumped[ch][:, r, c, ch] += eps
+        grads = np.stack([(score(b) - score(x)) / eps for b in bumped], axis=-1)  # (images, channels)
+        assert maps[:, r, c] == pytest.approx(np.abs(grads).max(axis=-1), rel=2e-2, abs=1e-4)
