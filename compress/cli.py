@@ -42,7 +42,8 @@ def _add_train_args(p: argparse.ArgumentParser, epochs: int) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=epochs, help=f"epochs per candidate (default {epochs})")
     g.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
-    g.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    g.add_argument("--lr", type=float, default=1e-4,
+                   help="Adam learning rate (default 1e-4: AlexNet-scale baselines do not train at 1e-3)")
 
 
 def build_parser() -> argparse.ArgumentParser:

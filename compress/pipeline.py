@@ -9,6 +9,8 @@ from pathlib import Path
 
 from compress import CompressError
 
+LONG_PATIENCE = 4  # epochs without a better val AUC before the baseline or winner stops training
+
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -80,8 +82,10 @@ class TrainingEvaluator:
     def __call__(self, spec, parent):
         start = time.monotonic()
         parent_model = self.model(parent.spec) if parent else None
-        epochs = None if parent else self.baseline_epochs
-        model, history = self.trainer.fit(spec, parent_model, parent.spec if parent else None, epochs=epochs)
+        if parent:
+            model, history = self.trainer.fit(spec, parent_model, parent.spec)
+        else:  # the baseline sets beta: train it as long as the final model
+            model, history = self.trainer.fit(spec, epochs=self.baseline_epochs, patience=LONG_PATIENCE)
         metrics = self.trainer.score(model, "val")
         model.save_weights(self.weights_dir / f"{spec.key}.weights.h5")
         cost = self.costing.cost(spec)
@@ -167,14 +171,15 @@ def search_command(args) -> int:
     winner = search_module.run(args.strategy, search, baseline)
     summary = _summarise(args, search, base, winner, evaluator, costing, data)
     write_json(out / "summary.json", summary)
-    (out / "report.md").write_text(report.search_markdown(summary))
     print(json.dumps(summary, indent=1, default=str) if args.json else report.search_markdown(summary))
-    if winner is None:
-        _log("no model met every target and AUC >= beta; the closest are listed above (report.md)")
-        return 3
-    if args.no_export:
-        return 0
-    return _export(args, out, summary, data)
+    try:
+        if winner is None:
+            _log("no model met every target and AUC >= beta; the closest are listed above")
+            return 3
+        return 0 if args.no_export else _export(args, out, summary, data)
+    finally:
+        paths = report.write_run_report(out, data=data)
+        _log("report: " + ", ".join(str(p) for p in paths))
 
 
 def _lineage(search, ev) -> list[str]:
@@ -213,7 +218,8 @@ def _summarise(args, search, base, winner, evaluator, costing, data) -> dict:
                               for k, ev in search.closest().items()}
         return summary
     _log(f"fine-tuning the winner ({winner.flops / 1e6:.3f} MFLOPs) for up to {args.final_epochs} epochs")
-    model, history = trainer.fit(winner.spec, evaluator.model(winner.spec), winner.spec, epochs=args.final_epochs)
+    model, history = trainer.fit(winner.spec, evaluator.model(winner.spec), winner.spec, epochs=args.final_epochs,
+                                 patience=LONG_PATIENCE)
     val, test = trainer.score(model, "val"), trainer.score(model, "test")
     model.save(out / "best.keras")
     (out / "best_spec.json").write_text(winner.spec.to_json())
@@ -227,7 +233,7 @@ def _export(args, out: Path, summary: dict, data) -> int:
     """Export the winner to int8, check it against beta, and generate its Arduino sketch in the run folder."""
     import numpy as np
 
-    from compress import export, firmware, report
+    from compress import export, firmware
 
     _log("exporting the winner to int8 TFLite (full-integer PTQ" + (" after QAT)" if args.qat else ")"))
     model = export.load_model(out / "best.keras")
@@ -240,7 +246,6 @@ def _export(args, out: Path, summary: dict, data) -> int:
             summary["int8"] = {**summary["final"], "val": None, "test": exported_json["metrics"]["int8"],
                                "model_bytes": exported_json["model_bytes"]}
             write_json(out / "summary.json", summary)
-            (out / "report.md").write_text(report.search_markdown(summary))
     _log(export.summary_text(exported))
     with np.load(out / export.TEST_INPUT_FILE) as sample:
         image, label = sample["x"], int(sample["label"])
@@ -251,7 +256,6 @@ def _export(args, out: Path, summary: dict, data) -> int:
     summary["firmware"] = {k: result[k] for k in ("sketch_dir", "model_bytes", "arena_measured_bytes",
                                                   "arena_bytes", "ops", "checks", "passed", "self_test_passed")}
     write_json(out / "summary.json", summary)
-    (out / "report.md").write_text(report.search_markdown(summary))
     _log(firmware.summary_text(result))
     return 0 if result["passed"] else 1
 

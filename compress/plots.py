@@ -58,12 +58,22 @@ def _front_line(ax, flops, aucs, **style) -> None:
     ax.step([flops[i] for i in front], [aucs[i] for i in front], where="post", **style)
 
 
+def _label(ax, text: str, x: float, y: float, middle: float, left: bool) -> None:
+    """A label beside a point, above it in the lower half of the plot and below it in the upper half."""
+    dy = 14 if y < middle else -16
+    ax.annotate(text, (x, y), xytext=(-14 if left else 14, dy), textcoords="offset points",
+                ha="right" if left else "left", va="bottom" if dy > 0 else "top",
+                arrowprops=dict(arrowstyle="-", color="#222222", lw=0.8))
+
+
 # --- the search -----------------------------------------------------------------------------------
 
-def pareto(nodes: list[dict], beta: float, budget_flops: float, path, winner_key=None, final_auc=None) -> Path:
+def pareto(nodes: list[dict], beta: float, budget_flops: float, path, winner_key=None, final_auc=None,
+           winner_label: str = "winner") -> Path:
     """Every evaluated candidate as FLOPs (log) vs val AUC; nodes carry key, flops, auc, status."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8.5, 5))
+    nodes = [n for n in nodes if np.isfinite(n["auc"])]  # NaN: a single-class split; nothing to place
     flops, aucs = [n["flops"] for n in nodes], [n["auc"] for n in nodes]
     ax.axvspan(min(flops + [budget_flops]) / 2, budget_flops, ymin=0, ymax=1, color="#2ca02c", alpha=0.06, lw=0)
     _front_line(ax, flops, aucs, color="#888888", lw=1.2, label="Pareto front (val AUC vs FLOPs)")
@@ -74,25 +84,23 @@ def pareto(nodes: list[dict], beta: float, budget_flops: float, path, winner_key
                        s=60 if status == "baseline" else 30, label=f"{text}: {len(pts)}", zorder=3)
     ax.axhline(beta, color="#d62728", ls="--", lw=1, label=f"\u03b2 = {beta:.4f}")
     ax.axvline(budget_flops, color="#2ca02c", ls="--", lw=1, label=f"budget {human(budget_flops, 'FLOPs')}")
+    low, high = min(aucs + [beta]), max(aucs + [beta] + ([final_auc] if final_auc is not None else []))
+    pad = max(0.02, 0.08 * (high - low))
+    ax.set_ylim(low - pad, high + pad)
     base = next((n for n in nodes if n["status"] == "baseline"), None)
     if base:
-        ax.annotate("baseline", (base["flops"], base["auc"]), xytext=(-12, 14), textcoords="offset points",
-                    ha="right", arrowprops=dict(arrowstyle="-", color="#222222", lw=0.8))
+        _label(ax, "baseline", base["flops"], base["auc"], (low + high) / 2, left=True)
     win = next((n for n in nodes if n["key"] == winner_key), None)
     if win:
         ax.scatter([win["flops"]], [win["auc"]], s=260, marker="*", c=WINNER_COLOUR, edgecolors="k", zorder=4,
-                   label="winner (search AUC)")
+                   label=f"{winner_label} (AUC in the search)")
         if final_auc is not None:
             ax.annotate("", (win["flops"], final_auc), xytext=(win["flops"], win["auc"]),
                         arrowprops=dict(arrowstyle="->", color=WINNER_COLOUR, lw=1.5))
             ax.scatter([win["flops"]], [final_auc], s=140, marker="*", facecolors="none", edgecolors="k",
-                       zorder=4, label="winner after fine-tune")
-        ax.annotate("winner", (win["flops"], win["auc"]), xytext=(14, -16), textcoords="offset points",
-                    arrowprops=dict(arrowstyle="-", color="k", lw=0.8))
+                       zorder=4, label=f"{winner_label} after fine-tune")
+        _label(ax, winner_label, win["flops"], win["auc"], (low + high) / 2, left=False)
     ax.set_xscale("log")
-    low, high = min(aucs + [beta]), max(aucs + [beta] + ([final_auc] if final_auc is not None else []))
-    pad = max(0.02, 0.08 * (high - low))
-    ax.set_ylim(low - pad, high + pad)
     ax.set_xlim(min(flops + [budget_flops]) / 1.6, max(flops) * 1.6)
     ax.set_xlabel("FLOPs per inference (log scale)")
     ax.set_ylabel("validation ROC AUC")
@@ -116,7 +124,7 @@ def tree_order(nodes: list[dict]) -> list[tuple[dict, int]]:
     return out
 
 
-def search_tree(nodes: list[dict], path, winner_path=()) -> Path:
+def search_tree(nodes: list[dict], path, winner_path=(), winner_label: str = "winner") -> Path:
     """One row per evaluation in tree order, elbow lines from parent to child; nodes carry order, label, flops, auc,
     status, parent; winner_path: the keys from the baseline to the winner, drawn thick."""
     plt = _pyplot()
@@ -138,7 +146,7 @@ def search_tree(nodes: list[dict], path, winner_path=()) -> Path:
         text = f"#{n['order']} {n['label']}   {human(n['flops'], 'FLOPs')}   AUC {n['auc']:.3f}"
         text += {"pruned": "   pruned", "goal": "   goal"}.get(n["status"], "")
         if n["key"] == (winner_path[-1] if winner_path else None):
-            text += "   \u2605 winner"
+            text += f"   \u2605 {winner_label}"
         ax.text(d + 0.25, -i, text, va="center", fontsize=8,
                 color="#888888" if n["status"] == "pruned" else "#111111",
                 fontweight="bold" if n["key"] in on_path else "normal")
@@ -146,7 +154,7 @@ def search_tree(nodes: list[dict], path, winner_path=()) -> Path:
     ax.set_ylim(-len(rows) + 0.4, 0.8)
     ax.axis("off")
     handles = [plt.Line2D([], [], color=c, marker=m, ls="", label=t) for c, m, t in STYLE.values()]
-    handles.append(plt.Line2D([], [], color=WINNER_COLOUR, lw=2.4, label="path to the winner"))
+    handles.append(plt.Line2D([], [], color=WINNER_COLOUR, lw=2.4, label=f"path to the {winner_label}"))
     ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, frameon=False)
     ax.set_title("Search tree: #n = order of evaluation; each child is one reduction of its parent", pad=34)
     return _save(fig, path)
@@ -285,13 +293,18 @@ def compare_runs(runs: list[dict], path) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8.5, 4.8))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    shared = len({r["budget_flops"] for r in runs}) == 1
     for i, run in enumerate(runs):
         colour = colours[i % len(colours)]
         ax.scatter(run["flops"], run["aucs"], s=18, color=colour, alpha=0.55, label=f"{run['name']} "
                    f"({len(run['flops'])} evaluations)")
         _front_line(ax, run["flops"], run["aucs"], color=colour, lw=1.4)
-    for budget in sorted({r["budget_flops"] for r in runs}):
-        ax.axvline(budget, color="#2ca02c", ls="--", lw=1, label=f"budget {human(budget, 'FLOPs')}")
+        if not shared:
+            ax.axvline(run["budget_flops"], color=colour, ls=":", lw=1.2,
+                       label=f"{run['name']} budget {human(run['budget_flops'], 'FLOPs')}")
+    if shared:
+        ax.axvline(runs[0]["budget_flops"], color="#555555", ls="--", lw=1,
+                   label=f"budget {human(runs[0]['budget_flops'], 'FLOPs')}")
     ax.set_xscale("log")
     ax.set_xlabel("FLOPs per inference (log scale)")
     ax.set_ylabel("validation ROC AUC")

@@ -211,7 +211,7 @@ def _target_rows(targets: list[dict]) -> list[list]:
              "PASS" if t["passed"] else "FAIL"] for t in targets]
 
 
-def _results(doc: Doc, summary: dict) -> None:
+def _results(doc: Doc, summary: dict, level: int = 2) -> None:
     """Seed 001's baseline-vs-final table, the device targets, the reductions and the measured deployment."""
     base = summary["baseline"]
     base_auc = {split: base[split]["auc"] for split in ("val", "test") if base.get(split)}
@@ -225,9 +225,9 @@ def _results(doc: Doc, summary: dict) -> None:
           f">= beta = {summary['auc_ratio']} x baseline = {summary['beta']:.4f}.")
     doc.table(RESULT_HEADERS, rows)
     if summary.get("final"):
-        doc.h("Device targets")
+        doc.h("Device targets", level)
         doc.table(["target", "figure", "limit", "margin", "result"], _target_rows(summary["targets"]))
-        doc.h("Reductions applied")
+        doc.h("Reductions applied", level)
         if summary["final"]["reductions"]:
             doc.items(summary["final"]["reductions"], ordered=True)
         else:
@@ -240,7 +240,7 @@ def _results(doc: Doc, summary: dict) -> None:
                   for what, ev in summary["closest"].items())
     fw = summary.get("firmware")
     if fw:
-        doc.h("Deployment (measured)")
+        doc.h("Deployment (measured)", level)
         doc.p(f"int8 model {fw['model_bytes']:,} bytes; arena measured in the TFLite Micro runtime "
               f"{fw['arena_measured_bytes']:,} bytes (sketch reserves {fw['arena_bytes']:,}); ops "
               f"{', '.join(fw['ops'])}; sketch in `{fw['sketch_dir']}`; TFLM self-test "
@@ -260,7 +260,6 @@ def search_markdown(summary: dict) -> str:
     return doc.markdown()
 
 
-# --- run reports (report.md and report.html from a run folder alone) -----------------------------
 # --- run reports: report.md and report.html from a run folder alone --------------------------------
 
 FILES_DIR = "report_files"  # the PNGs report.md links to; report.html embeds them
@@ -309,7 +308,7 @@ class Run:
             return "baseline"
         if row["val"]["auc"] < self.beta:
             return "pruned"  # seed 001's rule: the search never expands it
-        return "goal" if row["fits"] else "kept"
+        return "goal" if row["fits"] and row["val"]["auc"] >= self.beta else "kept"  # as Search.is_goal
 
     def row(self, key) -> dict | None:
         return next((r for r in self.rows if r["key"] == key), None)
@@ -402,7 +401,7 @@ def _nodes(run: Run) -> list[dict]:
             for i, r in enumerate(run.rows, 1)]
 
 
-def tree_text(nodes: list[dict], winner_path=()) -> str:
+def tree_text(nodes: list[dict], winner_path=(), winner_label: str = "winner") -> str:
     """The search tree as indented text, children in evaluation order (#n)."""
     from compress.plots import human, tree_order
 
@@ -412,7 +411,7 @@ def tree_text(nodes: list[dict], winner_path=()) -> str:
         del last_flags[max(d - 1, 0):]
         prefix = "".join("   " if flag else "\u2502  " for flag in last_flags)
         mark = {"pruned": "  [pruned]", "goal": "  [goal]"}.get(n["status"], "")
-        mark += "  <- winner" if winner_path and n["key"] == winner_path[-1] else ""
+        mark += f"  <- {winner_label}" if winner_path and n["key"] == winner_path[-1] else ""
         lines.append((prefix + ("\u2514\u2500 " if last else "\u251c\u2500 ") if d else "")
                      + f"#{n['order']} {n['label']}  {human(n['flops'], 'FLOPs')}  AUC {n['auc']:.4f}{mark}")
         if d:
@@ -437,7 +436,7 @@ def _overview(doc: Doc, run: Run) -> None:
 def _results_section(doc: Doc, run: Run) -> None:
     doc.h("Results")
     if run.summary:
-        _results(doc, run.summary)
+        _results(doc, run.summary, level=3)
         return
     base, (win, label) = run.baseline, run.focus()
     budget = run.config.get("budget_flops")
@@ -452,9 +451,9 @@ def _results_section(doc: Doc, run: Run) -> None:
     if not win:
         doc.p("No candidate has kept AUC >= beta yet.")
         return
-    doc.h(f"Device targets ({label}, estimated)")
+    doc.h(f"Device targets ({label}, estimated)", 3)
     doc.table(["target", "figure", "limit", "margin", "result"], _target_rows(_estimates(run, win)[1]))
-    doc.h(f"Reductions applied ({label})")
+    doc.h(f"Reductions applied ({label})", 3)
     doc.items([r["reduction"] for r in run.lineage(win)[1:]] or ["none"], ordered=True)
 
 
@@ -462,24 +461,24 @@ def _search_sections(doc: Doc, run: Run, files: Path) -> None:
     from compress import plots
 
     nodes, (win, label) = _nodes(run), run.focus()
-    path = [r["key"] for r in run.lineage(win)]
+    path, short = [r["key"] for r in run.lineage(win)], label.split(" (")[0]
     final = (run.summary or {}).get("final") or {}
     budget = (run.summary or run.config).get("budget_flops") or 0.46e6
     counts = {s: sum(n["status"] == s for n in nodes) for s in ("pruned", "kept", "goal")}
     doc.h("Pareto plot")
     doc.image(plots.pareto(nodes, run.beta, budget, files / "pareto.png", path[-1] if path else None,
-                           final.get("val", {}).get("auc")),
+                           final.get("val", {}).get("auc"), short),
               "Every evaluated candidate: FLOPs (log scale) against validation AUC, with beta and the FLOPs budget")
     doc.p(f"{len(nodes)} evaluations: {counts['pruned']} pruned (AUC < beta = {run.beta:.4f}), {counts['kept']} kept "
-          f"but over a device target, {counts['goal']} goals. " + (f"The {label} is marked by a star." if win else
-                                                                  "No goal yet."))
+          f"(AUC >= beta but over a device target), {counts['goal']} goal{'s' * (counts['goal'] != 1)}. "
+          + (f"The {label} is marked by a star." if win else "No goal yet."))
     doc.h("Search tree")
     if len(nodes) <= plots.TREE_PLOT_MAX_NODES:
-        doc.image(plots.search_tree(nodes, files / "search_tree.png", path),
+        doc.image(plots.search_tree(nodes, files / "search_tree.png", path, short),
                   "Which reduction led where, in order of evaluation (#n); pruned branches in grey")
     else:
         doc.p(f"{len(nodes)} evaluations: too many to draw legibly, so the tree is given as text only.")
-    doc.pre(tree_text(nodes, path))
+    doc.pre(tree_text(nodes, path, short))
 
 
 def layer_rows(base_spec, other_spec) -> list[tuple]:
@@ -674,12 +673,17 @@ def run_document(run: Run, files: Path, others: list[Run] = ()) -> Doc:
     return doc
 
 
-def write_run_report(run_dir, formats=("md", "html"), compare=()) -> list[Path]:
-    """report.md (+ report_files/*.png) and/or a self-contained report.html, from the run folder alone."""
+def write_run_report(run_dir, formats=("md", "html"), compare=(), data=None) -> list[Path]:
+    """report.md (+ report_files/*.png) and/or a self-contained report.html, from the run folder alone.
+
+    data: the run's Dataset when the caller has it in memory (`search`), to save reloading it for saliency maps.
+    """
     bad = sorted(set(formats) - {"md", "html"})
     if bad or not formats:
         raise CompressError(f"--format {','.join(formats)}: choose md, html or both")
     run = load_run(run_dir)
+    if data is not None:
+        run._data.append(data)
     others = [load_run(d) for d in compare]
     files = run.path / FILES_DIR
     files.mkdir(exist_ok=True)

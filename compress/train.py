@@ -55,7 +55,7 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray, positive: int 
 class Trainer:
     """Fits specs on one data set with fixed hyper-parameters; children start from their parent's weights."""
 
-    def __init__(self, data, *, epochs: int = 3, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
+    def __init__(self, data, *, epochs: int = 3, batch_size: int = 64, lr: float = 1e-4, seed: int = 0,
                  augment: bool = False, balance: str = "none", patience: int = 2, log=None):
         self.data, self.epochs, self.batch_size, self.lr = data, epochs, batch_size, lr
         self.seed, self.augment, self.balance, self.patience = seed, augment, balance, patience
@@ -70,7 +70,8 @@ class Trainer:
             raise ValueError(f"spec input {spec.input_shape} does not fit data {self.data.input_shape}")
         return self.data.resized(h)
 
-    def fit(self, spec: ModelSpec, parent=None, parent_spec: ModelSpec | None = None, epochs: int | None = None):
+    def fit(self, spec: ModelSpec, parent=None, parent_spec: ModelSpec | None = None, epochs: int | None = None,
+            patience: int | None = None):
         """Train spec (from parent's weights where they fit); returns (model, history) with the best-val-AUC weights."""
         import tf_keras as keras
 
@@ -99,7 +100,7 @@ class Trainer:
                 best_auc, best_weights, waited = val["auc"], model.get_weights(), 0
             else:
                 waited += 1
-                if waited >= self.patience:
+                if waited >= (patience or self.patience):
                     break
         model.set_weights(best_weights)
         return model, history

@@ -17,8 +17,8 @@ from compress.spec import Layer, ModelSpec
 
 INPUT = (24, 24, 1)
 AUC_RATIO = 0.8
-SECTIONS = ("## Results", "## Pareto plot", "## Search tree", "## Per-layer cost", "## Learning curves of the fine-tune",
-            "## Confusion matrices and per-class metrics", "## Saliency maps")
+SECTIONS = ("## Results", "## Pareto plot", "## Search tree", "## Per-layer cost",
+            "## Learning curves of the fine-tune", "## Confusion matrices and per-class metrics", "## Saliency maps")
 
 
 def _metrics(auc: float, rng) -> dict:
@@ -66,10 +66,9 @@ def _write_data(path: Path) -> None:
 def runs(tmp_path_factory):
     """A finished run (summary, export.json, best.keras, weights) and a killed copy (config + journal + weights)."""
     root = tmp_path_factory.mktemp("runs")
-    probe = _journal(1e12)
-    winner_flops = min(r["flops"] for r in probe if r["val"]["auc"] >= AUC_RATIO * 0.9 and r["depth"] == 3)
-    budget = winner_flops + 1  # exactly one goal: the 3-reduction row with AUC >= beta and the fewest FLOPs
+    budget = max(r["flops"] for r in _journal(1e12) if r["depth"] == 3) + 1  # two goals: rows 9 and 10
     rows = _journal(budget)
+    assert [i for i, r in enumerate(rows, 1) if r["fits"]] == [9, 10]
     done = root / "done"
     done.mkdir()
     _write_data(root / "tiny.npz")
@@ -80,7 +79,7 @@ def runs(tmp_path_factory):
     lines = "".join(json.dumps(r) + "\n" for r in rows)
     (done / "journal.jsonl").write_text(lines)
     beta = AUC_RATIO * rows[0]["val"]["auc"]
-    win = next(r for r in rows if r["fits"] and r["val"]["auc"] >= beta)
+    win = rows[8]  # the better goal (AUC 0.81); it is also the winner so far of the killed copy, which lacks row 10
     spec = ModelSpec.from_dict(win["spec"])
     model = spec.build(seed=0)
     model.save(done / "best.keras")
@@ -110,7 +109,8 @@ def runs(tmp_path_factory):
     killed.mkdir()
     shutil.copy(done / "config.json", killed / "config.json")
     shutil.copytree(done / "weights", killed / "weights")
-    (killed / "journal.jsonl").write_text(lines[:-1] + lines[-1][: len(lines[-1]) // 2])  # half-written last line
+    last = json.dumps(rows[-1])
+    (killed / "journal.jsonl").write_text(lines[: -len(last) - 1] + last[: len(last) // 2])  # half-written line
     return {"done": done, "killed": killed, "rows": rows, "beta": beta, "win": win}
 
 
@@ -149,8 +149,7 @@ def test_finished_run_report_has_every_section_and_image(runs):
     tree = md.split("```")[1]
     assert re.findall(r"#(\d+) ", tree) == [str(i) for i in (1, 2, 3, 6, 9, 10, 7, 8, 4, 5)]
     assert tree.count("[pruned]") == sum(r["val"]["auc"] < runs["beta"] for r in runs["rows"]) == 3
-    assert tree.count("<- winner") == 1 and f"#{runs['rows'].index(runs['win']) + 1} " in tree.split("<- winner")[0]
-    assert "| smiling | 0.500 | 0.500 | 0.500 | 0.800 | 0.667 | 0.727 | 6 |" in md or "smiling" in md
+    assert [line.split("#")[1].split(" ")[0] for line in tree.splitlines() if "<- winner" in line] == ["9"]
     assert "the fine-tuned winner (`best.keras`)" in md
 
 
@@ -172,7 +171,8 @@ def test_per_class_metrics_come_from_the_confusion_matrices(runs):
     md = (run / "report.md").read_text()
     # int8 [[5, 1], [2, 4]]: smiling precision 4/5, recall 4/6, F1 8/11
     assert re.search(r"\| smiling \| [\d.]+ \| [\d.]+ \| [\d.]+ \| 0\.800 \| 0\.667 \| 0\.727 \| \d+ \|", md)
-    assert report.per_class([[5, 1], [2, 4]]) == [(5 / 7, 5 / 6, pytest.approx(2 * (5 / 7) * (5 / 6) / (5 / 7 + 5 / 6)), 6),
+    f1_calm = 2 * (5 / 7) * (5 / 6) / (5 / 7 + 5 / 6)
+    assert report.per_class([[5, 1], [2, 4]]) == [(5 / 7, 5 / 6, pytest.approx(f1_calm), 6),
                                                   (0.8, 4 / 6, pytest.approx(8 / 11), 6)]
 
 
@@ -270,7 +270,7 @@ def test_pareto_front_keeps_only_undominated_points():
 
 
 def test_layer_rows_align_layers_and_mark_removed_and_inserted_ones():
-    base = zoo.embedded3(INPUT, 2)
+    base = zoo.embedded3((48, 48, 1), 2)
     child = next(r.spec for r in reductions(base) if r.label == "remove conv2")
     child = next(r.spec for r in reductions(child) if r.label.startswith("2\u00d72 max-pool after conv1"))
     rows = report.layer_rows(base, child)
@@ -279,7 +279,7 @@ def test_layer_rows_align_layers_and_mark_removed_and_inserted_ones():
     conv2 = rows[names.index("conv2")]
     assert conv2[1] == spec_cost(base).layers[4].flops and conv2[2] is None and conv2[4] is None
     assert rows[names.index("conv1_pool")][1] is None
-    assert rows[0][3] == rows[0][4] == 24 * 24  # the int8 input tensor
+    assert rows[0][3] == rows[0][4] == 48 * 48  # the int8 input tensor
 
 
 def test_input_gradients_match_finite_differences_of_the_class_score():
