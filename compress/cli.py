@@ -38,12 +38,11 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--calibration", help="JSON file of measured cycles-per-MAC figures replacing the defaults")
 
 
-def _add_train_args(p: argparse.ArgumentParser, epochs: int) -> None:
+def _add_train_args(p: argparse.ArgumentParser, epochs: int, lr: float, what: str) -> None:
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=int, default=epochs, help=f"epochs per candidate (default {epochs})")
+    g.add_argument("--epochs", type=int, default=epochs, help=f"epochs per {what} (default {epochs})")
     g.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
-    g.add_argument("--lr", type=float, default=1e-4,
-                   help="Adam learning rate (default 1e-4: AlexNet-scale baselines do not train at 1e-3)")
+    g.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate for the {what} (default {lr:g})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     _add_data_args(p)
     _add_target_args(p)
-    _add_train_args(p, epochs=3)
+    _add_train_args(p, epochs=3, lr=1e-3, what="candidate and the winner's fine-tune")
+    p.add_argument("--baseline-lr", type=float, default=1e-4,
+                   help="Adam learning rate for training the baseline from scratch (default 1e-4: AlexNet-scale "
+                        "nets predict a constant after a few steps at 1e-3)")
     p.set_defaults(handler=_cmd_search)
 
     p = sub.add_parser("train", help="train and score a baseline only")
@@ -79,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run directory (default runs/train-<timestamp>)")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
     _add_data_args(p)
-    _add_train_args(p, epochs=10)
+    _add_train_args(p, epochs=10, lr=1e-4, what="baseline")
     p.set_defaults(handler=_cmd_train)
 
     p = sub.add_parser("estimate", help="cost of a model and its device targets, without training",

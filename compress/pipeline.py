@@ -65,9 +65,9 @@ class Costing:
 class TrainingEvaluator:
     """Trains a candidate from its parent's weights; keeps every trained model's weights on disk for resume."""
 
-    def __init__(self, trainer, weights_dir: Path, costing: Costing, baseline_epochs: int):
+    def __init__(self, trainer, weights_dir: Path, costing: Costing, baseline_epochs: int, baseline_lr: float):
         self.trainer, self.weights_dir, self.costing = trainer, weights_dir, costing
-        self.baseline_epochs = baseline_epochs
+        self.baseline_epochs, self.baseline_lr = baseline_epochs, baseline_lr
         weights_dir.mkdir(parents=True, exist_ok=True)
 
     def model(self, spec):
@@ -85,7 +85,8 @@ class TrainingEvaluator:
         if parent:
             model, history = self.trainer.fit(spec, parent_model, parent.spec)
         else:  # the baseline sets beta: train it as long as the final model
-            model, history = self.trainer.fit(spec, epochs=self.baseline_epochs, patience=LONG_PATIENCE)
+            model, history = self.trainer.fit(spec, epochs=self.baseline_epochs, patience=LONG_PATIENCE,
+                                              lr=self.baseline_lr)
         metrics = self.trainer.score(model, "val")
         model.save_weights(self.weights_dir / f"{spec.key}.weights.h5")
         cost = self.costing.cost(spec)
@@ -126,7 +127,7 @@ def _check_reachable(space, baseline, budget_flops: float) -> None:
 def _config(args) -> dict:
     keep = ("baseline", "data", "positive", "class_subset", "task", "size", "channels", "samples", "balance", "seed",
             "device", "budget_flops", "latency_model", "auc_ratio", "strategy", "epochs", "batch_size", "lr",
-            "final_epochs")
+            "baseline_lr", "final_epochs")
     return {k: getattr(args, k, None) for k in keep}
 
 
@@ -156,7 +157,8 @@ def search_command(args) -> int:
     costing = Costing(device, targets, args.latency_model)
     space = search_module.Space(costing.children, costing.flops, costing.fits, args.budget_flops)
     _check_reachable(space, baseline, args.budget_flops)
-    evaluator = TrainingEvaluator(trainer, out / "weights", costing, baseline_epochs=args.final_epochs)
+    evaluator = TrainingEvaluator(trainer, out / "weights", costing, baseline_epochs=args.final_epochs,
+                                  baseline_lr=args.baseline_lr)
     journal = search_module.Journal(out / "journal.jsonl", log=_log)
     search = search_module.Search(space, evaluator, beta=0.0, journal=journal, max_evals=args.max_evals,
                                   max_seconds=args.max_minutes * 60, log=_log)

@@ -55,7 +55,7 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray, positive: int 
 class Trainer:
     """Fits specs on one data set with fixed hyper-parameters; children start from their parent's weights."""
 
-    def __init__(self, data, *, epochs: int = 3, batch_size: int = 64, lr: float = 1e-4, seed: int = 0,
+    def __init__(self, data, *, epochs: int = 3, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
                  augment: bool = False, balance: str = "none", patience: int = 2, log=None):
         self.data, self.epochs, self.batch_size, self.lr = data, epochs, batch_size, lr
         self.seed, self.augment, self.balance, self.patience = seed, augment, balance, patience
@@ -71,7 +71,7 @@ class Trainer:
         return self.data.resized(h)
 
     def fit(self, spec: ModelSpec, parent=None, parent_spec: ModelSpec | None = None, epochs: int | None = None,
-            patience: int | None = None):
+            patience: int | None = None, lr: float | None = None):
         """Train spec (from parent's weights where they fit); returns (model, history) with the best-val-AUC weights."""
         import tf_keras as keras
 
@@ -81,7 +81,7 @@ class Trainer:
         model = spec.build()
         if parent is not None and parent_spec is not None:
             inherit_weights(model, spec, parent, parent_spec)
-        model.compile(optimizer=keras.optimizers.Adam(self.lr), loss="sparse_categorical_crossentropy")
+        model.compile(optimizer=keras.optimizers.Adam(lr or self.lr), loss="sparse_categorical_crossentropy")
         data = self._data_for(spec)
         rng = np.random.default_rng(self.seed)
         x, y, class_weight = data_module.balance(data.x_train, data.y_train, self.balance, rng)
