@@ -207,13 +207,13 @@ def _cmd_firmware(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from compress import report
+    from compress import run_report
 
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
-    for path in report.write_run_report(args.run_dir, formats, compare=args.compare):
+    for path in run_report.write_run_report(args.run_dir, formats, compare=args.compare):
         print(path)
     if args.compare:
-        print(report.compare_markdown([args.run_dir, *args.compare]))
+        print(run_report.compare_markdown([args.run_dir, *args.compare]))
     return 0
 
 

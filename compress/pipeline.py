@@ -149,7 +149,7 @@ def _check_resume(out: Path, args) -> None:
 
 
 def search_command(args) -> int:
-    from compress import report, search as search_module
+    from compress import report, run_report, search as search_module
 
     out = run_dir(args.out)
     _check_resume(out, args)
@@ -180,7 +180,7 @@ def search_command(args) -> int:
             return 3
         return 0 if args.no_export else _export(args, out, summary, data)
     finally:
-        paths = report.write_run_report(out, data=data)
+        paths = run_report.write_run_report(out, data=data)
         _log("report: " + ", ".join(str(p) for p in paths))
 
 

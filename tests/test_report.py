@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compress import CompressError, devices, report, zoo
+from compress import CompressError, devices, run_report, zoo
 from compress.cli import main
 from compress.cost import spec_cost
 from compress.reductions import reductions
@@ -130,7 +130,7 @@ def _check_png(data: bytes) -> None:
 
 def test_finished_run_report_has_every_section_and_image(runs):
     run = runs["done"]
-    written = report.write_run_report(run)
+    written = run_report.write_run_report(run)
     assert written == [run / "report.md", run / "report.html"]
     md = (run / "report.md").read_text()
     assert [s for s in SECTIONS if s not in md] == []
@@ -155,7 +155,7 @@ def test_finished_run_report_has_every_section_and_image(runs):
 
 def test_html_is_self_contained_with_every_image_embedded(runs):
     run = runs["done"]
-    report.write_run_report(run, formats=("html",))
+    run_report.write_run_report(run, formats=("html",))
     html = (run / "report.html").read_text()
     embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
     assert len(embedded) == 6
@@ -167,18 +167,18 @@ def test_html_is_self_contained_with_every_image_embedded(runs):
 
 def test_per_class_metrics_come_from_the_confusion_matrices(runs):
     run = runs["done"]
-    report.write_run_report(run, formats=("md",))
+    run_report.write_run_report(run, formats=("md",))
     md = (run / "report.md").read_text()
     # int8 [[5, 1], [2, 4]]: smiling precision 4/5, recall 4/6, F1 8/11
     assert re.search(r"\| smiling \| [\d.]+ \| [\d.]+ \| [\d.]+ \| 0\.800 \| 0\.667 \| 0\.727 \| \d+ \|", md)
     f1_calm = 2 * (5 / 7) * (5 / 6) / (5 / 7 + 5 / 6)
-    assert report.per_class([[5, 1], [2, 4]]) == [(5 / 7, 5 / 6, pytest.approx(f1_calm), 6),
+    assert run_report.per_class([[5, 1], [2, 4]]) == [(5 / 7, 5 / 6, pytest.approx(f1_calm), 6),
                                                   (0.8, 4 / 6, pytest.approx(8 / 11), 6)]
 
 
 def test_killed_run_report_comes_from_the_journal_alone(runs, capsys):
     run = runs["killed"]
-    report.write_run_report(run)
+    run_report.write_run_report(run)
     md = (run / "report.md").read_text()
     assert "**Unfinished run**" in md and "9 evaluations so far" in md  # the half-written 10th line is skipped
     assert [s for s in SECTIONS if s not in md] == []
@@ -196,7 +196,7 @@ def test_run_with_only_config_and_journal_says_what_is_missing(runs, tmp_path):
     shutil.copy(runs["killed"] / "journal.jsonl", run / "journal.jsonl")
     config = json.loads((runs["killed"] / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**config, "data": str(tmp_path / "gone.npz")}))
-    report.write_run_report(run, formats=("md",))
+    run_report.write_run_report(run, formats=("md",))
     md = (run / "report.md").read_text()
     assert "## Saliency maps\n\nNot drawn:" in md and "weights.h5: missing" in md
     assert not (run / "report.html").exists()
@@ -214,14 +214,14 @@ def test_no_goal_run_reports_the_closest_models(runs, tmp_path):
                           "best_under_budget": None}
     (run / "summary.json").write_text(json.dumps(summary))
     (run / "export.json").unlink()
-    report.write_run_report(run, formats=("md",))
+    run_report.write_run_report(run, formats=("md",))
     md = (run / "report.md").read_text()
     assert "**No model met every target with AUC >= beta.**" in md and "- best under budget: none" in md
     assert "No fine-tune recorded" in md and "val (search)" in md
 
 
 def test_compare_has_one_row_per_run(runs):
-    table = report.compare_markdown([runs["done"], runs["killed"]])
+    table = run_report.compare_markdown([runs["done"], runs["killed"]])
     lines = table.splitlines()
     assert len(lines) == 2 + 2
     assert lines[0].startswith("| run | strategy | status | trainings |")
@@ -257,7 +257,7 @@ def test_cli_rejects_an_unknown_format(runs, capsys):
     assert main(["report", str(runs["done"]), "--format", "pdf"]) == 2
     assert "choose md, html or both" in capsys.readouterr().err
     with pytest.raises(CompressError):
-        report.write_run_report(runs["done"], formats=())
+        run_report.write_run_report(runs["done"], formats=())
 
 
 # --- the pieces -------------------------------------------------------------------------------------
@@ -273,7 +273,7 @@ def test_layer_rows_align_layers_and_mark_removed_and_inserted_ones():
     base = zoo.embedded3((48, 48, 1), 2)
     child = next(r.spec for r in reductions(base) if r.label == "remove conv2")
     child = next(r.spec for r in reductions(child) if r.label.startswith("2\u00d72 max-pool after conv1"))
-    rows = report.layer_rows(base, child)
+    rows = run_report.layer_rows(base, child)
     names = [r[0] for r in rows]
     assert names[:4] == ["input", "conv1", "conv1_pool", "pool1"] and "bn1" not in names  # BN is fused: no op
     conv2 = rows[names.index("conv2")]
