@@ -95,24 +95,19 @@ class TrainingEvaluator:
         return metrics, extra
 
 
-def _prepare(args, out: Path):
-    """Data, baseline spec, device, targets and trainer from the CLI options."""
+def _prepare(args):
+    """Data, baseline spec and trainer from the CLI options (augmentation on: both jobs train for real)."""
     from compress import data as data_module
-    from compress import devices, zoo
+    from compress import zoo
     from compress.train import Trainer
 
-    if not 0 < args.auc_ratio <= 1:
-        raise CompressError(f"--auc-ratio {args.auc_ratio}: must be in (0, 1]; beta above the baseline's own AUC "
-                            "could never be met")
-    device = devices.get(args.device)
-    targets = devices.Targets(budget_flops=args.budget_flops)
     data = data_module.load_from_args(args)
     baseline = zoo.load_spec(args.baseline, input_shape=data.input_shape, classes=data.classes)
     if not baseline.is_valid():
         baseline.shapes()  # raises the SpecError that says why
     trainer = Trainer(data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                      augment=getattr(args, "augment", True), balance=args.balance, log=_log)
-    return data, baseline, device, targets, trainer
+                      augment=True, balance=args.balance, log=_log)
+    return data, baseline, trainer
 
 
 def _check_reachable(space, baseline, budget_flops: float) -> None:
@@ -149,12 +144,16 @@ def _check_resume(out: Path, args) -> None:
 
 
 def search_command(args) -> int:
-    from compress import report, run_report, search as search_module
+    from compress import devices, report, run_report, search as search_module
 
+    if not 0 < args.auc_ratio <= 1:
+        raise CompressError(f"--auc-ratio {args.auc_ratio}: must be in (0, 1]; beta above the baseline's own AUC "
+                            "could never be met")
+    device = devices.get(args.device)
     out = run_dir(args.out)
     _check_resume(out, args)
-    data, baseline, device, targets, trainer = _prepare(args, out)
-    costing = Costing(device, targets, args.latency_model)
+    data, baseline, trainer = _prepare(args)
+    costing = Costing(device, devices.Targets(budget_flops=args.budget_flops), args.latency_model)
     space = search_module.Space(costing.children, costing.flops, costing.fits, args.budget_flops)
     _check_reachable(space, baseline, args.budget_flops)
     evaluator = TrainingEvaluator(trainer, out / "weights", costing, baseline_epochs=args.final_epochs,
@@ -264,11 +263,12 @@ def _export(args, out: Path, summary: dict, data) -> int:
 
 def train_command(args) -> int:
     """Train and score the baseline alone: how good is the model we start from?"""
+    from compress import devices
+
     out = run_dir(args.out, prefix="train-")
     out.mkdir(parents=True, exist_ok=True)
-    args.device, args.budget_flops, args.auc_ratio, args.augment = "apollo3", 0.46e6, 0.8, True
-    data, baseline, device, targets, trainer = _prepare(args, out)
-    costing = Costing(device, targets, "flops")
+    data, baseline, trainer = _prepare(args)
+    costing = Costing(devices.get("apollo3"), devices.Targets(), "flops")
     _log(f"training {baseline.name} ({costing.flops(baseline) / 1e6:.2f} MFLOPs) on {data.name} for "
          f"up to {args.epochs} epochs")
     model, history = trainer.fit(baseline)

@@ -98,3 +98,12 @@ def test_a_second_search_into_a_used_folder_needs_resume(tmp_path, capsys):
     (out / "journal.jsonl").write_text("")
     assert main(["search", *TINY, "--out", str(out)]) != 0
     assert "--resume" in capsys.readouterr().err
+
+
+def test_train_scores_the_baseline_alone(tmp_path, capsys):
+    out = tmp_path / "train"
+    argv = ["train", "--samples", "300", "--size", "24", "--baseline", "embedded3", "--epochs", "1", "--out", str(out)]
+    assert main(argv) == 0
+    result = json.loads((out / "train.json").read_text())
+    assert 0.0 <= result["test"]["auc"] <= 1.0 and result["flops"] > 0 and len(result["history"]) == 1
+    assert (out / "model.keras").exists() and "test: AUC" in capsys.readouterr().out
