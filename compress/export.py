@@ -23,21 +23,6 @@ QAT_EPOCHS = 2  # quantization-aware fine-tuning from trained weights needs only
 
 # --- conversion -----------------------------------------------------------------------------------
 
-def load_model(path):
-    """A tf_keras model from a .keras or .h5 file (a run's best.keras)."""
-    import tf_keras as keras
-
-    path = Path(path)
-    if path.suffix not in (".keras", ".h5"):
-        raise CompressError(f"{path}: expected a .keras or .h5 model")
-    if not path.exists():
-        raise CompressError(f"{path}: no such file")
-    try:
-        return keras.models.load_model(path, compile=False)
-    except (OSError, ValueError) as exc:
-        raise CompressError(f"{path}: cannot load the model: {exc}") from None
-
-
 def representative_images(x: np.ndarray, samples: int, seed: int) -> np.ndarray:
     """A seeded random subset of the training images to calibrate activation ranges with."""
     rng = np.random.default_rng(seed)
@@ -255,7 +240,9 @@ def export_command(args) -> int:
     from compress import data as data_module
 
     path = Path(args.model)
-    model = load_model(path)
+    from compress.cost import load_keras
+
+    model = load_keras(path)
     beta = args.beta
     summary = path.parent / "summary.json"
     if beta is None and summary.exists():

@@ -235,9 +235,10 @@ def _export(args, out: Path, summary: dict, data) -> int:
     import numpy as np
 
     from compress import export, firmware
+    from compress.cost import load_keras
 
     _log("exporting the winner to int8 TFLite (full-integer PTQ" + (" after QAT)" if args.qat else ")"))
-    model = export.load_model(out / "best.keras")
+    model = load_keras(out / "best.keras")
     try:
         exported = export.export_int8(model, data, out, qat=args.qat, beta=summary["beta"], seed=args.seed)
     finally:

@@ -332,9 +332,9 @@ def _saliency(run: Run, row: dict, path: Path) -> tuple[Path, str]:
 
     best = run.path / "best.keras"
     if run.summary and run.summary.get("final") and best.exists():
-        from compress.export import load_model
+        from compress.cost import load_keras
 
-        model, which = load_model(best), "the fine-tuned winner (`best.keras`)"
+        model, which = load_keras(best), "the fine-tuned winner (`best.keras`)"
     else:
         weights = run.path / "weights" / f"{row['key']}.weights.h5"
         if not weights.exists():
