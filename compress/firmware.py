@@ -362,6 +362,15 @@ def summary_text(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _estimated_latency_s(tflite_path: Path, board: str) -> float | None:
+    """The cost model's latency for this model on the board's device (seed 001's FLOP/s figure)."""
+    from compress import cost, devices
+
+    if board not in BOARDS:
+        return None
+    return devices.latency_s(cost.tflite_cost(tflite_path), devices.get(BOARDS[board].device))
+
+
 def firmware_command(args) -> int:
     """`compress firmware MODEL.tflite`: the CLI's handler. Test image from test_input.npz beside MODEL."""
     path = Path(args.model)
@@ -380,6 +389,6 @@ def firmware_command(args) -> int:
     if names is None and report.exists():
         names = json.loads(report.read_text()).get("class_names")
     result = generate_sketch(path, out, board=args.board, test_image=image, expected_class=expected,
-                             class_names=names)
+                             class_names=names, expected_latency_s=_estimated_latency_s(path, args.board))
     print(summary_text(result))
     return 0 if result["passed"] and result["self_test_passed"] else 1
