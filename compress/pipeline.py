@@ -30,8 +30,9 @@ def write_json(path: Path, data) -> None:
 class Costing:
     """Cost-only questions about specs, memoised: the search asks them many times per node."""
 
-    def __init__(self, device, targets, latency_model: str):
+    def __init__(self, device, targets, latency_model: str, calibration: dict | None = None):
         self.device, self.targets, self.latency_model = device, targets, latency_model
+        self.calibration = calibration  # measured cycles per MAC (--calibration), or None for the defaults
 
     @functools.lru_cache(maxsize=None)
     def cost(self, spec):
@@ -45,7 +46,8 @@ class Costing:
     def checks(self, spec, cost=None):
         from compress import devices
 
-        return devices.check(cost or self.cost(spec), self.device, self.targets, latency_model=self.latency_model)
+        return devices.check(cost or self.cost(spec), self.device, self.targets, latency_model=self.latency_model,
+                             calibration=self.calibration)
 
     def fits(self, spec) -> bool:
         return all(c.passed for c in self.checks(spec))
@@ -59,7 +61,8 @@ class Costing:
     def latency_s(self, spec) -> float:
         from compress import devices
 
-        return devices.latency_s(self.cost(spec), self.device, model=self.latency_model)
+        return devices.latency_s(self.cost(spec), self.device, model=self.latency_model,
+                                 calibration=self.calibration)
 
 
 class TrainingEvaluator:
@@ -121,8 +124,8 @@ def _check_reachable(space, baseline, budget_flops: float) -> None:
 
 def _config(args) -> dict:
     keep = ("baseline", "data", "positive", "class_subset", "task", "size", "channels", "samples", "balance", "seed",
-            "device", "budget_flops", "latency_model", "auc_ratio", "strategy", "epochs", "batch_size", "lr",
-            "baseline_lr", "final_epochs")
+            "device", "budget_flops", "latency_model", "calibration", "auc_ratio", "strategy", "epochs",
+            "batch_size", "lr", "baseline_lr", "final_epochs")
     return {k: getattr(args, k, None) for k in keep}
 
 
@@ -153,7 +156,8 @@ def search_command(args) -> int:
     out = run_dir(args.out)
     _check_resume(out, args)
     data, baseline, trainer = _prepare(args)
-    costing = Costing(device, devices.Targets(budget_flops=args.budget_flops), args.latency_model)
+    calibration = devices.load_calibration(args.calibration) if args.calibration else None
+    costing = Costing(device, devices.Targets(budget_flops=args.budget_flops), args.latency_model, calibration)
     space = search_module.Space(costing.children, costing.flops, costing.fits, args.budget_flops)
     _check_reachable(space, baseline, args.budget_flops)
     evaluator = TrainingEvaluator(trainer, out / "weights", costing, baseline_epochs=args.final_epochs,
