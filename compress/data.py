@@ -48,6 +48,15 @@ class Dataset:
             raise ValueError(f"split must be one of {SPLITS}, not {name!r}")
         return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
 
+    def at_input(self, input_shape) -> "Dataset":
+        """The data as a model with this (H, W, C) input needs it: a reduced-resolution model gets resized images."""
+        h, w, c = (int(d) for d in input_shape)
+        if (h, w, c) == self.input_shape:
+            return self
+        if h != w or c != self.input_shape[2]:
+            raise CompressError(f"model input {h}x{w}x{c} does not fit data {self.name} of {self.input_shape}")
+        return self.resized(h)
+
     def resized(self, size: int) -> "Dataset":
         """All splits at size x size; memoised because the search asks for the same few sizes again and again."""
         if size == self.input_shape[0]:

@@ -138,16 +138,6 @@ def metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in found.items()}
 
 
-def _fit_data(data, model):
-    """The data at the model's input size (a search winner may take smaller images than the data set's)."""
-    h, w, c = (int(d) for d in model.input_shape[1:])
-    if (h, w, c) == tuple(data.input_shape):
-        return data
-    if h != w or c != data.input_shape[2] or not hasattr(data, "resized"):
-        raise CompressError(f"model input {h}x{w}x{c} does not fit data {data.input_shape}")
-    return data.resized(h)
-
-
 def verify(float_model, tflite_bytes: bytes, x: np.ndarray, y: np.ndarray) -> tuple[dict, np.ndarray]:
     """Float vs int8 on the same images: metrics of both, the AUC drop and how often they pick the same class."""
     info = tflite_info(tflite_bytes)
@@ -179,7 +169,7 @@ def export_int8(model, data, out_dir, *, qat: bool = False, beta: float | None =
     quantization-aware fine-tune of it. Files are written before the beta check so nothing is lost.
     """
     out_dir = Path(out_dir)
-    data = _fit_data(data, model)
+    data = data.at_input(model.input_shape[1:])  # a search winner may take smaller images
     calibration = representative_images(data.x_train, representative_samples, seed)
     source = quantize_aware(model, data.x_train, data.y_train, epochs=qat_epochs, seed=seed) if qat else model
     tflite_bytes = convert_int8(source, calibration)

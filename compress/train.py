@@ -62,14 +62,6 @@ class Trainer:
         self.log = log or (lambda message: None)
         configure_tensorflow()
 
-    def _data_for(self, spec: ModelSpec):
-        h, w, c = spec.input_shape
-        if (h, w, c) == tuple(self.data.input_shape):
-            return self.data
-        if h != w or c != self.data.input_shape[2]:
-            raise ValueError(f"spec input {spec.input_shape} does not fit data {self.data.input_shape}")
-        return self.data.resized(h)
-
     def fit(self, spec: ModelSpec, parent=None, parent_spec: ModelSpec | None = None, epochs: int | None = None,
             patience: int | None = None, lr: float | None = None):
         """Train spec (from parent's weights where they fit); returns (model, history) with the best-val-AUC weights."""
@@ -82,7 +74,7 @@ class Trainer:
         if parent is not None and parent_spec is not None:
             inherit_weights(model, spec, parent, parent_spec)
         model.compile(optimizer=keras.optimizers.Adam(lr or self.lr), loss="sparse_categorical_crossentropy")
-        data = self._data_for(spec)
+        data = self.data.at_input(spec.input_shape)
         rng = np.random.default_rng(self.seed)
         x, y, class_weight = data_module.balance(data.x_train, data.y_train, self.balance, rng)
         x_val, y_val = data.split("val")
@@ -106,14 +98,10 @@ class Trainer:
         return model, history
 
     def score(self, model, split: str = "val", data=None) -> dict:
-        data = data or self._data_for_model(model)
+        data = data or self.data.at_input(model.input_shape[1:])
         x, y = data.split(split)
         probs = model.predict(x, batch_size=256, verbose=0)
         return classification_metrics(y, probs, positive=1 if probs.shape[1] == 2 else None)
-
-    def _data_for_model(self, model):
-        h, w, c = model.input_shape[1:]
-        return self._data_for(ModelSpec((h, w, c), model.output_shape[-1], (), "probe"))
 
 
 # --- weight inheritance -------------------------------------------------------------------------
