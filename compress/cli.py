@@ -1,15 +1,17 @@
-"""Command line: argparse sub-commands that hand their options to the modules; nothing heavy is imported here."""
+"""Command line: argparse only. Each sub-command builds typed configs and hands them to a job in compress.jobs."""
 from __future__ import annotations
 
 import argparse
 import sys
 
 from compress import CompressError, __version__
+from compress.config import (DEFAULT_BUDGET_FLOPS, SYNTHETIC_FACES, DataConfig, ExportConfig, RunConfig,
+                             SearchConfig, Targets, TrainConfig)
 
-DEFAULT_BUDGET_FLOPS = 0.46e6  # Apollo3 at ~0.46 MFLOP/s (seed 001) -> about 1 s per inference
 
+# --- option groups shared by several sub-commands ------------------------------------------------
 
-def _add_data_args(p: argparse.ArgumentParser, default: str | None = "synthetic-faces") -> None:
+def _add_data_args(p: argparse.ArgumentParser, default: str | None = SYNTHETIC_FACES) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--data", default=default,
                    help="'synthetic-faces' (generated, the default), a FER2013 .csv, an image folder "
@@ -45,14 +47,44 @@ def _add_train_args(p: argparse.ArgumentParser, epochs: int, lr: float, what: st
     g.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate for the {what} (default {lr:g})")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m compress",
-        description="Shrink a Keras classifier until it fits a microcontroller (default: Apollo3, <= 0.46 M FLOPs, "
-                    "AUC >= 80% of the baseline's), then export it to int8 TFLite and an Arduino sketch.")
-    parser.add_argument("--version", action="version", version=f"compress {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+def _input_shape(text: str | None) -> tuple[int, int, int] | None:
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise CompressError(f"--input-shape {text!r}: expected H,W,C such as 48,48,1")
+    return shape
 
+
+# --- the configs, from parsed options ---------------------------------------------------------------
+
+def data_config(args, source: str | None = None) -> DataConfig:
+    return DataConfig(source=source or args.data, positive=args.positive, class_subset=args.class_subset,
+                      task=args.task, size=args.size, channels=args.channels, samples=args.samples,
+                      balance=args.balance, seed=args.seed)
+
+
+def targets(args) -> Targets:
+    return Targets(device=args.device, budget_flops=args.budget_flops, latency_model=args.latency_model,
+                   calibration=args.calibration)
+
+
+def run_config(args) -> RunConfig:
+    return RunConfig(
+        data=data_config(args), targets=targets(args),
+        train=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, baseline_lr=args.baseline_lr,
+                          final_epochs=args.final_epochs),
+        search=SearchConfig(baseline=args.baseline, strategy=args.strategy, auc_ratio=args.auc_ratio,
+                            max_evals=args.max_evals, max_minutes=args.max_minutes),
+        export=ExportConfig(enabled=not args.no_export, qat=args.qat))
+
+
+# --- sub-commands: options and handler --------------------------------------------------------------
+
+def _search_parser(sub) -> None:
     p = sub.add_parser("search", help="search for the best reduced model that fits the device (the main job)",
                        description="A*-style search over model reductions; every candidate is trained briefly "
                                    "and scored by validation ROC AUC. Resumable with --resume.")
@@ -74,16 +106,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline-lr", type=float, default=1e-4,
                    help="Adam learning rate for training the baseline from scratch (default 1e-4: AlexNet-scale "
                         "nets predict a constant after a few steps at 1e-3)")
-    p.set_defaults(handler=_cmd_search)
+    p.set_defaults(handler=lambda args: _jobs().search(run_config(args), args.out, args.resume, args.json))
 
+
+def _train_parser(sub) -> None:
     p = sub.add_parser("train", help="train and score a baseline only")
     p.add_argument("--baseline", default="alexnet", help="zoo name or spec .json (default alexnet)")
     p.add_argument("--out", help="run directory (default runs/train-<timestamp>)")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
     _add_data_args(p)
     _add_train_args(p, epochs=10, lr=1e-4, what="baseline")
-    p.set_defaults(handler=_cmd_train)
+    p.set_defaults(handler=lambda args: _jobs().train(
+        data_config(args), args.baseline, TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr),
+        args.out, args.json))
 
+
+def _estimate_parser(sub) -> None:
     p = sub.add_parser("estimate", help="cost of a model and its device targets, without training",
                        description="MODEL: a zoo name, a spec .json, a .keras/.h5 file, or a .tflite file.")
     p.add_argument("model")
@@ -91,29 +129,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", type=int, help="number of classes for zoo models")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     _add_target_args(p)
-    p.set_defaults(handler=_cmd_estimate)
+    p.set_defaults(handler=lambda args: _jobs().estimate(args.model, _input_shape(args.input_shape), args.classes, targets(args),
+                                                         args.json))
 
+
+def _export_parser(sub) -> None:
     p = sub.add_parser("export", help="int8 TFLite export, verified against the float model",
-                       description="MODEL: best.keras from a run, or any supported .keras/.h5 file.")
+                       description="MODEL: best.keras from a run (scored on the run's data unless --data is "
+                                   "given), or any supported .keras/.h5 file.")
     p.add_argument("model")
     p.add_argument("--out", help="output folder (default: beside MODEL)")
     p.add_argument("--qat", action="store_true", help="quantization-aware fine-tuning before conversion")
     p.add_argument("--beta", type=float, help="fail when int8 test AUC falls below this (default: from the run)")
-    _add_data_args(p)
-    p.set_defaults(handler=_cmd_export)
+    _add_data_args(p, default=None)
+    p.set_defaults(handler=lambda args: _jobs().export(
+        args.model, data_config(args, args.data or SYNTHETIC_FACES), ExportConfig(qat=args.qat, beta=args.beta),
+        args.out, run_data=args.data is None))
 
+
+def _firmware_parser(sub) -> None:
     p = sub.add_parser("firmware", help="Arduino sketch with C arrays for an int8 .tflite model")
     p.add_argument("model", help="an int8 .tflite file")
     p.add_argument("--board", default="apollo3", help="target board (default apollo3)")
     p.add_argument("--out", help="sketch folder (default firmware/<model name>_<board>)")
-    p.set_defaults(handler=_cmd_firmware)
+    p.set_defaults(handler=lambda args: _jobs().firmware(args.model, args.board, args.out))
 
+
+def _report_parser(sub) -> None:
     p = sub.add_parser("report", help="tables and plots of a run (finished, running or killed)")
     p.add_argument("run_dir")
     p.add_argument("--format", default="md,html", help="comma-separated: md, html (default both)")
     p.add_argument("--compare", nargs="*", default=[], help="other run folders to put in one table")
-    p.set_defaults(handler=_cmd_report)
+    p.set_defaults(handler=lambda args: _jobs().report(
+        args.run_dir, tuple(f.strip() for f in args.format.split(",") if f.strip()), args.compare))
 
+
+def _data_parser(sub) -> None:
     p = sub.add_parser("data", help="generate or inspect data sets")
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION")
     d = dsub.add_parser("inspect", help="class counts, splits, image size, imbalance and a contact sheet")
@@ -121,12 +172,31 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", help="folder for the contact sheet (default runs/data)")
     d.add_argument("--json", action="store_true")
     _add_data_args(d, default=None)
-    d.set_defaults(handler=_cmd_data_inspect)
+    d.set_defaults(handler=lambda args: _jobs().data_inspect(data_config(args, args.path), args.out, args.json))
     d = dsub.add_parser("generate", help="write synthetic-faces as an image folder (root/<split>/<class>/*.png)")
     d.add_argument("--out", required=True, help="folder to write")
     _add_data_args(d)
-    d.set_defaults(handler=_cmd_data_generate)
+    d.set_defaults(handler=lambda args: _jobs().data_generate(data_config(args), args.out))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m compress",
+        description="Shrink a Keras classifier until it fits a microcontroller (default: Apollo3, <= 0.46 M FLOPs, "
+                    "AUC >= 80% of the baseline's), then export it to int8 TFLite and an Arduino sketch.")
+    parser.add_argument("--version", action="version", version=f"compress {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (_search_parser, _train_parser, _estimate_parser, _export_parser, _firmware_parser, _report_parser,
+                _data_parser):
+        add(sub)
     return parser
+
+
+def _jobs():
+    """The jobs module, imported only once a sub-command runs, so that --help stays instant."""
+    from compress import jobs
+
+    return jobs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,108 +216,3 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # missing file, full disk, permissions: one line, not a traceback
         print(f"error: {exc.filename or ''}: {exc.strerror or exc}".replace(": : ", ": "), file=sys.stderr)
         return 1
-
-
-# --- handlers: translate options into calls on the modules ------------------------------------
-
-def _cmd_search(args) -> int:
-    from compress import pipeline
-
-    return pipeline.search_command(args)
-
-
-def _cmd_train(args) -> int:
-    from compress import pipeline
-
-    return pipeline.train_command(args)
-
-
-def _cmd_estimate(args) -> int:
-    import json
-
-    from compress import cost, devices, report
-
-    shape = None
-    if args.input_shape:
-        try:
-            shape = tuple(int(d) for d in args.input_shape.split(","))
-        except ValueError:
-            shape = ()
-        if len(shape) != 3 or min(shape) < 1:
-            raise CompressError(f"--input-shape {args.input_shape!r}: expected H,W,C such as 48,48,1")
-    device = devices.get(args.device)
-    calibration = devices.load_calibration(args.calibration) if args.calibration else None
-    model_cost = cost.cost_of(args.model, shape, args.classes)
-    measured_arena = None
-    if args.model.endswith(".tflite"):  # a real flatbuffer: measure its arena in the TFLite Micro runtime
-        from pathlib import Path
-
-        from compress import firmware
-
-        measured_arena = firmware.measure_arena_bytes(Path(args.model).read_bytes())
-    checks = devices.check(model_cost, device, devices.Targets(budget_flops=args.budget_flops),
-                           args.latency_model, calibration=calibration, measured_arena_bytes=measured_arena)
-    if args.json:
-        print(json.dumps(report.estimate_dict(model_cost, device, checks, args.latency_model, measured_arena)))
-    else:
-        print(report.estimate_text(model_cost, device, checks, args.latency_model, measured_arena))
-    return 0
-
-
-def _cmd_export(args) -> int:
-    from compress import export
-
-    return export.export_command(args)
-
-
-def _cmd_firmware(args) -> int:
-    from compress import firmware
-
-    return firmware.firmware_command(args)
-
-
-def _cmd_report(args) -> int:
-    from compress import run_report
-
-    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
-    for path in run_report.write_run_report(args.run_dir, formats, compare=args.compare):
-        print(path)
-    if args.compare:
-        print(run_report.compare_markdown([args.run_dir, *args.compare]))
-    return 0
-
-
-def _cmd_data_inspect(args) -> int:
-    import json
-    from pathlib import Path
-
-    from compress import data
-
-    ds = data.load_from_args(args)
-    info = data.summary(ds)
-    stem = Path(args.path).stem if args.path != data.SYNTHETIC else data.SYNTHETIC
-    info["contact_sheet"] = str(data.contact_sheet(ds, Path(args.out or "runs/data") / f"{stem}_samples.png"))
-    if args.json:
-        print(json.dumps(info, indent=1))
-        return 0
-    h, w, c = info["input_shape"]
-    print(f"{info['name']}: {info['images']} images, {h}x{w}x{c}, {len(ds.class_names)} classes")
-    width = max(len(n) for n in ds.class_names + ("class", "total"))
-    print(f"{'class':<{width}} {'train':>7} {'val':>7} {'test':>7} {'total':>7}")
-    for name in ds.class_names:
-        row = [info["counts"][s][name] for s in data.SPLITS] + [info["class_totals"][name]]
-        print(f"{name:<{width}} " + " ".join(f"{n:>7}" for n in row))
-    totals = [sum(info["counts"][s].values()) for s in data.SPLITS] + [info["images"]]
-    print(f"{'total':<{width}} " + " ".join(f"{n:>7}" for n in totals))
-    print(f"imbalance ratio (largest / smallest class): {info['imbalance_ratio']:.2f}")
-    print(f"contact sheet: {info['contact_sheet']}")
-    return 0
-
-
-def _cmd_data_generate(args) -> int:
-    from compress import data
-
-    ds = data.load_from_args(args)
-    n = data.write_folder(ds, args.out)
-    print(f"wrote {n} images of {ds.name} ({', '.join(ds.class_names)}) to {args.out}/{{train,val,test}}/<class>/")
-    return 0

@@ -18,8 +18,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
-from compress import data, zoo  # noqa: E402
-from compress.spec import Layer, ModelSpec  # noqa: E402
+from compress.config import DataConfig  # noqa: E402
+from compress.data import dataset  # noqa: E402
+from compress.models import zoo  # noqa: E402
+from compress.models.spec import Layer, ModelSpec  # noqa: E402
 
 
 def tiny(input_shape, classes) -> ModelSpec:
@@ -28,7 +30,7 @@ def tiny(input_shape, classes) -> ModelSpec:
                                             Layer("flatten", "f")), name="tiny")
 
 
-def val_auc(spec: ModelSpec, ds: data.Dataset, epochs: int, lr: float, seed: int) -> tuple[float, float]:
+def val_auc(spec: ModelSpec, ds: dataset.Dataset, epochs: int, lr: float, seed: int) -> tuple[float, float]:
     """(validation AUC of the positive class's probability, seconds spent training)."""
     import tf_keras as keras
 
@@ -43,7 +45,7 @@ def val_auc(spec: ModelSpec, ds: data.Dataset, epochs: int, lr: float, seed: int
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--samples", type=int, default=data.SYNTHETIC_SAMPLES)
+    p.add_argument("--samples", type=int, default=dataset.SYNTHETIC_SAMPLES)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--models", default="alexnet:1e-4,tiny:1e-3,alexnet:1e-3",
@@ -51,7 +53,7 @@ def main() -> None:
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as cache:  # a fresh cache, so generation is timed too
         start = time.perf_counter()
-        ds = data.load(samples=args.samples, seed=args.seed, cache_dir=cache)
+        ds = dataset.load(DataConfig(samples=args.samples, seed=args.seed), cache_dir=cache)
         print(f"generated {args.samples} images in {time.perf_counter() - start:.1f} s; "
               f"train/val/test {len(ds.y_train)}/{len(ds.y_val)}/{len(ds.y_test)}", flush=True)
     for item in args.models.split(","):

@@ -32,7 +32,7 @@ def blob_images(n: int, size: int = 24, seed: int = 0):
 @pytest.fixture(scope="session")
 def blob_data():
     """A 24x24x1 binary Dataset: 200 train, 60 val, 100 test images."""
-    from compress.data import Dataset
+    from compress.data.dataset import Dataset
 
     x, y = blob_images(360)
     return Dataset("blobs", ("dim", "bright"), x[:200], y[:200], x[200:260], y[200:260], x[260:], y[260:])
@@ -43,7 +43,7 @@ def trained_model(blob_data):
     """zoo embedded3 at 24x24x1 (conv+BN+ReLU, max-pools, flatten, dropout, dense), 4 epochs: test AUC ~0.95."""
     import tf_keras as keras
 
-    from compress import zoo
+    from compress.models import zoo
 
     model = zoo.embedded3((24, 24, 1), 2).build(seed=0)
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
@@ -60,7 +60,7 @@ def trained_model(blob_data):
 @pytest.fixture(scope="session")
 def exported(trained_model, blob_data, tmp_path_factory):
     """export_int8 of the shared model: (folder, report)."""
-    from compress import export
+    from compress.deploy import export
 
     out = tmp_path_factory.mktemp("export")
     return out, export.export_int8(trained_model, blob_data, out, representative_samples=100, seed=0)

@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from compress import cost, zoo
+from compress.models import cost
+from compress.models import zoo
 from compress.cli import main
 
 

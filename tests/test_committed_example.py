@@ -3,7 +3,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from compress import export
+from compress.deploy import c_arrays
+from compress.deploy import export
 from compress.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +22,7 @@ def test_committed_model_matches_its_export_report_and_meets_the_targets():
 
 def test_committed_sketch_holds_the_committed_model():
     source = (SKETCH / "model_data.cpp").read_text()
-    assert export.parse_c_array(source) == MODEL.read_bytes()
+    assert c_arrays.parse_c_array(source) == MODEL.read_bytes()
 
 
 def test_firmware_command_regenerates_the_committed_sketch_byte_for_byte(tmp_path, capsys):

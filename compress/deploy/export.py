@@ -1,15 +1,16 @@
-"""int8 export: full-integer TFLite (PTQ, or QAT first), verified against the float model; C arrays of the model."""
+"""int8 export: full-integer TFLite (PTQ, or QAT first), verified against the float model on test data."""
 from __future__ import annotations
 
 import hashlib
 import json
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 
 from compress import CompressError
+from compress.data.metrics import classification_metrics
+from compress.models.tflite_io import tflite_info
 
 MODEL_FILE = "model_int8.tflite"
 REPORT_FILE = "export.json"
@@ -61,46 +62,7 @@ def quantize_aware(model, x: np.ndarray, y: np.ndarray, *, epochs: int = QAT_EPO
     return qat
 
 
-# --- reading a .tflite -------------------------------------------------------------------------------
-
-def _schema():
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
-
-    return schema
-
-
-def _names(enum_class) -> dict:
-    return {v: k for k, v in vars(enum_class).items() if not k.startswith("_")}
-
-
-def tflite_info(tflite_bytes: bytes) -> dict:
-    """Ops (in the model's own order), and input/output dtype, shape, scale and zero point, read from the flatbuffer."""
-    schema = _schema()
-    try:
-        model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(tflite_bytes), 0))
-        graph = model.subgraphs[0]
-    except Exception:  # flatbuffers raises struct/index errors on garbage
-        raise CompressError("not a TFLite flatbuffer") from None
-    op_names, type_names = _names(schema.BuiltinOperator), _names(schema.TensorType)
-    ops = []
-    for code in model.operatorCodes or []:
-        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
-        name = op_names.get(builtin, f"BUILTIN_{builtin}")
-        if name == "CUSTOM":
-            name = f"CUSTOM:{(code.customCode or b'?').decode(errors='replace')}"
-        ops.append(name)
-
-    def tensor(index: int) -> dict:
-        t = graph.tensors[index]
-        q = t.quantization
-        scale = [float(s) for s in (q.scale if q is not None and q.scale is not None else [])]
-        zero = [int(z) for z in (q.zeroPoint if q is not None and q.zeroPoint is not None else [])]
-        return {"dtype": type_names.get(t.type, str(t.type)).lower(), "shape": [int(d) for d in t.shape],
-                "scale": scale[0] if scale else None, "zero_point": zero[0] if zero else None}
-
-    return {"ops": ops, "input": tensor(graph.inputs[0]), "output": tensor(graph.outputs[0]),
-            "subgraphs": len(model.subgraphs), "bytes": len(tflite_bytes)}
-
+# --- running a .tflite -------------------------------------------------------------------------------
 
 def quantize(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     return np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
@@ -132,8 +94,6 @@ def run_tflite(tflite_bytes: bytes, x_int8: np.ndarray) -> np.ndarray:
 
 def metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
     """The trainer's own metrics (AUC: binary positive-class score, multi-class macro OvR) so figures compare."""
-    from compress.train import classification_metrics
-
     found = classification_metrics(y_true, probs, positive=1 if probs.shape[1] == 2 else None)
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in found.items()}
 
@@ -223,74 +183,3 @@ def summary_text(report: dict) -> str:
     if report["beta"] is not None:
         lines.append(f"int8 AUC >= beta {report['beta']:.4f}: {'PASS' if report['passed'] else 'FAIL'}")
     return "\n".join(lines)
-
-
-def export_command(args) -> int:
-    """`compress export MODEL`: the CLI's handler (beta from a summary.json beside MODEL unless --beta)."""
-    from compress import data as data_module
-
-    path = Path(args.model)
-    from compress.cost import load_keras
-
-    model = load_keras(path)
-    beta = args.beta
-    summary = path.parent / "summary.json"
-    if beta is None and summary.exists():
-        beta = json.loads(summary.read_text()).get("beta")
-    data = data_module.load_from_args(args)
-    out = Path(args.out) if args.out else path.parent
-    report = export_int8(model, data, out, qat=args.qat, beta=beta, seed=args.seed)
-    print(summary_text(report))
-    print(f"wrote {out / MODEL_FILE}, {out / REPORT_FILE}, {out / TEST_INPUT_FILE}")
-    return 0
-
-
-# --- C arrays (tflite-micro generate_cc_arrays.py's contract) ----------------------------------------
-
-def c_identifier(name: str) -> str:
-    """A C identifier from any name: runs of other characters become one '_'; never empty, never '__'."""
-    ident = re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_")
-    return ident or "model"
-
-
-def c_array_name(name: str) -> str:
-    return f"g_{c_identifier(name)}_model_data"
-
-
-def _hex_rows(data: bytes, per_row: int = 12) -> str:
-    return "\n".join("  " + ", ".join(f"0x{b:02x}" for b in data[i:i + per_row]) + ","
-                     for i in range(0, len(data), per_row))
-
-
-def c_arrays(tflite_bytes: bytes, name: str, header: str = "model_data.h") -> tuple[str, str]:
-    """(header, source) text: `alignas(16) const unsigned char g_<name>_model_data[]` and its `_len`."""
-    array = c_array_name(name)
-    guard = f"{c_identifier(Path(header).name).upper()}_"
-    sha = hashlib.sha256(tflite_bytes).hexdigest()
-    banner = (f"// Generated by compress from a {len(tflite_bytes)}-byte .tflite (sha256 {sha}).\n"
-              "// Do not edit: regenerate with `python -m compress firmware`.\n")
-    h = (f"{banner}#ifndef {guard}\n#define {guard}\n\n"
-         f"extern const unsigned char {array}[];\nextern const unsigned int {array}_len;\n\n#endif  // {guard}\n")
-    # TFLM needs the flatbuffer 16-byte aligned; including the header first gives the const arrays external linkage.
-    cc = (f'{banner}#include "{Path(header).name}"\n\n'
-          f"alignas(16) const unsigned char {array}[] = {{\n{_hex_rows(tflite_bytes)}\n}};\n"
-          f"const unsigned int {array}_len = {len(tflite_bytes)};\n")
-    return h, cc
-
-
-def write_c_arrays(tflite_bytes: bytes, out_dir, name: str, *, stem: str = "model_data",
-                   source_suffix: str = ".cc") -> tuple[Path, Path]:
-    """Write <stem>.h and <stem><source_suffix> (".cc" as tflite-micro; an Arduino sketch needs ".cpp")."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    h, cc = c_arrays(tflite_bytes, name, header=f"{stem}.h")
-    h_path, cc_path = out_dir / f"{stem}.h", out_dir / f"{stem}{source_suffix}"
-    h_path.write_text(h, newline="\n")
-    cc_path.write_text(cc, newline="\n")
-    return h_path, cc_path
-
-
-def parse_c_array(source: str) -> bytes:
-    """The bytes of the first `{...}` hex array in a C source (the inverse of c_arrays, for checks)."""
-    body = source[source.index("{") + 1:source.index("}")]
-    return bytes(int(tok, 16) for tok in re.findall(r"0x[0-9a-fA-F]{2}", body))

@@ -5,9 +5,6 @@ import hashlib
 import json
 import math
 import re
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,7 +13,10 @@ from string import Template
 import numpy as np
 
 from compress import CompressError, __version__
-from compress import export
+from compress.deploy import c_arrays, export
+from compress.deploy.tflm import ARENA_ALIGN, measure_arena_bytes, run_tflm
+from compress.devices import profiles
+from compress.models.tflite_io import tflite_info
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,6 @@ _METHOD_EXCEPTIONS = {"BATCH_MATMUL": "AddBatchMatMul", "CUMSUM": "AddCumSum", "
 # Tensor arena = measured + max(2 KiB, 20 %), rounded up to 16 bytes. The measurement runs on a 64-bit host with
 # reference kernels; on the board pointers are half as wide (fewer bytes) but CMSIS-NN kernels ask for
 # scratch buffers (im2col, a few hundred bytes for small convs), and TFLM versions differ in bookkeeping.
-ARENA_ALIGN = 16
 ARENA_MARGIN_FRACTION = 0.20
 ARENA_MARGIN_MIN_BYTES = 2048
 _SKETCH_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")  # Arduino sketch specification
@@ -91,121 +90,15 @@ def check_deployable(info: dict) -> None:
         raise CompressError(f"the model has {info['subgraphs']} subgraphs; the sketch supports one")
 
 
-# --- the tflite-micro runtime on the host -------------------------------------------------------------
-
-# TFLM crashes the process (not a Python error) when the arena cannot even hold its own bookkeeping, so the
-# probes run in a child process that answers 1/0 per arena size and is restarted after a crash.
-_PROBE = r"""
-import sys
-from tflite_micro.python.tflite_micro import runtime
-model = open(sys.argv[1], "rb").read()
-for line in sys.stdin:
-    try:
-        runtime.Interpreter.from_bytes(model, arena_size=int(line))
-        ok = 1
-    except RuntimeError:
-        ok = 0
-    print(ok, flush=True)
-"""
-
-
-class _Prober:
-    """Asks a child tflite-micro runtime whether AllocateTensors() succeeds with a given arena size."""
-
-    def __init__(self, tflite_bytes: bytes):
-        self._dir = tempfile.TemporaryDirectory(prefix="compress-arena-")
-        self._model = Path(self._dir.name) / "model.tflite"
-        self._model.write_bytes(tflite_bytes)
-        self._log = open(Path(self._dir.name) / "stderr.txt", "w+")
-        self._proc = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._stop()
-        self._log.close()
-        self._dir.cleanup()
-
-    def _stop(self):
-        if self._proc is not None:
-            self._proc.stdin.close()
-            self._proc.wait()
-            self._proc = None
-
-    def __call__(self, arena_bytes: int) -> bool:
-        if self._proc is None:
-            self._proc = subprocess.Popen([sys.executable, "-c", _PROBE, str(self._model)], stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, stderr=self._log, text=True)
-        try:
-            self._proc.stdin.write(f"{arena_bytes}\n")
-            self._proc.stdin.flush()
-            answer = self._proc.stdout.readline().strip()
-        except BrokenPipeError:
-            answer = ""
-        if answer not in ("0", "1"):  # the child died: TFLM overran a too-small arena
-            self._proc.stdout.close()
-            self._proc.wait()
-            self._proc = None
-            return False
-        return answer == "1"
-
-    def stderr_tail(self) -> str:
-        self._log.flush()
-        self._log.seek(0)
-        return self._log.read()[-300:].strip()
-
-
-def arena_allocates(tflite_bytes: bytes, arena_bytes: int) -> bool:
-    """Whether the tflite-micro runtime can allocate the model's tensors in arena_bytes."""
-    with _Prober(tflite_bytes) as allocates:
-        return allocates(arena_bytes)
-
-
-def measure_arena_bytes(tflite_bytes: bytes, *, limit_bytes: int = 64 << 20) -> int:
-    """Smallest arena (a multiple of 16 bytes) for which AllocateTensors() succeeds, by doubling then bisection."""
-    with _Prober(tflite_bytes) as allocates:
-        fail, ok = 0, 4096
-        while not allocates(ok):
-            if ok >= limit_bytes:
-                raise CompressError(f"the tflite-micro runtime cannot allocate this model even in {limit_bytes:,} "
-                                    f"bytes: {allocates.stderr_tail() or 'no message'}")
-            fail, ok = ok, ok * 2
-        while ok - fail > ARENA_ALIGN:
-            mid = (fail + ok) // 2 // ARENA_ALIGN * ARENA_ALIGN
-            fail, ok = (fail, mid) if allocates(mid) else (mid, ok)
-        return ok
-
-
 def arena_with_margin(measured_bytes: int) -> int:
     margin = max(ARENA_MARGIN_MIN_BYTES, math.ceil(measured_bytes * ARENA_MARGIN_FRACTION))
     return -(-(measured_bytes + margin) // ARENA_ALIGN) * ARENA_ALIGN
 
 
-def run_tflm(tflite_bytes: bytes, x_int8: np.ndarray, *, arena_bytes: int = 64 << 20) -> np.ndarray:
-    """Raw int8 outputs of the tflite-micro interpreter (the real TFLM kernels), one image at a time."""
-    from tflite_micro.python.tflite_micro import runtime
-
-    try:
-        interpreter = runtime.Interpreter.from_bytes(bytes(tflite_bytes), arena_size=arena_bytes)
-    except RuntimeError as exc:
-        raise CompressError(f"the tflite-micro runtime cannot load this model: {exc}") from None
-    shape = interpreter.get_input_details(0)["shape"]
-    x = np.asarray(x_int8)
-    if x.dtype != np.int8:
-        raise CompressError(f"run_tflm takes int8 input, got {x.dtype}")
-    rows = []
-    for image in x.reshape((-1, *shape[1:])):
-        interpreter.set_input(image[None], 0)
-        interpreter.invoke()
-        rows.append(np.array(interpreter.get_output(0)).reshape(-1))
-    return np.stack(rows)
-
-
 # --- the sketch ----------------------------------------------------------------------------------------
 
 def _template(name: str) -> Template:
-    return Template((resources.files("compress") / "templates" / name).read_text())
+    return Template((resources.files("compress.deploy") / "templates" / name).read_text())
 
 
 def _c_string(text: str) -> str:
@@ -238,9 +131,7 @@ def _test_image(image, info: dict) -> tuple[np.ndarray, str]:
 
 def _checks(board: Board, model_bytes: int, arena_bytes: int) -> list[dict]:
     """DESIGN.md's flash and arena targets with the measured figures: model (arena) + runtime allowance <= limit."""
-    from compress import devices
-
-    device = devices.get(board.device)
+    device = profiles.get(board.device)
     rows = [("flash", "model bytes", model_bytes, device.runtime_flash_bytes, device.flash_bytes),
             ("arena", "tensor arena", arena_bytes, device.runtime_ram_bytes, device.ram_bytes)]
     return [{"target": target, "what": f"{what} + runtime allowance", "measured": figure, "allowance": allowance,
@@ -266,21 +157,38 @@ def generate_sketch(tflite_path, out_dir, *, board: str = "apollo3", test_image=
     folder name Arduino refuses. A model whose arena exceeds the board's SRAM still gets its sketch, reported
     as FAIL in the returned checks, firmware.json and README.md.
     """
+    tflite_path, out_dir = Path(tflite_path), Path(out_dir)
+    tflite_bytes, info, names = _validate(tflite_path, out_dir, board, class_names)
+    image, image_source = _test_image(test_image, info)
+    result = {"sketch": out_dir.name, "sketch_dir": str(out_dir), "board": board, "model_file": tflite_path.name,
+              **_measure(tflite_bytes, info, board, names, image, expected_class, expected_latency_s)}
+    files = _render(tflite_bytes, info, result, image, image_source)
+    _write(out_dir, files, result)
+    return result
+
+
+def _validate(tflite_path: Path, out_dir: Path, board: str, class_names) -> tuple[bytes, dict, list[str]]:
+    """The model's bytes, its info and class names, or CompressError before anything is written."""
     if board not in BOARDS:
         raise CompressError(f"unknown board {board!r}; supported: {', '.join(BOARDS)}")
-    profile, tflite_path, out_dir = BOARDS[board], Path(tflite_path), Path(out_dir)
     sketch = out_dir.name
     if not _SKETCH_NAME.match(sketch) or sketch.endswith("."):
         raise CompressError(f"{sketch!r} cannot be an Arduino sketch name (letters, digits, _ . -; at most 63); "
                             "choose another --out folder")
     tflite_bytes = tflite_path.read_bytes()
-    info = export.tflite_info(tflite_bytes)
+    info = tflite_info(tflite_bytes, str(tflite_path))
     check_deployable(info)
     classes = int(np.prod(info["output"]["shape"][1:]))
     names = list(class_names) if class_names is not None else [f"class{i}" for i in range(classes)]
     if len(names) != classes:
         raise CompressError(f"{len(names)} class names for a model with {classes} outputs")
-    image, image_source = _test_image(test_image, info)
+    return tflite_bytes, info, names
+
+
+def _measure(tflite_bytes: bytes, info: dict, board: str, names: list[str], image: np.ndarray, expected_class,
+             expected_latency_s) -> dict:
+    """Run the built-in test image in the tflite-micro runtime and measure the arena: the sketch's figures."""
+    classes = len(names)
     q_scores = run_tflm(tflite_bytes, image)[0]
     predicted = int(np.argmax(q_scores))
     expected = predicted if expected_class is None else int(expected_class)
@@ -289,36 +197,45 @@ def generate_sketch(tflite_path, out_dir, *, board: str = "apollo3", test_image=
     scores = export.dequantize(q_scores, info["output"]["scale"], info["output"]["zero_point"])
     measured = measure_arena_bytes(tflite_bytes)
     arena = arena_with_margin(measured)
-    checks = _checks(profile, len(tflite_bytes), arena)
-
-    fields = _fields(sketch, tflite_path.name, tflite_bytes, info, profile, names, measured, arena, checks,
-                     expected_latency_s)
-    fields.update(image_bytes=image.size, expected_class=expected, expected_name=names[expected],
-                  image_rows=_int_rows(image), image_source=image_source,
-                  expected_output=_expected_output(sketch, len(tflite_bytes), classes, arena, names, scores, expected))
-    result = {
-        "sketch": sketch, "sketch_dir": str(out_dir), "board": board, "model_file": tflite_path.name,
-        "model_bytes": len(tflite_bytes), "sha256": fields["sha256"], "ops": info["ops"],
+    checks = _checks(BOARDS[board], len(tflite_bytes), arena)
+    return {
+        "model_bytes": len(tflite_bytes), "sha256": hashlib.sha256(tflite_bytes).hexdigest(), "ops": info["ops"],
         "resolver_size": len(info["ops"]), "arena_measured_bytes": measured, "arena_bytes": arena,
         "arena_margin_bytes": arena - measured, "input": info["input"], "output": info["output"],
         "class_names": names, "expected_class": expected, "tflm_predicted_class": predicted,
         "tflm_scores": [float(s) for s in scores], "self_test_passed": predicted == expected,
-        "expected_latency_s": expected_latency_s, "checks": checks,
-        "passed": all(c["passed"] for c in checks), "files": [],
+        "expected_latency_s": expected_latency_s, "checks": checks, "passed": all(c["passed"] for c in checks),
+        "files": [],
     }
+
+
+def _render(tflite_bytes: bytes, info: dict, result: dict, image: np.ndarray, image_source: str) -> dict[str, str]:
+    """The sketch's files as text, by name."""
+    sketch, names, expected = result["sketch"], result["class_names"], result["expected_class"]
+    fields = _fields(sketch, result["model_file"], tflite_bytes, info, BOARDS[result["board"]], names,
+                     result["arena_measured_bytes"], result["arena_bytes"], result["checks"],
+                     result["expected_latency_s"])
+    fields.update(image_bytes=image.size, expected_class=expected, expected_name=names[expected],
+                  image_rows=_int_rows(image), image_source=image_source,
+                  expected_output=_expected_output(sketch, len(tflite_bytes), len(names), result["arena_bytes"],
+                                                   names, result["tflm_scores"], expected))
     files = {
         f"{sketch}.ino": _template("sketch.ino.tmpl").substitute(fields),
         "tflm_platform.cpp": _template("tflm_platform.cpp.tmpl").substitute(fields),
         "test_image.h": _template("test_image.h.tmpl").substitute(fields),
         "README.md": _template("README.md.tmpl").substitute(fields),
     }
-    files["model_data.h"], files["model_data.cpp"] = export.c_arrays(tflite_bytes, sketch, header="model_data.h")
+    files["model_data.h"], files["model_data.cpp"] = c_arrays.c_arrays(tflite_bytes, sketch, header="model_data.h")
+    return files
+
+
+def _write(out_dir: Path, files: dict[str, str], result: dict) -> None:
+    """The sketch's files and firmware.json (the result without the machine's folder)."""
     result["files"] = sorted([*files, "firmware.json"])
     files["firmware.json"] = json.dumps({k: v for k, v in result.items() if k != "sketch_dir"}, indent=1) + "\n"
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (out_dir / name).write_text(text, newline="\n")
-    return result
 
 
 def _fields(sketch, model_file, tflite_bytes, info, profile: Board, names, measured, arena, checks,
@@ -330,7 +247,7 @@ def _fields(sketch, model_file, tflite_bytes, info, profile: Board, names, measu
                f"about {expected_latency_s:.3g} s per inference (estimate from the cost model, not measured)")
     return dict(
         sketch=sketch, model_file=model_file, version=__version__, board_title=profile.title, baud=profile.baud,
-        model_bytes=len(tflite_bytes), sha256=sha, sha256_short=sha[:16], array_name=export.c_array_name(sketch),
+        model_bytes=len(tflite_bytes), sha256=sha, sha256_short=sha[:16], array_name=c_arrays.c_array_name(sketch),
         input_desc="x".join(str(d) for d in inp["shape"][1:]), classes=len(names),
         class_names=", ".join(_c_string(n) for n in names), ops_list=", ".join(info["ops"]),
         op_count=len(info["ops"]), resolver_lines=resolver_lines(info["ops"]),
@@ -362,33 +279,3 @@ def summary_text(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _estimated_latency_s(tflite_path: Path, board: str) -> float | None:
-    """The cost model's latency for this model on the board's device (seed 001's FLOP/s figure)."""
-    from compress import cost, devices
-
-    if board not in BOARDS:
-        return None
-    return devices.latency_s(cost.tflite_cost(tflite_path), devices.get(BOARDS[board].device))
-
-
-def firmware_command(args) -> int:
-    """`compress firmware MODEL.tflite`: the CLI's handler. Test image from test_input.npz beside MODEL."""
-    path = Path(args.model)
-    if path.suffix != ".tflite":
-        raise CompressError(f"{path}: expected an int8 .tflite (make one with `python -m compress export`)")
-    if not path.exists():
-        raise CompressError(f"{path}: no such file")
-    out = Path(args.out) if args.out else Path("firmware") / f"{export.c_identifier(path.stem)}_{args.board}"
-    image = expected = names = None
-    sample = path.parent / export.TEST_INPUT_FILE
-    if sample.exists():
-        with np.load(sample) as npz:
-            image, expected = npz["x"], int(npz["label"])
-            names = [str(n) for n in npz["class_names"]] if "class_names" in npz.files else None
-    report = path.parent / export.REPORT_FILE
-    if names is None and report.exists():
-        names = json.loads(report.read_text()).get("class_names")
-    result = generate_sketch(path, out, board=args.board, test_image=image, expected_class=expected,
-                             class_names=names, expected_latency_s=_estimated_latency_s(path, args.board))
-    print(summary_text(result))
-    return 0 if result["passed"] and result["self_test_passed"] else 1

@@ -3,13 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from compress.spec import Layer, ModelSpec
+from compress.models.spec import CONV_KINDS, FILTER_KINDS, FOLLOWER_KINDS, Layer, ModelSpec
 
-FILTER_KINDS = ("conv", "sepconv", "residual")  # layers whose width a reduction can halve
-CONV_KINDS = FILTER_KINDS + ("dwconv",)
 KERNEL_STEPS = (7, 5, 3)  # 11 -> 7 -> 5 -> 3, as AlexNet's kernels shrink in the seed
 INPUT_STEPS = (40, 32, 24)  # 48 -> 40 -> 32 -> 24; the data pipeline resizes to match
-_FOLLOWERS = ("bn", "relu", "dropout")  # layers that belong to the conv or dense before them
 
 
 @dataclass(frozen=True)
@@ -21,7 +18,7 @@ class Reduction:
 def _block_end(spec: ModelSpec, i: int) -> int:
     """Index one past the layer at i and the BN / ReLU / dropout layers that follow it."""
     j = i + 1
-    while j < len(spec.layers) and spec.layers[j].kind in _FOLLOWERS:
+    while j < len(spec.layers) and spec.layers[j].kind in FOLLOWER_KINDS:
         j += 1
     return j
 
@@ -104,7 +101,7 @@ MOVES = (halve_width, remove_layer, raise_stride, insert_pool, shrink_kernel, se
 def reductions(spec: ModelSpec, flops=None) -> list[Reduction]:
     """Every valid child of spec with strictly fewer FLOPs, in a fixed order (the order seed 001's DFS uses)."""
     if flops is None:
-        from compress.cost import spec_cost
+        from compress.models.cost import spec_cost
 
         def flops(s):
             return spec_cost(s).flops

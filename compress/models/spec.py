@@ -13,7 +13,10 @@ from compress import CompressError
 # a reduction can be described ("conv3 filters 384->192") and weights can be
 # inherited layer by layer between a parent and its child.
 CONV_KINDS = ("conv", "dwconv", "sepconv", "residual")
+FILTER_KINDS = ("conv", "sepconv", "residual")  # convolutions with a width (filters) of their own
 POOL_KINDS = ("maxpool", "avgpool")
+FOLLOWER_KINDS = ("bn", "relu", "dropout")  # belong to the conv or dense layer before them
+PASS_THROUGH_KINDS = ("relu", "dropout") + POOL_KINDS  # keep the channels of their input, in order
 KINDS = CONV_KINDS + POOL_KINDS + ("bn", "relu", "dropout", "flatten", "gap", "dense")
 HEAD_NAME = "head"  # the output Dense(classes) + softmax that every spec ends with
 # Candidates train for a few hundred steps: with Keras' default 0.99 the inference statistics of BN stay near

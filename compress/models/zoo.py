@@ -1,7 +1,7 @@
 """Baseline specs from the seed projects, each a function of input shape and number of classes."""
 from __future__ import annotations
 
-from compress.spec import Layer, ModelSpec
+from compress.models.spec import Layer, ModelSpec
 
 DEFAULT_INPUT = (48, 48, 1)
 

@@ -1,158 +1,21 @@
 """report.md and report.html of a run, from its folder alone: finished, still running or killed."""
 from __future__ import annotations
 
-import json
-import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from compress import CompressError
-from compress.report import markdown_table, Doc, model_rows, target_rows, results_blocks, RESULT_HEADERS
-
-# --- run reports: report.md and report.html from a run folder alone --------------------------------
+from compress.report.doc import Doc
+from compress.report.compare import compare_section
+from compress.report.run import Run, estimates, load_run, search_nodes
+from compress.report.tables import RESULT_HEADERS, model_rows, results_blocks, target_rows
 
 FILES_DIR = "report_files"  # the PNGs report.md links to; report.html embeds them
 SALIENCY_PER_CLASS = 4
-COMPARE_HEADERS = ["run", "strategy", "status", "trainings", "wall time", "final FLOPs", "val AUC", "test AUC",
-                   "int8 AUC", "arena", "targets"]
-
-
-def _warn(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def _read_json(path: Path):
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except ValueError:  # a file being written by a run that was killed: report without it
-        _warn(f"warning: {path} is not valid JSON; ignored")
-        return None
-
-
-@dataclass
-class Run:
-    """A run folder: config, journal rows in evaluation order, and summary / export.json once finished."""
-    path: Path
-    config: dict
-    rows: list[dict]
-    summary: dict | None
-    exported: dict | None
-    _data: list = field(default_factory=list, repr=False)
-
-    @property
-    def baseline(self) -> dict:
-        return next((r for r in self.rows if r["parent"] is None), self.rows[0])
-
-    @property
-    def beta(self) -> float:
-        """The summary's; for a run without one, auc_ratio x the baseline's val AUC, as the search sets it."""
-        if self.summary:
-            return float(self.summary["beta"])
-        return float(self.config.get("auc_ratio") or 0.8) * self.baseline["val"]["auc"]
-
-    def status(self, row: dict) -> str:
-        if row["parent"] is None:
-            return "baseline"
-        if row["val"]["auc"] < self.beta:
-            return "pruned"  # seed 001's rule: the search never expands it
-        return "goal" if row["fits"] and row["val"]["auc"] >= self.beta else "kept"  # as Search.is_goal
-
-    def row(self, key) -> dict | None:
-        return next((r for r in self.rows if r["key"] == key), None)
-
-    def winner(self) -> dict | None:
-        """The summary's final model; in a run without a summary, the best goal so far (as Search.best_goal)."""
-        if self.summary:
-            return self.row((self.summary.get("final") or {}).get("key"))
-        goals = [r for r in self.rows if r["fits"] and r["val"]["auc"] >= self.beta]
-        return max(goals, key=lambda r: (r["val"]["auc"], -r["flops"]), default=None)
-
-    def focus(self) -> tuple[dict | None, str]:
-        """The model the per-model sections describe, and what to call it."""
-        win = self.winner()
-        if win:
-            return win, "winner" if self.summary else "winner so far"
-        good = [r for r in self.rows if r["parent"] is not None and r["val"]["auc"] >= self.beta]
-        return min(good, key=lambda r: r["flops"], default=None), "closest (fewest FLOPs with AUC >= beta)"
-
-    def lineage(self, row: dict | None) -> list[dict]:
-        chain = []
-        while row is not None and row not in chain:
-            chain.append(row)
-            row = self.row(row["parent"])
-        return chain[::-1]
-
-    def data(self):
-        """The run's data set, reloaded from config.json (cached on disk by compress.data)."""
-        if not self._data:
-            from compress import data
-
-            c = self.config
-            if not c.get("data"):
-                raise CompressError(f"{self.path / 'config.json'}: missing or names no data set")
-            self._data.append(data.load(c["data"], positive=c.get("positive"), class_subset=c.get("class_subset"),
-                                        task=c.get("task") or "binary", size=c.get("size") or 48,
-                                        channels=c.get("channels") or 1, samples=c.get("samples"),
-                                        seed=c.get("seed") or 0))
-        return self._data[0]
-
-    def class_names(self, classes: int) -> list[str]:
-        for source in (self.summary, self.exported):
-            if source and source.get("class_names"):
-                return list(source["class_names"])
-        try:
-            return list(self.data().class_names)
-        except (CompressError, OSError, ValueError):
-            return [f"class {i}" for i in range(classes)]
-
-
-def load_run(run_dir) -> Run:
-    from compress.search import Journal
-
-    path = Path(run_dir)
-    if not path.is_dir():
-        raise CompressError(f"{path}: no such run folder")
-    journal = path / "journal.jsonl"
-    if not journal.exists():
-        raise CompressError(f"{journal}: no journal; not a search run folder, or its search has not evaluated "
-                            "anything yet")
-    rows = Journal(journal, log=_warn).replay()
-    if not rows:
-        raise CompressError(f"{journal}: no evaluation recorded yet")
-    return Run(path, _read_json(path / "config.json") or {}, rows, _read_json(path / "summary.json"),
-               _read_json(path / "export.json"))
-
-
-def _cost(row: dict):
-    from compress.cost import spec_cost
-    from compress.spec import ModelSpec
-
-    return spec_cost(ModelSpec.from_dict(row["spec"]))
-
-
-def _estimates(run: Run, row: dict) -> tuple[float, list[dict]]:
-    """Latency and target checks of a journal row, as the search computed them (for runs without a summary)."""
-    from compress import devices
-
-    device = devices.get(run.config.get("device") or "apollo3")
-    model = run.config.get("latency_model") or "flops"
-    cost = _cost(row)
-    targets = devices.Targets(budget_flops=run.config.get("budget_flops") or devices.Targets().budget_flops)
-    return devices.latency_s(cost, device, model), [c.to_dict() for c in devices.check(cost, device, targets, model)]
-
-
-def _nodes(run: Run) -> list[dict]:
-    return [{"key": r["key"], "parent": r["parent"], "order": i, "flops": r["flops"], "auc": r["val"]["auc"],
-             "status": run.status(r),
-             "label": r["reduction"] if r["parent"] else f"baseline ({r['spec'].get('name') or 'model'})"}
-            for i, r in enumerate(run.rows, 1)]
 
 
 def tree_text(nodes: list[dict], winner_path=(), winner_label: str = "winner") -> str:
     """The search tree as indented text, children in evaluation order (#n)."""
-    from compress.plots import human, tree_order
+    from compress.report.plots import human, tree_order
 
     rows, lines, last_flags = tree_order(nodes), [], []
     for i, (n, d) in enumerate(rows):
@@ -170,7 +33,7 @@ def tree_text(nodes: list[dict], winner_path=(), winner_label: str = "winner") -
 
 def _overview(doc: Doc, run: Run) -> None:
     doc.h(f"Run report: {run.path.name}", 1)
-    c = run.config
+    c = run.settings
     if run.summary:
         s = run.summary
         doc.p(f"Status **{s['status']}**: data {s['data']}, device {s['device']}, strategy {s['strategy']}, "
@@ -178,7 +41,7 @@ def _overview(doc: Doc, run: Run) -> None:
         return
     doc.p(f"**Unfinished run**: there is no `summary.json`, so the search is still running or was stopped before "
           f"its end. This report comes from `config.json` and the journal alone ({len(run.rows)} evaluations so "
-          f"far; data {c.get('data', '?')}, device {c.get('device', '?')}, strategy {c.get('strategy', '?')}). "
+          f"far; data {c.data.source}, device {c.targets.device}, strategy {c.search.strategy}). "
           "Test-set, fine-tune and int8 figures appear once the search has finished.")
 
 
@@ -188,31 +51,31 @@ def _results_section(doc: Doc, run: Run) -> None:
         results_blocks(doc, run.summary, level=3)
         return
     base, (win, label) = run.baseline, run.focus()
-    budget = run.config.get("budget_flops")
+    budget = run.settings.targets.budget_flops
     doc.p(f"Validation figures from the search (no fine-tune yet). Target: FLOPs <= {budget or 0:,.0f} and val "
-          f"AUC >= beta = {run.config.get('auc_ratio', 0.8)} x baseline = {run.beta:.4f}.")
+          f"AUC >= beta = {run.settings.search.auc_ratio} x baseline = {run.beta:.4f}.")
     entries = [(f"baseline ({base['spec'].get('name') or 'model'})", base)] + ([(label, win)] if win else [])
     rows = []
     for name, row in entries:
-        rows += model_rows(name, {"flops": row["flops"], "latency_s": _estimates(run, row)[0], "val": row["val"]},
+        rows += model_rows(name, {"flops": row["flops"], "latency_s": estimates(run, row)[0], "val": row["val"]},
                             {"val": base["val"]["auc"]})
     doc.table(RESULT_HEADERS, rows)
     if not win:
         doc.p("No candidate has kept AUC >= beta yet.")
         return
     doc.h(f"Device targets ({label}, estimated)", 3)
-    doc.table(["target", "figure", "limit", "margin", "result"], target_rows(_estimates(run, win)[1]))
+    doc.table(["target", "figure", "limit", "margin", "result"], target_rows(estimates(run, win)[1]))
     doc.h(f"Reductions applied ({label})", 3)
     doc.items([r["reduction"] for r in run.lineage(win)[1:]] or ["none"], ordered=True)
 
 
 def _search_sections(doc: Doc, run: Run, files: Path) -> None:
-    from compress import plots
+    from compress.report import plots
 
-    nodes, (win, label) = _nodes(run), run.focus()
+    nodes, (win, label) = search_nodes(run), run.focus()
     path, short = [r["key"] for r in run.lineage(win)], label.split(" (")[0]
     final = (run.summary or {}).get("final") or {}
-    budget = (run.summary or run.config).get("budget_flops") or 0.46e6
+    budget = (run.summary or {}).get("budget_flops") or run.settings.targets.budget_flops
     counts = {s: sum(n["status"] == s for n in nodes) for s in ("pruned", "kept", "goal")}
     doc.h("Pareto plot")
     doc.image(plots.pareto(nodes, run.beta, budget, files / "pareto.png", path[-1] if path else None,
@@ -232,7 +95,7 @@ def _search_sections(doc: Doc, run: Run, files: Path) -> None:
 
 def layer_rows(base_spec, other_spec) -> list[tuple]:
     """(layer, flops_base, flops_other, bytes_base, bytes_other) for the ops TFLM runs; None where one lacks it."""
-    from compress.cost import FUSED_KINDS, spec_cost
+    from compress.models.cost import FUSED_KINDS, spec_cost
 
     def table(spec):
         h, w, c = spec.input_shape
@@ -253,8 +116,8 @@ def layer_rows(base_spec, other_spec) -> list[tuple]:
 
 
 def _layer_section(doc: Doc, run: Run, files: Path) -> None:
-    from compress import plots
-    from compress.spec import ModelSpec
+    from compress.report import model_plots
+    from compress.models.spec import ModelSpec
 
     win, label = run.focus()
     doc.h("Per-layer cost")
@@ -262,7 +125,7 @@ def _layer_section(doc: Doc, run: Run, files: Path) -> None:
         doc.p("No candidate has kept AUC >= beta yet: nothing to compare with the baseline.")
         return
     rows = layer_rows(ModelSpec.from_dict(run.baseline["spec"]), ModelSpec.from_dict(win["spec"]))
-    doc.image(plots.layer_costs(rows, ("baseline", label.split(" (")[0]), files / "layer_cost.png"),
+    doc.image(model_plots.layer_costs(rows, ("baseline", label.split(" (")[0]), files / "layer_cost.png"),
               f"FLOPs and int8 activation bytes per layer, baseline against the {label}")
     fmt = lambda v: "-" if v is None else f"{v:,}"  # noqa: E731
     doc.table(["layer", "baseline FLOPs", f"{label} FLOPs", "baseline act. bytes", f"{label} act. bytes"],
@@ -270,14 +133,14 @@ def _layer_section(doc: Doc, run: Run, files: Path) -> None:
 
 
 def _training_section(doc: Doc, run: Run, files: Path) -> None:
-    from compress import plots
+    from compress.report import model_plots
 
     final = (run.summary or {}).get("final") or {}
     doc.h("Learning curves of the fine-tune")
     if not final.get("history"):
         doc.p("No fine-tune recorded: it runs after the search, on the winner.")
         return
-    doc.image(plots.learning_curves(final["history"], files / "learning_curves.png", run.beta,
+    doc.image(model_plots.learning_curves(final["history"], files / "learning_curves.png", run.beta,
                                     final.get("search_val_auc")),
               "Training loss and validation scores per fine-tune epoch (the best-AUC epoch's weights are kept)")
 
@@ -306,7 +169,7 @@ def _confusions(run: Run) -> dict:
 
 
 def _confusion_section(doc: Doc, run: Run, files: Path) -> None:
-    from compress import plots
+    from compress.report import model_plots
 
     doc.h("Confusion matrices and per-class metrics")
     matrices = _confusions(run)
@@ -314,7 +177,7 @@ def _confusion_section(doc: Doc, run: Run, files: Path) -> None:
         doc.p("No model to describe yet.")
         return
     names = run.class_names(len(next(iter(matrices.values()))))
-    doc.image(plots.confusion(matrices, names, files / "confusion.png"),
+    doc.image(model_plots.confusion(matrices, names, files / "confusion.png"),
               "Counts and share of each true class (rows) predicted as each class (columns)")
     stats = {title: per_class(cm) for title, cm in matrices.items()}
     headers = ["class"] + [f"{t}: {m}" for t in stats for m in ("precision", "recall", "F1")] + ["support"]
@@ -327,12 +190,12 @@ def _confusion_section(doc: Doc, run: Run, files: Path) -> None:
 def _saliency(run: Run, row: dict, path: Path) -> tuple[Path, str]:
     import numpy as np
 
-    from compress import plots
-    from compress.spec import ModelSpec
+    from compress.report import model_plots
+    from compress.models.spec import ModelSpec
 
     best = run.path / "best.keras"
     if run.summary and run.summary.get("final") and best.exists():
-        from compress.cost import load_keras
+        from compress.models.keras_io import load_keras
 
         model, which = load_keras(best), "the fine-tuned winner (`best.keras`)"
     else:
@@ -347,8 +210,8 @@ def _saliency(run: Run, row: dict, path: Path) -> tuple[Path, str]:
     x, y = data.split("test")
     idx = np.concatenate([np.flatnonzero(y == k)[:SALIENCY_PER_CLASS] for k in range(data.classes)])
     probs = model.predict(x[idx], verbose=0)
-    maps = plots.input_gradients(model, x[idx], y[idx])
-    return plots.saliency(x[idx], maps, y[idx], probs, data.class_names, path), which
+    maps = model_plots.input_gradients(model, x[idx], y[idx])
+    return model_plots.saliency(x[idx], maps, y[idx], probs, data.class_names, path), which
 
 
 def _saliency_section(doc: Doc, run: Run, files: Path) -> None:
@@ -368,46 +231,6 @@ def _saliency_section(doc: Doc, run: Run, files: Path) -> None:
           "(green right, red wrong).")
 
 
-def _compare_row(run: Run, name: str) -> list:
-    s = run.summary or {}
-    final, int8, fw = s.get("final") or {}, s.get("int8") or {}, s.get("firmware") or {}
-    win, _ = run.focus()
-    model = final or win or {}
-    auc = lambda m, split: f"{m[split]['auc']:.4f}" if m.get(split) else "-"  # noqa: E731
-    wall = (f"{s['search_seconds_this_run']:.0f} s" if s else
-            f"{sum(r.get('train_seconds', 0) for r in run.rows):.0f} s (training so far)")
-    arena = (f"{fw['arena_measured_bytes']:,} B (measured)" if fw else
-             f"{model['arena_bytes']:,} B (est.)" if model.get("arena_bytes") is not None else "-")
-    targets = s.get("targets") or (_estimates(run, win)[1] if win else [])
-    return [name, s.get("strategy") or run.config.get("strategy", "?"), s.get("status", "unfinished"),
-            len(run.rows), wall, f"{model['flops']:,}" if model else "-", auc(model, "val"), auc(model, "test"),
-            auc(int8, "test"), arena,
-            f"{sum(t['passed'] for t in targets)}/{len(targets)} PASS" if targets else "-"]
-
-
-def _run_names(runs: list[Run]) -> list[str]:
-    names = [r.path.name for r in runs]
-    return [n if names.count(n) == 1 else str(r.path) for n, r in zip(names, runs)]
-
-
-def compare_markdown(run_dirs) -> str:
-    """One row per run: strategy, trainings, wall time, final FLOPs, val/test/int8 AUC, arena, targets."""
-    runs = [load_run(d) for d in run_dirs]
-    return markdown_table(COMPARE_HEADERS, [_compare_row(r, n) for r, n in zip(runs, _run_names(runs))])
-
-
-def _compare_section(doc: Doc, runs: list[Run], files: Path) -> None:
-    from compress import plots
-
-    doc.h("Comparison of runs")
-    names = _run_names(runs)
-    doc.table(COMPARE_HEADERS, [_compare_row(r, n) for r, n in zip(runs, names)])
-    doc.p("Unfinished runs show the best goal so far (validation AUC from the search) and their training time.")
-    points = [{"name": n, "flops": [row["flops"] for row in r.rows], "aucs": [row["val"]["auc"] for row in r.rows],
-               "budget_flops": (r.summary or r.config).get("budget_flops") or 0.46e6} for r, n in zip(runs, names)]
-    doc.image(plots.compare_runs(points, files / "compare.png"), "Every evaluated candidate of each run")
-
-
 def run_document(run: Run, files: Path, others: list[Run] = ()) -> Doc:
     doc = Doc()
     _overview(doc, run)
@@ -418,7 +241,7 @@ def run_document(run: Run, files: Path, others: list[Run] = ()) -> Doc:
     _confusion_section(doc, run, files)
     _saliency_section(doc, run, files)
     if others:
-        _compare_section(doc, [run, *others], files)
+        compare_section(doc, [run, *others], files)
     return doc
 
 

@@ -1,7 +1,7 @@
-"""Reports for people and programs: text tables for `estimate`, seed 001's results table, Markdown/HTML blocks."""
+"""Tables for people and programs: `estimate`'s text tables, seed 001's results table and the device targets."""
 from __future__ import annotations
 
-from pathlib import Path
+from compress.report.doc import Doc
 
 COST_HEADERS = ("layer", "kind", "output", "MACs", "FLOPs", "params", "act bytes")
 
@@ -77,108 +77,6 @@ def estimate_dict(cost, device, checks, latency_model: str, measured_arena_bytes
             "latency_s": latency, "measured_arena_bytes": measured_arena_bytes, "cost": cost.to_dict(),
             "targets": [c.to_dict() for c in checks],
             "passed": all(c.passed for c in checks)}
-
-
-# --- documents: one list of blocks, written as Markdown or as self-contained HTML ----------------
-
-def markdown_table(headers, rows) -> str:
-    lines = ["| " + " | ".join(str(h) for h in headers) + " |", "|" + "---|" * len(headers)]
-    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
-
-
-class Doc:
-    """Headings, paragraphs (Markdown `code` and **bold** only), tables, images and preformatted text."""
-
-    def __init__(self):
-        self.blocks: list[tuple] = []
-
-    def h(self, text: str, level: int = 2):
-        self.blocks.append(("h", level, text))
-
-    def p(self, text: str):
-        self.blocks.append(("p", text))
-
-    def table(self, headers, rows):
-        self.blocks.append(("table", list(headers), [list(r) for r in rows]))
-
-    def image(self, path, caption: str):
-        self.blocks.append(("img", Path(path), caption))
-
-    def pre(self, text: str):
-        self.blocks.append(("pre", text))
-
-    def items(self, texts, ordered: bool = False):
-        self.blocks.append(("list", list(texts), ordered))
-
-    def markdown(self, base: Path | None = None) -> str:
-        out = []
-        for kind, *rest in self.blocks:
-            if kind == "h":
-                out.append("#" * rest[0] + " " + rest[1])
-            elif kind == "table":
-                out.append(markdown_table(*rest))
-            elif kind == "img":
-                where = rest[0].relative_to(base) if base else rest[0]
-                out.append(f"![{rest[1]}]({where.as_posix()})\n\n*{rest[1]}*")
-            elif kind == "pre":
-                out.append("```\n" + rest[0] + "\n```")
-            elif kind == "list":
-                out.append("\n".join(f"{f'{i}.' if rest[1] else '-'} {t}" for i, t in enumerate(rest[0], 1)))
-            else:
-                out.append(rest[0])
-        return "\n\n".join(out) + "\n"
-
-    def html(self, title: str) -> str:
-        import base64
-
-        out = []
-        for kind, *rest in self.blocks:
-            if kind == "h":
-                out.append(f"<h{rest[0]}>{_inline(rest[1])}</h{rest[0]}>")
-            elif kind == "table":
-                head = "".join(f"<th>{_inline(str(h))}</th>" for h in rest[0])
-                body = "".join("<tr>" + "".join(_cell_html(c) for c in row) + "</tr>" for row in rest[1])
-                out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-            elif kind == "img":
-                data = base64.b64encode(rest[0].read_bytes()).decode("ascii")
-                out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html_escape(rest[1])}">'
-                           f"<figcaption>{_inline(rest[1])}</figcaption></figure>")
-            elif kind == "pre":
-                out.append(f"<pre>{html_escape(rest[0])}</pre>")
-            elif kind == "list":
-                tag = "ol" if rest[1] else "ul"
-                out.append(f"<{tag}>" + "".join(f"<li>{_inline(t)}</li>" for t in rest[0]) + f"</{tag}>")
-            else:
-                out.append(f"<p>{_inline(rest[0])}</p>")
-        return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html_escape(title)}</title>"
-                f"<style>{_CSS}</style></head><body>\n" + "\n".join(out) + "\n</body></html>\n")
-
-
-_CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-        "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #ccc;"
-        "padding:3px 8px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}"
-        ".pass{color:#1a7f37;font-weight:bold}.fail{color:#cf222e;font-weight:bold}"
-        "img{max-width:100%}figure{margin:1em 0}figcaption{color:#555;font-size:0.9em}"
-        "pre{background:#f6f8fa;padding:0.8em;overflow-x:auto;font-size:0.85em}code{background:#f0f0f0}")
-
-
-def html_escape(text: str) -> str:
-    import html
-
-    return html.escape(str(text), quote=True)
-
-
-def _inline(text: str) -> str:
-    import re
-
-    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", html_escape(text))
-    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
-
-
-def _cell_html(value) -> str:
-    text = str(value)
-    css = {"PASS": ' class="pass"', "FAIL": ' class="fail"'}.get(text.split(" ")[-1], "")
-    return f"<td{css}>{_inline(text)}</td>"
 
 
 # --- seed 001's table, the targets and the deployment -----------------------------------------------

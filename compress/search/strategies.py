@@ -1,4 +1,4 @@
-"""Search strategies over reductions: A* (default), seed 001's DFS and a NetAdapt-like greedy, plus the journal.
+"""Search strategies over reductions: A* (default), seed 001's DFS and a NetAdapt-like greedy.
 
 The strategies see only specs, costs and scores through `Search`, so a fake evaluator tests them without Keras.
 
@@ -24,16 +24,14 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import json
 import math
-import os
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 from compress import CompressError
-from compress.spec import ModelSpec
+from compress.models.spec import ModelSpec
+from compress.search.journal import Evaluation, Journal, goal_rank, is_goal
+from compress.search.space import Space
 
 STRATEGIES = ("astar", "dfs", "greedy")
 HEURISTIC_WEIGHT = 8.0  # W in f = g + W * h; see the module docstring
@@ -42,80 +40,6 @@ MIN_STEP_RATIO = 4.0  # a stride, a pool or halved filters can cut up to ~4x at 
 
 class BudgetExhausted(Exception):
     """Raised by Search.evaluate when --max-evals or --max-minutes is used up."""
-
-
-@dataclass
-class Evaluation:
-    key: str
-    spec: ModelSpec
-    parent: str | None
-    label: str
-    depth: int
-    flops: float
-    fits: bool  # every device target passes (cost only)
-    metrics: dict  # validation metrics: auc, accuracy, precision, recall, confusion
-    extra: dict = field(default_factory=dict)  # params, arena_bytes, train_seconds, ...
-
-    @property
-    def auc(self) -> float:
-        return float(self.metrics["auc"])
-
-    def to_json(self) -> dict:
-        return {"key": self.key, "parent": self.parent, "reduction": self.label, "depth": self.depth,
-                "flops": self.flops, "fits": self.fits, "val": self.metrics, **self.extra,
-                "spec": self.spec.to_dict()}
-
-    @classmethod
-    def from_json(cls, row: dict) -> "Evaluation":
-        known = {"key", "parent", "reduction", "depth", "flops", "fits", "val", "spec"}
-        return cls(row["key"], ModelSpec.from_dict(row["spec"]), row["parent"], row["reduction"], row["depth"],
-                   row["flops"], row["fits"], row["val"], {k: v for k, v in row.items() if k not in known})
-
-
-class Journal:
-    """journal.jsonl: one line per finished evaluation, flushed and fsynced at once; never rewritten."""
-
-    def __init__(self, path: Path, log: Callable[[str], None] = print):
-        self.path, self.log = Path(path), log
-
-    def replay(self) -> list[dict]:
-        if not self.path.exists():
-            return []
-        rows = []
-        for number, line in enumerate(self.path.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                ModelSpec.from_dict(row["spec"])
-                rows.append(row)
-            except (ValueError, KeyError, TypeError) as exc:
-                self.log(f"warning: {self.path} line {number} is corrupt ({exc.__class__.__name__}); "
-                         "ignored, that evaluation will be redone")
-        return rows
-
-    def append(self, row: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # A kill can leave a half-written last line: start on a fresh line so this one stays readable.
-        needs_newline = self.path.exists() and self.path.stat().st_size > 0 and not self._ends_with_newline()
-        with open(self.path, "a") as f:
-            f.write(("\n" if needs_newline else "") + json.dumps(row) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-
-    def _ends_with_newline(self) -> bool:
-        with open(self.path, "rb") as f:
-            f.seek(-1, os.SEEK_END)
-            return f.read(1) == b"\n"
-
-
-@dataclass
-class Space:
-    """What the strategies may ask about a spec without training it."""
-    children: Callable  # spec -> list[Reduction]
-    flops: Callable  # spec -> float
-    fits: Callable  # spec -> bool: every device target passes
-    budget_flops: float
 
 
 class Search:
@@ -172,7 +96,7 @@ class Search:
                  f"{verdict} {elapsed:6.0f} s")
 
     def is_goal(self, ev: Evaluation) -> bool:
-        return ev.fits and ev.auc >= self.beta
+        return is_goal(ev.fits, ev.auc, self.beta)
 
     def evaluations(self) -> list[Evaluation]:
         return [self.cache[k] for k in self.order]
@@ -180,7 +104,7 @@ class Search:
     # --- outcome -----------------------------------------------------------------------------
     def best_goal(self) -> Evaluation | None:
         goals = [ev for ev in self.evaluations() if self.is_goal(ev)]
-        return max(goals, key=lambda ev: (ev.auc, -ev.flops), default=None)
+        return max(goals, key=lambda ev: goal_rank(ev.auc, ev.flops), default=None)
 
     def closest(self) -> dict:
         """When no goal was met: the smallest model that kept AUC >= beta, and the best model that fits."""

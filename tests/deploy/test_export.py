@@ -7,7 +7,11 @@ import subprocess
 import numpy as np
 import pytest
 
-from compress import CompressError, cli, export
+from compress import CompressError
+from compress import cli
+from compress.deploy import c_arrays
+from compress.deploy import export
+from compress.models import tflite_io
 
 EMBEDDED3_OPS = ["CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"]  # BN folds, dropout goes
 
@@ -18,7 +22,7 @@ def test_export_writes_model_report_and_test_input(exported):
     on_disk = json.loads((out / export.REPORT_FILE).read_text())
     assert on_disk == json.loads(json.dumps(report))
     assert report["model_bytes"] == len(tflite) and report["quantization"] == "ptq"
-    info = export.tflite_info(tflite)
+    info = tflite_io.tflite_info(tflite)
     for side in ("input", "output"):  # the report's scales and zero points are the flatbuffer's own
         assert report[side] == info[side] and report[side]["dtype"] == "int8"
     assert report["input"]["shape"] == [1, 24, 24, 1] and report["output"]["shape"] == [1, 2]
@@ -84,7 +88,7 @@ def test_qat_export_keeps_auc(trained_model, blob_data, tmp_path):
 
 def test_tflite_info_rejects_garbage():
     with pytest.raises(CompressError):
-        export.tflite_info(b"not a flatbuffer at all")
+        tflite_io.tflite_info(b"not a flatbuffer at all")
 
 
 # --- C arrays -----------------------------------------------------------------------------------------
@@ -94,22 +98,22 @@ def test_tflite_info_rejects_garbage():
     ("__odd__name__", "odd_name"), ("ünï", "n"), ("...", "model"), ("", "model"),
 ])
 def test_c_identifier_sanitising(name, ident):
-    assert export.c_identifier(name) == ident
-    assert re.fullmatch(r"g_[A-Za-z0-9_]+_model_data", export.c_array_name(name))
-    assert "__" not in export.c_array_name(name)  # reserved in C++
+    assert c_arrays.c_identifier(name) == ident
+    assert re.fullmatch(r"g_[A-Za-z0-9_]+_model_data", c_arrays.c_array_name(name))
+    assert "__" not in c_arrays.c_array_name(name)  # reserved in C++
 
 
 def test_c_array_round_trip(exported, tmp_path):
     tflite = (exported[0] / export.MODEL_FILE).read_bytes()
-    h_path, cc_path = export.write_c_arrays(tflite, tmp_path, "model int8")
+    h_path, cc_path = c_arrays.write_c_arrays(tflite, tmp_path, "model int8")
     source, header = cc_path.read_text(), h_path.read_text()
     assert cc_path.name == "model_data.cc" and h_path.name == "model_data.h"
-    assert export.parse_c_array(source) == tflite
+    assert c_arrays.parse_c_array(source) == tflite
     assert "alignas(16) const unsigned char g_model_int8_model_data[] = {" in source
     assert f"const unsigned int g_model_int8_model_data_len = {len(tflite)};" in source
     assert "extern const unsigned char g_model_int8_model_data[];" in header
     assert "extern const unsigned int g_model_int8_model_data_len;" in header
-    assert export.c_arrays(tflite, "model int8") == (header, source)  # deterministic: no dates, no paths
+    assert c_arrays.c_arrays(tflite, "model int8") == (header, source)  # deterministic: no dates, no paths
 
 
 def _compile(compiler: str, flags: list, source, out):
@@ -125,7 +129,7 @@ def _global_symbols(nm: str, obj) -> dict:
 
 
 def test_c_arrays_compile_as_cpp11(exported, tmp_path):
-    _, cc_path = export.write_c_arrays((exported[0] / export.MODEL_FILE).read_bytes(), tmp_path, "m")
+    _, cc_path = c_arrays.write_c_arrays((exported[0] / export.MODEL_FILE).read_bytes(), tmp_path, "m")
     _compile("g++", ["-std=c++11", "-Wall", "-Wextra", "-Werror"], cc_path, tmp_path / "m.o")
     symbols = _global_symbols("nm", tmp_path / "m.o")
     # 'R': global read-only data. A const array at namespace scope is internal unless the header is included.
@@ -133,7 +137,7 @@ def test_c_arrays_compile_as_cpp11(exported, tmp_path):
 
 
 def test_c_arrays_compile_for_cortex_m4(exported, tmp_path):
-    _, cc_path = export.write_c_arrays((exported[0] / export.MODEL_FILE).read_bytes(), tmp_path, "m")
+    _, cc_path = c_arrays.write_c_arrays((exported[0] / export.MODEL_FILE).read_bytes(), tmp_path, "m")
     _compile("arm-none-eabi-g++", ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16",
                                    "-std=c++11", "-Wall", "-Werror"], cc_path, tmp_path / "m.o")
     assert _global_symbols("arm-none-eabi-nm", tmp_path / "m.o") == {"g_m_model_data": "R",
@@ -147,13 +151,13 @@ def test_c_arrays_compile_for_cortex_m4(exported, tmp_path):
 # --- CLI ------------------------------------------------------------------------------------------------
 
 def test_cli_export_takes_beta_from_the_runs_summary(trained_model, blob_data, tmp_path, monkeypatch, capsys):
-    import compress.data
+    import compress.data.dataset
 
     run = tmp_path / "run"
     run.mkdir()
     trained_model.save(run / "best.keras")
     (run / "summary.json").write_text(json.dumps({"beta": 0.5}))
-    monkeypatch.setattr(compress.data, "load_from_args", lambda args: blob_data, raising=False)
+    monkeypatch.setattr(compress.data.dataset, "load", lambda config: blob_data)
     assert cli.main(["export", str(run / "best.keras")]) == 0
     report = json.loads((run / export.REPORT_FILE).read_text())
     assert report["beta"] == 0.5 and report["passed"] is True

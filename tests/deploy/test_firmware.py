@@ -7,7 +7,13 @@ import subprocess
 import numpy as np
 import pytest
 
-from compress import CompressError, cli, export, firmware
+from compress import CompressError
+from compress import cli
+from compress.deploy import c_arrays
+from compress.deploy import export
+from compress.deploy import firmware
+from compress.deploy import tflm
+from compress.models import tflite_io
 
 EMBEDDED3_OPS = ["CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"]
 
@@ -66,7 +72,7 @@ def test_sketch_has_every_file_and_records_its_figures(sketch, exported):
 def test_model_data_in_the_sketch_is_the_tflite(sketch, exported):
     out, _ = sketch
     source = (out / "model_data.cpp").read_text()
-    assert export.parse_c_array(source) == (exported[0] / export.MODEL_FILE).read_bytes()
+    assert c_arrays.parse_c_array(source) == (exported[0] / export.MODEL_FILE).read_bytes()
     assert "g_blobs_apollo3_model_data" in source and "g_blobs_apollo3_model_data" in (out / "blobs_apollo3.ino"
                                                                                          ).read_text()
 
@@ -74,7 +80,7 @@ def test_model_data_in_the_sketch_is_the_tflite(sketch, exported):
 def test_resolver_registers_exactly_the_models_ops(sketch, exported):
     out, result = sketch
     ino = (out / "blobs_apollo3.ino").read_text()
-    ops = export.tflite_info((exported[0] / export.MODEL_FILE).read_bytes())["ops"]
+    ops = tflite_io.tflite_info((exported[0] / export.MODEL_FILE).read_bytes())["ops"]
     assert ops == result["ops"] == EMBEDDED3_OPS
     assert re.findall(r"resolver\.(Add\w+)\(\)", ino) == ["AddConv2D", "AddMaxPool2D", "AddReshape",
                                                            "AddFullyConnected", "AddSoftmax"]
@@ -96,8 +102,8 @@ def test_arena_is_the_smallest_that_allocates(sketch, exported):
     _, result = sketch
     tflite = (exported[0] / export.MODEL_FILE).read_bytes()
     arena = result["arena_measured_bytes"]
-    assert arena % 16 == 0 and arena == firmware.measure_arena_bytes(tflite)
-    assert firmware.arena_allocates(tflite, arena) and not firmware.arena_allocates(tflite, arena - 16)
+    assert arena % 16 == 0 and arena == tflm.measure_arena_bytes(tflite)
+    assert tflm.arena_allocates(tflite, arena) and not tflm.arena_allocates(tflite, arena - 16)
     assert result["arena_bytes"] == firmware.arena_with_margin(arena) >= arena + firmware.ARENA_MARGIN_MIN_BYTES
     assert f"constexpr int kTensorArenaSize = {result['arena_bytes']};" in (
         sketch[0] / "blobs_apollo3.ino").read_text()
@@ -107,7 +113,7 @@ def test_tflm_matches_the_tflite_interpreter(exported, blob_data):
     out, report = exported
     tflite = (out / export.MODEL_FILE).read_bytes()
     x = export.quantize(blob_data.x_test[:40], report["input"]["scale"], report["input"]["zero_point"])
-    micro, lite = firmware.run_tflm(tflite, x), export.run_tflite(tflite, x)
+    micro, lite = tflm.run_tflm(tflite, x), export.run_tflite(tflite, x)
     assert micro.shape == lite.shape == (40, 2) and micro.dtype == np.int8
     assert np.abs(micro.astype(int) - lite.astype(int)).max() <= 1  # within one quantization step
     assert (micro.argmax(1) == lite.argmax(1)).mean() >= 0.95
@@ -118,7 +124,7 @@ def test_built_in_image_and_expected_class(sketch, exported):
     with np.load(exported[0] / export.TEST_INPUT_FILE) as npz:
         image, label = npz["x"], int(npz["label"])
     tflite = (exported[0] / export.MODEL_FILE).read_bytes()
-    assert firmware.run_tflm(tflite, image)[0].argmax() == label == result["expected_class"]
+    assert tflm.run_tflm(tflite, image)[0].argmax() == label == result["expected_class"]
     header = (out / "test_image.h").read_text()
     assert f"constexpr int kExpectedClass = {label};" in header
     values = [int(v) for v in re.findall(r"-?\d+", header.split("kTestImage[kTestImageBytes] = {")[1])]
@@ -216,9 +222,9 @@ def test_op_without_tflm_kernel_is_refused_before_writing(tmp_path):
     """GELU: a TFLite int8 builtin that TFLM has no kernel for (TFLM does have CUMSUM, so that would not do)."""
     x = np.random.default_rng(0).random((8, 8, 8, 1), dtype=np.float32)
     tflite = _convert(_small_model((8, 8, 1), 4, activation="gelu"), x)
-    assert "GELU" in export.tflite_info(tflite)["ops"]
+    assert "GELU" in tflite_io.tflite_info(tflite)["ops"]
     with pytest.raises(CompressError, match="cannot load"):  # the real TFLM agrees: it has no GELU
-        firmware.run_tflm(tflite, np.zeros((1, 8, 8, 1), np.int8))
+        tflm.run_tflm(tflite, np.zeros((1, 8, 8, 1), np.int8))
     path = tmp_path / "gelu.tflite"
     path.write_bytes(tflite)
     with pytest.raises(CompressError, match="no kernel for GELU"):

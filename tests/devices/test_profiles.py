@@ -3,10 +3,14 @@ import json
 
 import pytest
 
-from compress import CompressError, devices
-from compress.cost import LayerCost, ModelCost
+from compress import CompressError
+from compress.config import Targets
+from compress.devices import latency
+from compress.devices import profiles
+from compress.devices import targets as device_targets
+from compress.models.cost import LayerCost, ModelCost
 
-APOLLO3 = devices.get("apollo3")
+APOLLO3 = profiles.get("apollo3")
 
 
 def _cost(flops=0, flash_bytes=0, arena_bytes=0, layers=()) -> ModelCost:
@@ -19,7 +23,7 @@ def _layer(kind, macs=0, flops=0) -> LayerCost:
 
 def test_seed_001_reproduced():
     # seed 001: 82.7 M FLOPs took 3 min 1 s on Apollo3 with the reference kernels
-    assert devices.latency_s(_cost(flops=82.7e6), APOLLO3, "flops") == pytest.approx(180, abs=2)
+    assert latency.latency_s(_cost(flops=82.7e6), APOLLO3, "flops") == pytest.approx(180, abs=2)
 
 
 def test_apollo3_limits_are_the_arduino_core_limits():
@@ -28,14 +32,14 @@ def test_apollo3_limits_are_the_arduino_core_limits():
 
 @pytest.mark.parametrize("name", ["apollo3", "nano33ble", "stm32f746"])
 def test_every_device_leaves_room_for_a_model(name):
-    device = devices.get(name)
+    device = profiles.get(name)
     assert device.flash_bytes > device.runtime_flash_bytes and device.ram_bytes > device.runtime_ram_bytes
-    assert device.flops_per_s == pytest.approx(device.clock_hz / devices.CYCLES_PER_FLOP)
+    assert device.flops_per_s == pytest.approx(device.clock_hz / profiles.CYCLES_PER_FLOP)
 
 
 def test_unknown_device_lists_the_known_ones():
     with pytest.raises(CompressError, match="apollo3.*nano33ble.*stm32f746"):
-        devices.get("esp32")
+        profiles.get("esp32")
 
 
 def test_ops_model_hand_derived():
@@ -43,18 +47,18 @@ def test_ops_model_hand_derived():
               _layer("dense", macs=100)]
     cost = _cost(layers=layers)
     # reference: 3 ops x 3,000 + 1,000 x 180 + 50 x 10 + 100 x 10 = 190,500 cycles; bn and relu are folded away
-    assert devices.latency_s(cost, APOLLO3, "ops") == pytest.approx(190_500 / 48e6)
+    assert latency.latency_s(cost, APOLLO3, "ops") == pytest.approx(190_500 / 48e6)
     # cmsis-nn: 9,000 + 1,000 x 4 + 50 x 3 + 100 x 3 = 13,450 cycles
-    assert devices.latency_s(cost, APOLLO3, "ops", kernels="cmsis-nn") == pytest.approx(13_450 / 48e6)
+    assert latency.latency_s(cost, APOLLO3, "ops", kernels="cmsis-nn") == pytest.approx(13_450 / 48e6)
 
 
 def test_calibration_file_replaces_table_entries(tmp_path):
     path = tmp_path / "board.json"
     path.write_text(json.dumps({"cycles": {"reference": {"conv": 100, "per_op": 0}}, "flops_per_s": 1e6}))
-    calibration = devices.load_calibration(path)
+    calibration = latency.load_calibration(path)
     cost = _cost(flops=2e6, layers=[_layer("conv", macs=1_000)])
-    assert devices.latency_s(cost, APOLLO3, "ops", calibration=calibration) == pytest.approx(100_000 / 48e6)
-    assert devices.latency_s(cost, APOLLO3, "flops", calibration=calibration) == pytest.approx(2.0)
+    assert latency.latency_s(cost, APOLLO3, "ops", calibration=calibration) == pytest.approx(100_000 / 48e6)
+    assert latency.latency_s(cost, APOLLO3, "flops", calibration=calibration) == pytest.approx(2.0)
 
 
 @pytest.mark.parametrize("text", ['{"cycles": {"reference": {"conv2d": 3}}}', '{"cycles": {"tpu": {}}}',
@@ -62,22 +66,22 @@ def test_calibration_file_replaces_table_entries(tmp_path):
 def test_bad_calibration_file_is_a_compress_error(tmp_path, text):
     (tmp_path / "bad.json").write_text(text)
     with pytest.raises(CompressError):
-        devices.load_calibration(tmp_path / "bad.json")
+        latency.load_calibration(tmp_path / "bad.json")
 
 
 def test_check_all_pass_with_margins():
-    checks = {c.name: c for c in devices.check(_cost(flops=230e3, flash_bytes=100_000, arena_bytes=50_000), APOLLO3)}
+    checks = {c.name: c for c in device_targets.check(_cost(flops=230e3, flash_bytes=100_000, arena_bytes=50_000), APOLLO3)}
     assert [c for c in checks] == ["flops", "latency", "flash", "arena"]
     assert all(c.passed for c in checks.values())
     assert checks["flops"].margin == pytest.approx(0.5)  # 230 k of 460 k
     assert checks["latency"].figure == pytest.approx(0.5) and checks["latency"].limit == pytest.approx(1.0)
-    assert checks["flash"].figure == 100_000 + devices.RUNTIME_FLASH_BYTES and checks["flash"].limit == 983_040
-    assert checks["arena"].margin == pytest.approx((393_216 - 50_000 - devices.RUNTIME_RAM_BYTES) / 393_216)
+    assert checks["flash"].figure == 100_000 + profiles.RUNTIME_FLASH_BYTES and checks["flash"].limit == 983_040
+    assert checks["arena"].margin == pytest.approx((393_216 - 50_000 - profiles.RUNTIME_RAM_BYTES) / 393_216)
 
 
 def test_check_failures_have_negative_margins():
     cost = _cost(flops=920e3, flash_bytes=900_000, arena_bytes=10_000)
-    checks = {c.name: c for c in devices.check(cost, APOLLO3)}
+    checks = {c.name: c for c in device_targets.check(cost, APOLLO3)}
     assert not checks["flops"].passed and checks["flops"].margin == pytest.approx(-1.0)
     assert not checks["latency"].passed and checks["latency"].figure == pytest.approx(2.0)
     assert not checks["flash"].passed and checks["flash"].margin < 0
@@ -86,23 +90,23 @@ def test_check_failures_have_negative_margins():
 
 def test_measured_figures_override_estimates():
     cost = _cost(flops=1e5, flash_bytes=10_000, arena_bytes=10_000)
-    checks = {c.name: c for c in devices.check(cost, APOLLO3, measured_arena_bytes=380_000,
+    checks = {c.name: c for c in device_targets.check(cost, APOLLO3, measured_arena_bytes=380_000,
                                                measured_model_bytes=20_000)}
-    assert checks["arena"].figure == 380_000 + devices.RUNTIME_RAM_BYTES and not checks["arena"].passed
-    assert checks["flash"].figure == 20_000 + devices.RUNTIME_FLASH_BYTES
+    assert checks["arena"].figure == 380_000 + profiles.RUNTIME_RAM_BYTES and not checks["arena"].passed
+    assert checks["flash"].figure == 20_000 + profiles.RUNTIME_FLASH_BYTES
 
 
 def test_targets_latency_explicit_or_derived_from_budget():
-    nano = devices.get("nano33ble")
-    assert devices.Targets().latency_limit_s(APOLLO3) == pytest.approx(1.0)
-    assert devices.Targets(budget_flops=0.92e6).latency_limit_s(APOLLO3) == pytest.approx(2.0)
-    assert devices.Targets().latency_limit_s(nano) == pytest.approx(0.46e6 / nano.flops_per_s)
-    checks = devices.check(_cost(flops=1e6), APOLLO3, devices.Targets(budget_flops=2e6, latency_s=3.0))
+    nano = profiles.get("nano33ble")
+    assert latency.latency_limit_s(Targets(), APOLLO3) == pytest.approx(1.0)
+    assert latency.latency_limit_s(Targets(budget_flops=0.92e6), APOLLO3) == pytest.approx(2.0)
+    assert latency.latency_limit_s(Targets(), nano) == pytest.approx(0.46e6 / nano.flops_per_s)
+    checks = device_targets.check(_cost(flops=1e6), APOLLO3, Targets(budget_flops=2e6, latency_s=3.0))
     assert [(c.limit, c.passed) for c in checks[:2]] == [(2e6, True), (3.0, True)]
 
 
 def test_unknown_latency_model_or_kernels():
     with pytest.raises(CompressError):
-        devices.latency_s(_cost(), APOLLO3, "magic")
+        latency.latency_s(_cost(), APOLLO3, "magic")
     with pytest.raises(CompressError):
-        devices.latency_s(_cost(), APOLLO3, "ops", kernels="tvm")
+        latency.latency_s(_cost(), APOLLO3, "ops", kernels="tvm")

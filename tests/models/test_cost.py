@@ -4,8 +4,12 @@ import sys
 
 import pytest
 
-from compress import CompressError, cost, zoo
-from compress.spec import Layer, ModelSpec
+from compress import CompressError
+from compress.models import cost
+from compress.models import keras_io
+from compress.models import tflite_io
+from compress.models import zoo
+from compress.models.spec import Layer, ModelSpec
 
 ODD = (11, 13, 3)  # odd, unequal sides and channels: a swapped dimension cannot hide
 
@@ -124,7 +128,7 @@ def test_keras_only_kinds_hand_derived():
     outputs = [L.BatchNormalization(name="bn_flat")(flat), L.ReLU(max_value=5.0, name="relu5")(flat),
                L.Activation("hard_sigmoid", name="hsig")(flat), L.Dense(7, name="dense_img")(x),
                L.Add(name="add3")([x, x, x]), L.Softmax(name="soft")(flat)]
-    rows = {row.name: row for row in cost.keras_cost(keras.Model(x, outputs)).layers}
+    rows = {row.name: row for row in keras_io.keras_cost(keras.Model(x, outputs)).layers}
     # BN on a flat tensor, 429 features: add eps, rsqrt (2), x gamma, x mean, beta - : 6 x 429; x inv, + : 2 x 429
     assert (rows["bn_flat"].flops, rows["bn_flat"].params) == (3_432, 1_716)
     assert rows["relu5"].flops == 858  # clip_by_value: Minimum and Maximum on 429 elements
@@ -155,7 +159,7 @@ def test_arena_keeps_the_residual_shortcut_alive():
 @pytest.mark.parametrize("name", list(zoo.ZOO))
 def test_zoo_flops_match_profiler_and_params_match_keras(zoo_models, name):
     spec, model = zoo_models[name]
-    ours, theirs = cost.keras_cost(model), profiler_flops(model)
+    ours, theirs = keras_io.keras_cost(model), profiler_flops(model)
     assert abs(ours.flops - theirs) <= 0.01 * theirs
     assert ours.params == model.count_params()
     assert cost.spec_cost(spec).params == model.count_params()
@@ -164,7 +168,7 @@ def test_zoo_flops_match_profiler_and_params_match_keras(zoo_models, name):
 @pytest.mark.parametrize("name", list(zoo.ZOO))
 def test_spec_cost_equals_keras_cost(zoo_models, name):
     spec, model = zoo_models[name]
-    from_spec, from_keras = cost.spec_cost(spec), cost.keras_cost(model)
+    from_spec, from_keras = cost.spec_cost(spec), keras_io.keras_cost(model)
     assert from_spec.layers == from_keras.layers
     for field in ("macs", "flops", "params", "flash_bytes", "arena_bytes"):
         assert getattr(from_spec, field) == getattr(from_keras, field), field
@@ -173,7 +177,7 @@ def test_spec_cost_equals_keras_cost(zoo_models, name):
 @pytest.mark.parametrize("build", [_odd_sequential, _odd_functional])
 def test_odd_models_match_profiler_and_count_params(build):
     model = build()
-    ours, theirs = cost.keras_cost(model), profiler_flops(model)
+    ours, theirs = keras_io.keras_cost(model), profiler_flops(model)
     assert theirs > 0 and abs(ours.flops - theirs) <= 0.01 * theirs
     assert ours.params == model.count_params()
 
@@ -183,7 +187,7 @@ def test_alexnet_flops_near_seed_001():
 
 
 def test_spec_cost_does_not_import_tensorflow():
-    code = ("import sys; from compress import cost, zoo; cost.spec_cost(zoo.get('resnet_like')); "
+    code = ("import sys; from compress.models import cost, zoo; cost.spec_cost(zoo.get('resnet_like')); "
             "sys.exit('tensorflow' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
@@ -216,16 +220,16 @@ def _convert(model, path, int8=False):
 
 def test_tflite_macs_match_keras(zoo_models, tmp_path):
     for model in (zoo_models["embedded3"][1], _odd_functional(), _odd_sequential()):
-        keras_figures = cost.keras_cost(model)
-        lite = cost.tflite_cost(_convert(model, tmp_path / f"{model.name}.tflite"))
+        keras_figures = keras_io.keras_cost(model)
+        lite = tflite_io.tflite_cost(_convert(model, tmp_path / f"{model.name}.tflite"))
         assert abs(lite.macs - keras_figures.macs) <= 0.01 * keras_figures.macs
         assert lite.flash_bytes == (tmp_path / f"{model.name}.tflite").stat().st_size
 
 
 def test_tflite_int8_arena_and_flash_agree_with_the_estimate(zoo_models, tmp_path):
     model = zoo_models["embedded3"][1]
-    estimate = cost.keras_cost(model)
-    lite = cost.tflite_cost(_convert(model, tmp_path / "e3_int8.tflite", int8=True))
+    estimate = keras_io.keras_cost(model)
+    lite = tflite_io.tflite_cost(_convert(model, tmp_path / "e3_int8.tflite", int8=True))
     assert lite.arena_bytes == estimate.arena_bytes  # BN and ReLU fused, dropout gone: the same live tensors
     assert abs(estimate.flash_bytes - lite.flash_bytes) <= 0.05 * lite.flash_bytes
     assert [row.name for row in lite.layers][:2] == ["0:conv1", "1:pool1"]
@@ -240,7 +244,7 @@ def test_unsupported_layer_names_layer_and_class(make):
     x = keras.Input((16, 3))
     y = L.Conv1D(4, 3, name="odd_one")(x) if make == "conv1d" else L.LSTM(4, name="odd_one")(x)
     with pytest.raises(CompressError, match=r"odd_one.*(Conv1D|LSTM)"):
-        cost.keras_cost(keras.Model(x, L.Flatten()(y)))
+        keras_io.keras_cost(keras.Model(x, L.Flatten()(y)))
 
 
 def test_unreadable_files_raise_compress_error(tmp_path):
@@ -257,4 +261,4 @@ def test_load_keras_refuses_python_lambdas(tmp_path):
     model = keras.Sequential([keras.Input((4,)), keras.layers.Lambda(lambda t: t * 2), keras.layers.Dense(2)])
     model.save(tmp_path / "lambda.h5")
     with pytest.raises(CompressError, match="Lambda"):
-        cost.load_keras(tmp_path / "lambda.h5")
+        keras_io.load_keras(tmp_path / "lambda.h5")

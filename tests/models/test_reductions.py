@@ -3,9 +3,9 @@ import random
 
 import pytest
 
-from compress import zoo
-from compress.cost import spec_cost
-from compress.reductions import reductions
+from compress.models import zoo
+from compress.models.cost import spec_cost
+from compress.models.reductions import reductions
 
 
 def labels(spec):

@@ -9,11 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compress import CompressError, devices, run_report, zoo
+from compress import CompressError
+from compress.config import DataConfig, RunConfig, SearchConfig, Targets
+from compress.devices import profiles
+from compress.devices import targets as device_targets
+from compress.models import zoo
+from compress.report import compare
+from compress.report import run_report
 from compress.cli import main
-from compress.cost import spec_cost
-from compress.reductions import reductions
-from compress.spec import Layer, ModelSpec
+from compress.models.cost import spec_cost
+from compress.models.reductions import reductions
+from compress.models.spec import Layer, ModelSpec
 
 INPUT = (24, 24, 1)
 AUC_RATIO = 0.8
@@ -40,7 +46,8 @@ def _journal(budget_flops: float) -> list[dict]:
     rows = []
     for (spec, parent, label, depth), auc in zip(plan, aucs):
         cost = spec_cost(spec)
-        fits = all(c.passed for c in devices.check(cost, devices.get("apollo3"), devices.Targets(budget_flops)))
+        checks = device_targets.check(cost, profiles.get("apollo3"), Targets(budget_flops=budget_flops))
+        fits = all(c.passed for c in checks)
         rows.append({"key": spec.key, "parent": parent.key if parent else None, "reduction": label, "depth": depth,
                      "flops": cost.flops, "fits": fits, "val": _metrics(auc, rng), "params": cost.params,
                      "arena_bytes": cost.arena_bytes, "flash_bytes": cost.flash_bytes, "epochs": 1,
@@ -72,10 +79,9 @@ def runs(tmp_path_factory):
     done = root / "done"
     done.mkdir()
     _write_data(root / "tiny.npz")
-    config = {"baseline": "embedded3", "data": str(root / "tiny.npz"), "positive": None, "class_subset": None,
-              "task": "binary", "size": 24, "channels": 1, "samples": None, "seed": 0, "device": "apollo3",
-              "budget_flops": budget, "latency_model": "flops", "auc_ratio": AUC_RATIO, "strategy": "astar"}
-    (done / "config.json").write_text(json.dumps(config))
+    config = RunConfig(data=DataConfig(source=str(root / "tiny.npz"), size=24), targets=Targets(budget_flops=budget),
+                       search=SearchConfig(baseline="embedded3", auc_ratio=AUC_RATIO))
+    (done / "config.json").write_text(json.dumps(config.to_dict()))
     lines = "".join(json.dumps(r) + "\n" for r in rows)
     (done / "journal.jsonl").write_text(lines)
     beta = AUC_RATIO * rows[0]["val"]["auc"]
@@ -85,7 +91,7 @@ def runs(tmp_path_factory):
     model.save(done / "best.keras")
     (done / "weights").mkdir()
     model.save_weights(done / "weights" / f"{win['key']}.weights.h5")
-    checks = devices.check(spec_cost(spec), devices.get("apollo3"), devices.Targets(budget))
+    checks = device_targets.check(spec_cost(spec), profiles.get("apollo3"), Targets(budget_flops=budget))
     history = [{"epoch": e, "loss": 0.7 - 0.05 * e, "val_auc": 0.8 + 0.01 * e, "val_accuracy": 0.7, "seconds": 1}
                for e in (1, 2, 3)]
     final = {**_entry(win, 0.80), "reductions": ["a", "b", "c"], "search_val_auc": win["val"]["auc"],
@@ -195,7 +201,8 @@ def test_run_with_only_config_and_journal_says_what_is_missing(runs, tmp_path):
     run.mkdir()
     shutil.copy(runs["killed"] / "journal.jsonl", run / "journal.jsonl")
     config = json.loads((runs["killed"] / "config.json").read_text())
-    (run / "config.json").write_text(json.dumps({**config, "data": str(tmp_path / "gone.npz")}))
+    config["data"]["source"] = str(tmp_path / "gone.npz")
+    (run / "config.json").write_text(json.dumps(config))
     run_report.write_run_report(run, formats=("md",))
     md = (run / "report.md").read_text()
     assert "## Saliency maps\n\nNot drawn:" in md and "weights.h5: missing" in md
@@ -221,7 +228,7 @@ def test_no_goal_run_reports_the_closest_models(runs, tmp_path):
 
 
 def test_compare_has_one_row_per_run(runs):
-    table = run_report.compare_markdown([runs["done"], runs["killed"]])
+    table = compare.compare_markdown([runs["done"], runs["killed"]])
     lines = table.splitlines()
     assert len(lines) == 2 + 2
     assert lines[0].startswith("| run | strategy | status | trainings |")
@@ -263,7 +270,7 @@ def test_cli_rejects_an_unknown_format(runs, capsys):
 # --- the pieces -------------------------------------------------------------------------------------
 
 def test_pareto_front_keeps_only_undominated_points():
-    from compress.plots import pareto_front
+    from compress.report.plots import pareto_front
 
     points = [(100, 0.9), (50, 0.8), (60, 0.7), (10, 0.5), (10, 0.6), (200, 0.85)]
     assert sorted(pareto_front(points)) == [0, 1, 4]
@@ -286,7 +293,7 @@ def test_input_gradients_match_finite_differences_of_the_class_score():
     """On a linear net (conv, flatten, head) the score z_c - mean(z) is linear in x: differences are exact."""
     import tf_keras as keras
 
-    from compress.plots import input_gradients
+    from compress.report.model_plots import input_gradients
 
     spec = ModelSpec((8, 8, 2), 3, (Layer("conv", "c", units=4, kernel=3), Layer("flatten", "f")), "lin")
     model = spec.build(seed=0)

@@ -6,11 +6,13 @@ import random
 
 import pytest
 
-from compress import zoo
-from compress.cost import spec_cost
-from compress.reductions import reductions
-from compress.search import Journal, Search, Space, heuristic, run, smallest_reachable
-from compress.spec import Layer, ModelSpec
+from compress.models import zoo
+from compress.models.cost import spec_cost
+from compress.models.reductions import reductions
+from compress.search.journal import Journal
+from compress.search.space import Space
+from compress.search.strategies import Search, heuristic, run, smallest_reachable
+from compress.models.spec import Layer, ModelSpec
 
 
 @functools.lru_cache(maxsize=None)

@@ -2,10 +2,12 @@
 import numpy as np
 import pytest
 
-from compress.data import Dataset
-from compress.reductions import reductions
-from compress.spec import Layer, ModelSpec
-from compress.train import Trainer, classification_metrics, inherit_weights
+from compress.data.dataset import Dataset
+from compress.models.reductions import reductions
+from compress.models.spec import Layer, ModelSpec
+from compress.data.metrics import classification_metrics
+from compress.search.inherit import inherit_weights
+from compress.search.train import Trainer
 
 
 def blobs(n, side=16, seed=0):

@@ -1,0 +1,116 @@
+"""Typed settings of every job: frozen dataclasses that cli.py fills from its options and config.json stores."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compress import CompressError
+
+CONFIG_FILE = "config.json"  # in a run folder: RunConfig.to_dict()
+SYNTHETIC_FACES = "synthetic-faces"
+DEFAULT_BUDGET_FLOPS = 0.46e6  # Apollo3 at ~0.46 MFLOP/s (Shved 2019) -> about 1 s per inference
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    source: str = SYNTHETIC_FACES  # 'synthetic-faces', a FER2013 .csv, an image folder or an .npz
+    positive: str | None = None  # binary task: this class (name or code) against the rest
+    class_subset: str | None = None  # comma-separated classes to keep
+    task: str = "binary"  # synthetic-faces only: 'binary' (happy vs not-happy) or '4class'
+    size: int = 48  # image side in pixels after centre crop and resize
+    channels: int = 1  # 1 = grayscale, 3 = RGB
+    samples: int | None = None  # synthetic-faces only: number of images (None: the generator's default)
+    balance: str = "none"  # class imbalance in training: 'oversample', 'class-weight' or 'none'
+    seed: int = 0  # data, splits, training and int8 calibration
+    holdout_group: str | None = None  # leave-one-group-out: this group (subject) is the test split
+
+
+@dataclass(frozen=True, kw_only=True)
+class Targets:
+    device: str = "apollo3"  # device profile (compress.devices): clock, flash, SRAM
+    budget_flops: float = DEFAULT_BUDGET_FLOPS  # FLOPs per inference
+    latency_s: float | None = None  # seconds per inference; None: the time the FLOPs budget takes on the device
+    latency_model: str = "flops"  # 'flops': FLOPs / device FLOP/s; 'ops': cycles per MAC per op kind
+    calibration: str | None = None  # JSON file of measured figures replacing the default cycle table
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    epochs: int = 3  # per candidate (the `train` job: for the baseline)
+    batch_size: int = 64
+    lr: float = 1e-3  # Adam, for candidates and the winner's fine-tune (the `train` job: the baseline)
+    baseline_lr: float = 1e-4  # Adam, for the search's baseline trained from scratch
+    final_epochs: int = 12  # for the search's baseline and the winner's fine-tune
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchConfig:
+    baseline: str = "alexnet"  # zoo name or spec .json
+    strategy: str = "astar"  # astar, dfs or greedy
+    auc_ratio: float = 0.8  # beta = auc_ratio x the baseline's val AUC
+    max_evals: int = 60  # trainings
+    max_minutes: float = 30.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportConfig:
+    enabled: bool = True  # False: the search stops after its report (no int8 model, no firmware)
+    qat: bool = False  # quantization-aware fine-tuning before the int8 conversion
+    beta: float | None = None  # `export`: fail when int8 test AUC falls below this (None: the run's beta)
+
+
+# What may change between a run and its --resume: how long it searches and what happens after the search.
+RESUMABLE_CHANGES = {"search": ("max_evals", "max_minutes"), "export": ("enabled", "qat", "beta")}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """Everything that defines a search run; config.json in its folder is this, serialised."""
+    data: DataConfig = field(default_factory=DataConfig)
+    targets: Targets = field(default_factory=Targets)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = CONFIG_FILE) -> "RunConfig":
+        if not isinstance(data, dict):
+            raise CompressError(f"{where}: expected a JSON object")
+        parts = {}
+        for part in dataclasses.fields(cls):
+            values = data.get(part.name, {})
+            known = {f.name for f in dataclasses.fields(part.default_factory)}
+            unknown = sorted(set(values) - known) if isinstance(values, dict) else [part.name]
+            if unknown:
+                raise CompressError(f"{where}: unknown setting(s) {', '.join(unknown)} under {part.name!r}")
+            parts[part.name] = part.default_factory(**values)
+        extra = sorted(set(data) - set(parts))
+        if extra:
+            raise CompressError(f"{where}: unknown section(s) {', '.join(extra)}")
+        return cls(**parts)
+
+    def changes_refused_on_resume(self, old: "RunConfig") -> dict:
+        """{'section.field': (old, new)} for every setting a resumed run may not change."""
+        changed = {}
+        for section, new_part in self.to_dict().items():
+            old_part = old.to_dict()[section]
+            for name, value in new_part.items():
+                if old_part[name] != value and name not in RESUMABLE_CHANGES.get(section, ()):
+                    changed[f"{section}.{name}"] = (old_part[name], value)
+        return changed
+
+
+def read_run_config(run_dir) -> RunConfig | None:
+    """The RunConfig stored in a run folder, or None when the folder has no config.json."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.exists():
+        return None
+    try:
+        return RunConfig.from_dict(json.loads(path.read_text()), str(path))
+    except (ValueError, TypeError) as exc:
+        raise CompressError(f"{path}: not a valid run configuration: {exc}") from None

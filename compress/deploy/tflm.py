@@ -1,0 +1,117 @@
+"""The tflite-micro runtime on the host: run an int8 model with the real TFLM kernels, and measure its arena."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from compress import CompressError
+
+ARENA_ALIGN = 16  # TFLM aligns its arena allocations to 16 bytes
+
+
+# TFLM crashes the process (not a Python error) when the arena cannot even hold its own bookkeeping, so the
+# probes run in a child process that answers 1/0 per arena size and is restarted after a crash.
+_PROBE = r"""
+import sys
+from tflite_micro.python.tflite_micro import runtime
+model = open(sys.argv[1], "rb").read()
+for line in sys.stdin:
+    try:
+        runtime.Interpreter.from_bytes(model, arena_size=int(line))
+        ok = 1
+    except RuntimeError:
+        ok = 0
+    print(ok, flush=True)
+"""
+
+
+class _Prober:
+    """Asks a child tflite-micro runtime whether AllocateTensors() succeeds with a given arena size."""
+
+    def __init__(self, tflite_bytes: bytes):
+        self._dir = tempfile.TemporaryDirectory(prefix="compress-arena-")
+        self._model = Path(self._dir.name) / "model.tflite"
+        self._model.write_bytes(tflite_bytes)
+        self._log = open(Path(self._dir.name) / "stderr.txt", "w+")
+        self._proc = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._stop()
+        self._log.close()
+        self._dir.cleanup()
+
+    def _stop(self):
+        if self._proc is not None:
+            self._proc.stdin.close()
+            self._proc.wait()
+            self._proc = None
+
+    def __call__(self, arena_bytes: int) -> bool:
+        if self._proc is None:
+            self._proc = subprocess.Popen([sys.executable, "-c", _PROBE, str(self._model)], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=self._log, text=True)
+        try:
+            self._proc.stdin.write(f"{arena_bytes}\n")
+            self._proc.stdin.flush()
+            answer = self._proc.stdout.readline().strip()
+        except BrokenPipeError:
+            answer = ""
+        if answer not in ("0", "1"):  # the child died: TFLM overran a too-small arena
+            self._proc.stdout.close()
+            self._proc.wait()
+            self._proc = None
+            return False
+        return answer == "1"
+
+    def stderr_tail(self) -> str:
+        self._log.flush()
+        self._log.seek(0)
+        return self._log.read()[-300:].strip()
+
+
+def arena_allocates(tflite_bytes: bytes, arena_bytes: int) -> bool:
+    """Whether the tflite-micro runtime can allocate the model's tensors in arena_bytes."""
+    with _Prober(tflite_bytes) as allocates:
+        return allocates(arena_bytes)
+
+
+def measure_arena_bytes(tflite_bytes: bytes, *, limit_bytes: int = 64 << 20) -> int:
+    """Smallest arena (a multiple of 16 bytes) for which AllocateTensors() succeeds, by doubling then bisection."""
+    with _Prober(tflite_bytes) as allocates:
+        fail, ok = 0, 4096
+        while not allocates(ok):
+            if ok >= limit_bytes:
+                raise CompressError(f"the tflite-micro runtime cannot allocate this model even in {limit_bytes:,} "
+                                    f"bytes: {allocates.stderr_tail() or 'no message'}")
+            fail, ok = ok, ok * 2
+        while ok - fail > ARENA_ALIGN:
+            mid = (fail + ok) // 2 // ARENA_ALIGN * ARENA_ALIGN
+            fail, ok = (fail, mid) if allocates(mid) else (mid, ok)
+        return ok
+
+
+def run_tflm(tflite_bytes: bytes, x_int8: np.ndarray, *, arena_bytes: int = 64 << 20) -> np.ndarray:
+    """Raw int8 outputs of the tflite-micro interpreter (the real TFLM kernels), one image at a time."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    try:
+        interpreter = runtime.Interpreter.from_bytes(bytes(tflite_bytes), arena_size=arena_bytes)
+    except RuntimeError as exc:
+        raise CompressError(f"the tflite-micro runtime cannot load this model: {exc}") from None
+    shape = interpreter.get_input_details(0)["shape"]
+    x = np.asarray(x_int8)
+    if x.dtype != np.int8:
+        raise CompressError(f"run_tflm takes int8 input, got {x.dtype}")
+    rows = []
+    for image in x.reshape((-1, *shape[1:])):
+        interpreter.set_input(image[None], 0)
+        interpreter.invoke()
+        rows.append(np.array(interpreter.get_output(0)).reshape(-1))
+    return np.stack(rows)

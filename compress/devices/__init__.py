@@ -1,0 +1,1 @@
+"""Microcontroller profiles, latency estimates and the target check."""

@@ -1,0 +1,135 @@
+"""A run folder read back: its configuration, journal rows in evaluation order, summary and export report."""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compress import CompressError
+from compress.config import CONFIG_FILE, RunConfig, read_run_config
+from compress.models.spec import ModelSpec
+from compress.search.journal import Journal, goal_rank, is_goal
+from compress.search.space import Costing
+
+
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _read_json(path: Path):
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError:  # a file being written by a run that was killed: report without it
+        _warn(f"warning: {path} is not valid JSON; ignored")
+        return None
+
+
+@dataclass
+class Run:
+    """A run folder: config, journal rows in evaluation order, and summary / export.json once finished."""
+    path: Path
+    config: RunConfig | None  # None: the folder has no config.json
+    rows: list[dict]
+    summary: dict | None
+    exported: dict | None
+    _data: list = field(default_factory=list, repr=False)
+
+    @property
+    def settings(self) -> RunConfig:
+        """The run's configuration, or the defaults where its folder has none."""
+        return self.config or RunConfig()
+
+    @property
+    def baseline(self) -> dict:
+        return next((r for r in self.rows if r["parent"] is None), self.rows[0])
+
+    @property
+    def beta(self) -> float:
+        """The summary's; for a run without one, auc_ratio x the baseline's val AUC, as the search sets it."""
+        if self.summary:
+            return float(self.summary["beta"])
+        return self.settings.search.auc_ratio * self.baseline["val"]["auc"]
+
+    def status(self, row: dict) -> str:
+        if row["parent"] is None:
+            return "baseline"
+        if row["val"]["auc"] < self.beta:
+            return "pruned"  # seed 001's rule: the search never expands it
+        return "goal" if is_goal(row["fits"], row["val"]["auc"], self.beta) else "kept"
+
+    def row(self, key) -> dict | None:
+        return next((r for r in self.rows if r["key"] == key), None)
+
+    def winner(self) -> dict | None:
+        """The summary's final model; in a run without a summary, the best goal so far (as Search.best_goal)."""
+        if self.summary:
+            return self.row((self.summary.get("final") or {}).get("key"))
+        goals = [r for r in self.rows if is_goal(r["fits"], r["val"]["auc"], self.beta)]
+        return max(goals, key=lambda r: goal_rank(r["val"]["auc"], r["flops"]), default=None)
+
+    def focus(self) -> tuple[dict | None, str]:
+        """The model the per-model sections describe, and what to call it."""
+        win = self.winner()
+        if win:
+            return win, "winner" if self.summary else "winner so far"
+        good = [r for r in self.rows if r["parent"] is not None and r["val"]["auc"] >= self.beta]
+        return min(good, key=lambda r: r["flops"], default=None), "closest (fewest FLOPs with AUC >= beta)"
+
+    def lineage(self, row: dict | None) -> list[dict]:
+        chain = []
+        while row is not None and row not in chain:
+            chain.append(row)
+            row = self.row(row["parent"])
+        return chain[::-1]
+
+    def data(self):
+        """The run's data set, reloaded from config.json (cached on disk by compress.data)."""
+        if not self._data:
+            from compress.data.dataset import load
+
+            if self.config is None:
+                raise CompressError(f"{self.path / CONFIG_FILE}: missing, so the run's data set is unknown")
+            self._data.append(load(self.config.data))
+        return self._data[0]
+
+    def class_names(self, classes: int) -> list[str]:
+        for source in (self.summary, self.exported):
+            if source and source.get("class_names"):
+                return list(source["class_names"])
+        try:
+            return list(self.data().class_names)
+        except (CompressError, OSError, ValueError):
+            return [f"class {i}" for i in range(classes)]
+
+
+def load_run(run_dir) -> Run:
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise CompressError(f"{path}: no such run folder")
+    journal = path / "journal.jsonl"
+    if not journal.exists():
+        raise CompressError(f"{journal}: no journal; not a search run folder, or its search has not evaluated "
+                            "anything yet")
+    rows = Journal(journal, log=_warn).replay()
+    if not rows:
+        raise CompressError(f"{journal}: no evaluation recorded yet")
+    return Run(path, read_run_config(path), rows, _read_json(path / "summary.json"),
+               _read_json(path / "export.json"))
+
+
+def estimates(run: Run, row: dict) -> tuple[float, list[dict]]:
+    """Latency and target checks of a journal row, as the search computed them (for runs without a summary)."""
+    costing, spec = Costing(run.settings.targets), ModelSpec.from_dict(row["spec"])
+    return costing.latency_s(spec), [c.to_dict() for c in costing.checks(spec)]
+
+
+def search_nodes(run: Run) -> list[dict]:
+    return [{"key": r["key"], "parent": r["parent"], "order": i, "flops": r["flops"], "auc": r["val"]["auc"],
+             "status": run.status(r),
+             "label": r["reduction"] if r["parent"] else f"baseline ({r['spec'].get('name') or 'model'})"}
+            for i, r in enumerate(run.rows, 1)]
+
+

@@ -1,0 +1,1 @@
+"""How candidates are chosen and trained: strategies, the journal, the trainer. No Keras at import."""

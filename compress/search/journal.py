@@ -1,0 +1,85 @@
+"""journal.jsonl (one line per finished evaluation, never rewritten), its rows, and the one goal rule."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from compress.models.spec import ModelSpec
+
+
+def is_goal(fits: bool, auc: float, beta: float) -> bool:
+    """A goal passes every device target (cost only) and keeps validation AUC >= beta."""
+    return bool(fits) and auc >= beta
+
+
+def goal_rank(auc: float, flops: float) -> tuple:
+    """How goals are ordered, best last: higher val AUC, then fewer FLOPs. Test data never decides."""
+    return auc, -flops
+
+
+@dataclass
+class Evaluation:
+    key: str
+    spec: ModelSpec
+    parent: str | None
+    label: str
+    depth: int
+    flops: float
+    fits: bool  # every device target passes (cost only)
+    metrics: dict  # validation metrics: auc, accuracy, precision, recall, confusion
+    extra: dict = field(default_factory=dict)  # params, arena_bytes, train_seconds, ...
+
+    @property
+    def auc(self) -> float:
+        return float(self.metrics["auc"])
+
+    def to_json(self) -> dict:
+        return {"key": self.key, "parent": self.parent, "reduction": self.label, "depth": self.depth,
+                "flops": self.flops, "fits": self.fits, "val": self.metrics, **self.extra,
+                "spec": self.spec.to_dict()}
+
+    @classmethod
+    def from_json(cls, row: dict) -> "Evaluation":
+        known = {"key", "parent", "reduction", "depth", "flops", "fits", "val", "spec"}
+        return cls(row["key"], ModelSpec.from_dict(row["spec"]), row["parent"], row["reduction"], row["depth"],
+                   row["flops"], row["fits"], row["val"], {k: v for k, v in row.items() if k not in known})
+
+
+class Journal:
+    """journal.jsonl: one line per finished evaluation, flushed and fsynced at once; never rewritten."""
+
+    def __init__(self, path: Path, log: Callable[[str], None] = print):
+        self.path, self.log = Path(path), log
+
+    def replay(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        rows = []
+        for number, line in enumerate(self.path.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                ModelSpec.from_dict(row["spec"])
+                rows.append(row)
+            except (ValueError, KeyError, TypeError) as exc:
+                self.log(f"warning: {self.path} line {number} is corrupt ({exc.__class__.__name__}); "
+                         "ignored, that evaluation will be redone")
+        return rows
+
+    def append(self, row: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # A kill can leave a half-written last line: start on a fresh line so this one stays readable.
+        needs_newline = self.path.exists() and self.path.stat().st_size > 0 and not self._ends_with_newline()
+        with open(self.path, "a") as f:
+            f.write(("\n" if needs_newline else "") + json.dumps(row) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def _ends_with_newline(self) -> bool:
+        with open(self.path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) == b"\n"
