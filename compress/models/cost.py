@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from compress import CompressError
@@ -27,6 +27,19 @@ CHANNEL_QUANT_BYTES = 24  # per output channel: float32 scale + int64 zero point
 OP_BYTES = 320  # per op: operator table, output tensor with name and quantisation, small constants (reshape's shape)
 MODEL_BASE_BYTES = 500  # per model: header, input tensor, signature, metadata
 
+# TFLM arena = planned activations + TFLM's own allocations in the arena: interpreter, allocator and planner, per
+# tensor (constants too) an eval-tensor struct, per op a node struct and op data, and per output channel of a
+# conv, depthwise or dense op its requantisation multiplier and shift. Constants fitted (non-negative least
+# squares) to the smallest arena of the tflite-micro runtime (compress.deploy.tflm.measure_arena_bytes, 64-bit
+# host) of 41 single-op grid models (scripts/fit_latency.py) and 8 reductions of alexnet/embedded3: base 963,
+# per tensor 67 (the per-op structs are folded in here), per channel 8.5; models/model_int8.tflite 33,488
+# measured, 33,172 estimated. tests/devices/test_targets.py checks other candidates against the runtime.
+TFLM_ALIGN = 16  # every planned tensor starts on a 16-byte boundary
+TFLM_BASE_BYTES = 960
+TFLM_TENSOR_BYTES = 67
+TFLM_CHANNEL_BYTES = 8.5
+CONST_INPUT_KINDS = frozenset({"flatten", "reshape", "gap", "mean", "gmp"})  # a shape or axis tensor
+
 # Layers the TFLite converter folds into the op before them (BN into conv weights, ReLU as a fused activation) or
 # drops (dropout): they write no tensor of their own, so they add no op, no flash overhead and no arena.
 FUSED_KINDS = frozenset({"bn", "relu", "dropout", "identity"})
@@ -42,6 +55,7 @@ class LayerCost:
     params: int  # as Keras' count_params (non-trainable BN statistics included)
     activation_bytes: int  # output tensor bytes (int8: one per element)
     flash_bytes: int  # int8 weights + int32 biases + quantisation and flatbuffer overhead
+    inner_bytes: int = 0  # a tensor between the layer's two ops (separable conv: the depthwise output)
 
 
 @dataclass(frozen=True)
@@ -53,7 +67,8 @@ class ModelCost:
     flops: int
     params: int
     flash_bytes: int  # estimated int8 .tflite size (a .tflite file: its size)
-    arena_bytes: int  # peak live activation bytes, see peak_live_bytes
+    arena_bytes: int  # TFLM arena estimate: planned activations (peak_live_bytes) + TFLM's own, see tflm_arena_bytes
+    planned_bytes: int = 0  # the planned activations alone, as TFLM's memory planner lays them out
 
     def to_dict(self) -> dict:
         return asdict(self) | {"layers": [asdict(layer) for layer in self.layers]}
@@ -88,7 +103,8 @@ def _sepconv(name, in_shape, out_shape, kh, kw, mult=1, bias=True, act=0) -> Lay
     pixels, mid, cout = _prod(out_shape[:-1]), in_shape[-1] * mult, out_shape[-1]
     macs, weights = pixels * mid * (kh * kw + cout), mid * (kh * kw + cout)
     flops = 2 * macs + (bias + act) * pixels * cout
-    return _row(name, "sepconv", out_shape, macs, flops, weights + bias * cout, weights, mid + cout, ops=2)
+    row = _row(name, "sepconv", out_shape, macs, flops, weights + bias * cout, weights, mid + cout, ops=2)
+    return replace(row, inner_bytes=pixels * mid)
 
 
 def _dense(name, in_shape, out_shape, bias=True, act=0) -> LayerCost:
@@ -109,26 +125,52 @@ def _bn(name, shape, fused, scale=True, center=True) -> LayerCost:
 
 
 # --- a graph of costed layers -> totals and arena ---------------------------------------------------------------------
-def peak_live_bytes(steps, sizes, inputs, outputs) -> int:
-    """Arena estimate: the peak, over ops in execution order, of the bytes of live tensors.
+def peak_live_bytes(steps, sizes, inputs, outputs, align: int = TFLM_ALIGN) -> int:
+    """Planned activation bytes, as TFLM's GreedyMemoryPlanner lays the tensors out in the arena.
 
-    A tensor lives from the op that writes it (graph inputs: from the start) to the last op that reads it (graph
-    outputs: to the end). So each op counts its inputs and its output plus every earlier tensor a later op still
-    needs (a residual shortcut). This is a lower bound on TFLM's arena: its planner may leave gaps, and persistent
-    buffers (per-channel multipliers, tensor structs) come on top -- the device's runtime allowance covers those.
+    A tensor lives from the op that writes it (graph inputs: from the first op) to the last op that reads it
+    (graph outputs: to the last op) and takes a multiple of `align` bytes. The planner places tensors largest
+    first, each at the lowest offset that overlaps no placed tensor alive at the same time; the arena's head is
+    the highest end. On a chain that is the peak of an op's input plus output; on a graph with long-lived tensors
+    (a residual shortcut) it can leave gaps above that peak. Checked against the tflite-micro runtime's own
+    arena on chains and residual graphs (tests/devices/test_targets.py).
     """
-    born = {t: 0 for t in inputs}
-    dies = {}
+    sizes = {t: -(-size // align) * align for t, size in sizes.items()}
+    life, readers = {t: [0, 0] for t in inputs}, {}
     for i, (ins, out) in enumerate(steps):
-        born.setdefault(out, i)
+        life.setdefault(out, [i, i])
         for t in ins:
-            dies[t] = i
+            life[t][1] = max(life[t][1], i)
+            readers[t] = readers.get(t, 0) + 1
+    for t, n in readers.items():
+        if n > 1:  # read by several ops (a shortcut): TFLM keeps it one op longer (measured on residual graphs)
+            life[t][1] = min(life[t][1] + 1, len(steps) - 1)
     for t in outputs:
-        dies[t] = len(steps)
-    peak = sum(sizes[t] for t in inputs)
-    for i in range(len(steps)):
-        peak = max(peak, sum(sizes[t] for t, b in born.items() if b <= i <= dies.get(t, b)))
-    return peak
+        life[t][1] = max(len(steps) - 1, 0)
+    placed, head = [], 0  # (offset, size, first, last), kept sorted by offset
+    for t in sorted(life, key=lambda t: -sizes[t]):  # a stable sort: equal sizes keep their order, as TFLM's
+        (first, last), size, offset = life[t], sizes[t], 0
+        for other_offset, other_size, other_first, other_last in placed:
+            if other_first > last or other_last < first:
+                continue  # not alive at the same time
+            if other_offset - offset >= size:
+                break  # the gap below this tensor fits
+            offset = max(offset, other_offset + other_size)
+        placed.append((offset, size, first, last))
+        placed.sort()
+        head = max(head, offset + size)
+    return head
+
+
+def tflm_arena_bytes(planned: int, layers) -> int:
+    """The arena TFLM needs: planned activations + its own allocations (constants above)."""
+    tensors = channels = 0
+    for layer in layers:
+        n = 1 + (layer.inner_bytes > 0)  # a separable conv is two ops with a tensor between them
+        tensors += n + 2 * n * (layer.macs > 0) + (layer.kind in CONST_INPUT_KINDS)  # + weights and bias
+        if layer.macs:  # conv, depthwise, separable (both of its ops), dense
+            channels += layer.output_shape[-1] + layer.inner_bytes // max(_prod(layer.output_shape[:-1]), 1)
+    return planned + TFLM_BASE_BYTES + TFLM_TENSOR_BYTES * tensors + round(TFLM_CHANNEL_BYTES * channels)
 
 
 def _model_cost(name, source, nodes, inputs: dict, outputs: list, fuse=True) -> ModelCost:
@@ -136,52 +178,66 @@ def _model_cost(name, source, nodes, inputs: dict, outputs: list, fuse=True) -> 
 
     fuse: Keras-level layers in FUSED_KINDS alias their input (a .tflite's own RELU op is a real op: fuse=False).
     """
-    steps, sizes, alias = [], dict(inputs), {}
+    steps, sizes, alias, kept = [], dict(inputs), {}, []
     for cost, ins, out in nodes:
         ins = tuple(alias.get(t, t) for t in ins)
         if fuse and cost.kind in FUSED_KINDS and len(ins) == 1:
             alias[out] = ins[0]  # computed in place by (or folded into) the op that wrote its input
             continue
+        if cost.inner_bytes:  # two ops: input -> inner tensor -> output
+            sizes[(out, "inner")] = cost.inner_bytes
+            steps.append((ins, (out, "inner")))
+            ins = ((out, "inner"),)
         sizes[out] = cost.activation_bytes
         steps.append((ins, out))
-    arena = peak_live_bytes(steps, sizes, list(inputs), [alias.get(t, t) for t in outputs])
+        kept.append(cost)
+    planned = peak_live_bytes(steps, sizes, list(inputs), [alias.get(t, t) for t in outputs])
     layers = tuple(cost for cost, _, _ in nodes)
     total = {f: sum(getattr(layer, f) for layer in layers) for f in ("macs", "flops", "params", "flash_bytes")}
     total["flash_bytes"] += MODEL_BASE_BYTES
-    return ModelCost(name, source, layers, arena_bytes=arena, **total)
+    return ModelCost(name, source, layers, arena_bytes=tflm_arena_bytes(planned, kept), planned_bytes=planned,
+                     **total)
 
 
 # --- ModelSpec: pure Python, no TensorFlow ----------------------------------------------------------------------------
 def spec_cost(spec) -> ModelCost:
-    """Cost of a ModelSpec from its shapes alone; rows and figures equal keras_cost(spec.build())."""
-    nodes, x = [], "input"
-    for layer, in_shape, out_shape in spec.shapes():
+    """Cost of a ModelSpec (a chain or a DAG) from its shapes alone; figures equal keras_cost(spec.build())."""
+    from compress.models.graph import tensor_shapes
+
+    shapes, nodes = tensor_shapes(spec), []
+    for layer, sources in zip(spec.layers, spec.inputs()):
+        ins = [shapes[s] for s in sources]
         if layer.kind == "residual":
-            x = _residual(nodes, layer, in_shape, out_shape, x)
+            _residual(nodes, layer, ins[0], shapes[layer.name], sources[0])
             continue
-        nodes.append((_spec_layer(layer, in_shape, out_shape), (x,), layer.name))
-        x = layer.name
-    nodes.append((_row("softmax", "softmax", (spec.classes,), flops=5 * spec.classes), (x,), "softmax"))
+        nodes.append((_spec_layer(layer, ins, shapes[layer.name]), tuple(sources), layer.name))
+    last = spec.layers[-1].name if spec.layers else "input"
+    if spec.head:
+        nodes.append((_dense("head", shapes[last], (spec.classes,)), (last,), "head"))
+    else:  # the identity build() names "head" so that the logits have a layer of their own
+        nodes.append((_row("head", "identity", (spec.classes,)), (last,), "head"))
+    nodes.append((_row("softmax", "softmax", (spec.classes,), flops=5 * spec.classes), ("head",), "softmax"))
     return _model_cost(spec.name or "model", "spec", nodes, {"input": _prod(spec.input_shape)}, ["softmax"])
 
 
-def _spec_layer(layer, i, o) -> LayerCost:
-    kind, name, k = layer.kind, layer.name, layer.kernel
-    if kind == "conv":
-        return _conv(name, i, o, k, k)
-    if kind == "dwconv":
-        return _dwconv(name, i, o, k, k)
-    if kind == "sepconv":
-        return _sepconv(name, i, o, k, k)
-    if kind == "dense":
-        return _dense(name, i, o)
-    if kind in ("maxpool", "avgpool"):
-        return _pool(name, kind, o, k, k)
-    if kind == "bn":
-        return _bn(name, i, fused=len(i) == 3)  # Keras fuses BatchNormalization on 4-D (batch + image) inputs
-    if kind == "gap":
-        return _row(name, "gap", o, flops=_prod(i))
-    return _row(name, kind, o)  # relu, dropout, flatten: nothing the profiler counts
+def _spec_layer(layer, ins, o) -> LayerCost:
+    kind, name, k, bias, i = layer.kind, layer.name, layer.kernel, layer.bias, ins[0]
+    formulas = {
+        "conv": lambda: _conv(name, i, o, k, k, bias),
+        "dwconv": lambda: _dwconv(name, i, o, k, k, bias),
+        "sepconv": lambda: _sepconv(name, i, o, k, k, bias=bias),
+        "dense": lambda: _dense(name, i, o, bias),
+        "maxpool": lambda: _pool(name, kind, o, k, k),
+        "avgpool": lambda: _pool(name, kind, o, k, k),
+        "bn": lambda: _bn(name, i, fused=len(i) == 3),  # Keras fuses BatchNormalization on 4-D (batch + image)
+        "gap": lambda: _row(name, "gap", o, flops=_prod(i)),
+        "add": lambda: _row(name, "add", o, flops=(len(ins) - 1) * _prod(o)),
+        "rescale": lambda: _row(name, "rescale", o, flops=2 * _prod(o), ops=2),  # Mul, then AddV2 of the offset
+        "relu6": lambda: _row(name, "relu", o),
+    }
+    if kind in formulas:
+        return formulas[kind]()
+    return _row(name, kind, o)  # relu, dropout, flatten, gmp (Max), zeropad (Pad), concat, identity: not counted
 
 
 def _residual(nodes, layer, i, o, x) -> str:
@@ -192,14 +248,18 @@ def _residual(nodes, layer, i, o, x) -> str:
             (_bn(f"{n}_bn2", o, True), f"{n}_conv2"), (_conv(f"{n}_proj", i, o, 1, 1), x),
             (_row(f"{n}_add", "add", o, flops=_prod(o)), (f"{n}_bn2", f"{n}_proj")),
             (_row(f"{n}_relu2", "relu", o), f"{n}_add")]
-    nodes.extend((cost, ins if isinstance(ins, tuple) else (ins,), cost.name) for cost, ins in rows)
-    return f"{n}_relu2"
+    # the block's output tensor is known by the block's name: that is what later layers read
+    nodes.extend((cost, ins if isinstance(ins, tuple) else (ins,), n if cost.name == f"{n}_relu2" else cost.name)
+                 for cost, ins in rows)
+    return n
 
 
 def cost_of(source: str, input_shape=None, classes: int | None = None) -> ModelCost:
-    """The CLI's MODEL: a zoo name or spec .json (costed without TensorFlow), a .keras/.h5 file or a .tflite file."""
+    """The CLI's MODEL: a zoo name or spec .json (costed without TensorFlow), a .keras/.h5/.hdf5 file or a .tflite."""
+    from compress.models.safe_load import KERAS_SUFFIXES
+
     suffix = Path(source).suffix.lower()
-    if suffix in (".keras", ".h5", ".tflite"):
+    if suffix in KERAS_SUFFIXES + (".tflite",):
         if input_shape is not None or classes is not None:
             raise CompressError(f"{source}: --input-shape and --classes apply to zoo names and spec files only")
         if suffix == ".tflite":

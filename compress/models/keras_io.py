@@ -1,13 +1,10 @@
-"""A user's Keras model: load it safely, and cost it layer by layer with the same formulas as a spec."""
+"""A user's Keras model: cost it layer by layer with the same formulas as a spec (loading: safe_load.py)."""
 from __future__ import annotations
-
-from pathlib import Path
 
 from compress import CompressError
 from compress.models.cost import (ACTIVATION_FLOPS, LayerCost, ModelCost, _bn, _conv, _dense, _dwconv, _model_cost,
                                   _pool, _prod, _row, _sepconv)
-
-KERAS_SUFFIXES = (".keras", ".h5")
+from compress.models.safe_load import KERAS_SUFFIXES, load_keras  # noqa: F401  (the one loader, re-exported)
 
 
 def keras_cost(model) -> ModelCost:
@@ -65,6 +62,10 @@ def _keras_handlers(keras) -> dict:
         L.Flatten: lambda l, i, o: _row(l.name, "flatten", o),
         L.Reshape: lambda l, i, o: _row(l.name, "reshape", o),
         L.Concatenate: lambda l, i, o: _row(l.name, "concat", o),
+        L.GlobalMaxPooling2D: lambda l, i, o: _row(l.name, "gmp", o),  # Max: no profiler statistic
+        L.ZeroPadding2D: lambda l, i, o: _row(l.name, "zeropad", o),  # Pad: none either
+        L.Rescaling: lambda l, i, o: _row(l.name, "rescale", o, flops=2 * _prod(o), ops=2),  # Mul, AddV2
+        L.Normalization: _keras_normalization,
     }
 
 
@@ -108,20 +109,7 @@ def _keras_relu(layer, i, o) -> LayerCost:
     return _row(layer.name, "relu" if plain else "relu_custom", o, flops=flops)
 
 
-def load_keras(path) -> object:
-    """A .keras or .h5 model, loaded in safe mode (no Python lambdas from the file) and without its optimizer."""
-    p = Path(path)
-    if p.suffix.lower() not in KERAS_SUFFIXES:
-        raise CompressError(f"{path}: expected a .keras or .h5 file")
-    if not p.is_file():
-        raise CompressError(f"{path}: no such file")
-    import tf_keras as keras
-    from tf_keras.src.saving.serialization_lib import SafeModeScope
-
-    try:
-        with SafeModeScope(True):  # the legacy .h5 loader ignores load_model's safe_mode; the scope reaches it
-            return keras.models.load_model(p, compile=False, safe_mode=True)
-    except Exception as exc:  # h5py, zipfile, JSON and Keras errors alike: the user gets one line
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise CompressError(f"{path}: cannot load the Keras model: {first}") from None
-
+def _keras_normalization(layer, i, o) -> LayerCost:
+    """(x - mean) / maximum(sqrt(variance), eps): Sub and RealDiv per element, Maximum per channel (Sqrt: none)."""
+    channels = _prod(layer.variance.shape)
+    return _row(layer.name, "rescale", o, flops=2 * _prod(o) + channels, ops=2)

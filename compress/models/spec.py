@@ -1,24 +1,26 @@
-"""ModelSpec: a small, hashable description of a network that can be costed without Keras and built with it."""
+"""ModelSpec: a small, hashable description of a network (a chain or a small DAG), costed without Keras, built with it."""
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 
 from compress import CompressError
 
-# Layer kinds and what their fields mean. Every kind keeps its own name so that
-# a reduction can be described ("conv3 filters 384->192") and weights can be
-# inherited layer by layer between a parent and its child.
+# Layer kinds and what their fields mean. Every layer has a name so that a reduction can be described ("conv3
+# filters 384->192") and weights can be inherited layer by layer; the key ignores names (see ModelSpec.key).
 CONV_KINDS = ("conv", "dwconv", "sepconv", "residual")
 FILTER_KINDS = ("conv", "sepconv", "residual")  # convolutions with a width (filters) of their own
 POOL_KINDS = ("maxpool", "avgpool")
-FOLLOWER_KINDS = ("bn", "relu", "dropout")  # belong to the conv or dense layer before them
-PASS_THROUGH_KINDS = ("relu", "dropout") + POOL_KINDS  # keep the channels of their input, in order
-KINDS = CONV_KINDS + POOL_KINDS + ("bn", "relu", "dropout", "flatten", "gap", "dense")
-HEAD_NAME = "head"  # the output Dense(classes) + softmax that every spec ends with
+FOLLOWER_KINDS = ("bn", "relu", "relu6", "dropout")  # belong to the conv or dense layer before them
+# keep the channels of their input, in order (a removal or a thinning upstream passes straight through them)
+PASS_THROUGH_KINDS = ("relu", "relu6", "dropout", "identity", "zeropad") + POOL_KINDS
+MERGE_KINDS = ("add", "concat")  # the only kinds with several inputs
+KINDS = CONV_KINDS + POOL_KINDS + ("bn", "relu", "relu6", "dropout", "flatten", "gap", "gmp", "dense", "add",
+                                   "concat", "zeropad", "rescale", "identity")
+HEAD_NAME = "head"  # the output Dense(classes) + softmax that a spec ends with (head=True)
+INPUT_NAME = "input"  # what the first layer (and any layer naming it in `inputs`) reads
 # Candidates train for a few hundred steps: with Keras' default 0.99 the inference statistics of BN stay near
 # their initial values and a well-ranked model (good AUC) still predicts one class for everything.
 BN_MOMENTUM = 0.9
@@ -31,14 +33,21 @@ class SpecError(CompressError, ValueError):
 @dataclass(frozen=True)
 class Layer:
     kind: str  # one of KINDS
-    name: str  # unique within a spec; stable across reductions
+    name: str  # unique within a spec; stable across reductions (for people and for weight matching)
     units: int = 0  # filters (conv, sepconv, residual) or units (dense)
     kernel: int = 0  # square kernel (convs) or pool size (pools)
     stride: int = 1
     padding: str = "same"  # "same" | "valid"
     rate: float = 0.0  # dropout rate
+    inputs: tuple = ()  # names of the layers it reads (INPUT_NAME: the model input); () = the layer listed before
+    bias: bool = True  # convs and dense: with a bias vector
+    pads: tuple = ()  # zeropad: (top, bottom, left, right)
+    scale: tuple = ()  # rescale: y = x * scale + offset, one value or one per channel
+    offset: tuple = ()
 
     def __post_init__(self):
+        for name in ("inputs", "pads", "scale", "offset"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.kind not in KINDS:
             raise SpecError(f"layer {self.name!r}: unknown kind {self.kind!r} (known: {', '.join(KINDS)})")
         if self.padding not in ("same", "valid"):
@@ -46,42 +55,44 @@ class Layer:
 
     def to_dict(self) -> dict:
         defaults = Layer(kind=self.kind, name=self.name)
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.name in ("kind", "name") or getattr(self, f.name) != getattr(defaults, f.name)}
-
-
-def _spatial(size: int, kernel: int, stride: int, padding: str) -> int:
-    if padding == "same":
-        return math.ceil(size / stride)
-    return (size - kernel) // stride + 1
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("kind", "name") or value != getattr(defaults, f.name):
+                out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     input_shape: tuple[int, int, int]  # (height, width, channels)
     classes: int
-    layers: tuple[Layer, ...]
+    layers: tuple[Layer, ...]  # in execution order; the last one feeds the head (or is the output)
     name: str = field(default="", compare=False)  # a label for people; not part of the key
+    head: bool = True  # True: a Dense(classes) head follows; False: the last layer already outputs `classes` logits
 
     def __post_init__(self):
         object.__setattr__(self, "input_shape", tuple(int(d) for d in self.input_shape))
         object.__setattr__(self, "layers", tuple(self.layers))
         names = [layer.name for layer in self.layers]
-        if len(set(names)) != len(names) or HEAD_NAME in names:
-            raise SpecError(f"spec {self.name!r}: layer names must be unique and not {HEAD_NAME!r}: {names}")
+        if len(set(names)) != len(names) or HEAD_NAME in names or INPUT_NAME in names:
+            raise SpecError(f"spec {self.name!r}: layer names must be unique and not {HEAD_NAME!r} or "
+                            f"{INPUT_NAME!r}: {names}")
         if self.classes < 2:
             raise SpecError(f"spec {self.name!r}: needs at least 2 classes, got {self.classes}")
 
     # --- identity -------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {"name": self.name, "input_shape": list(self.input_shape), "classes": self.classes,
-                "layers": [layer.to_dict() for layer in self.layers]}
+        out = {"name": self.name, "input_shape": list(self.input_shape), "classes": self.classes,
+               "layers": [layer.to_dict() for layer in self.layers]}
+        return out if self.head else out | {"head": False}
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelSpec":
         try:
             layers = tuple(Layer(**layer) for layer in data["layers"])
-            return cls(tuple(data["input_shape"]), int(data["classes"]), layers, data.get("name", ""))
+            return cls(tuple(data["input_shape"]), int(data["classes"]), layers, data.get("name", ""),
+                       bool(data.get("head", True)))
         except (KeyError, TypeError) as exc:
             raise SpecError(f"not a model spec: {exc}") from exc
 
@@ -94,9 +105,19 @@ class ModelSpec:
 
     @property
     def key(self) -> str:
-        """Content hash of the architecture (not its name): the cache and journal key."""
-        body = self.to_dict()
-        del body["name"]
+        """Content hash of the architecture, ignoring every name: the cache and journal key.
+
+        Layers are identified by position and each one's inputs by the positions they read (-1: the model input),
+        so the same network reached by two paths (`remove fc6`, `remove fc7`) has one key.
+        """
+        position = {layer.name: i for i, layer in enumerate(self.layers)} | {INPUT_NAME: -1}
+        layers = []
+        for layer, sources in zip(self.layers, self.inputs()):
+            body = layer.to_dict()
+            del body["name"]
+            body["inputs"] = [position.get(s, s) for s in sources]
+            layers.append(body)
+        body = {"input_shape": list(self.input_shape), "classes": self.classes, "head": self.head, "layers": layers}
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
     def replace(self, **changes) -> "ModelSpec":
@@ -108,20 +129,17 @@ class ModelSpec:
                 return i
         raise KeyError(name)
 
+    def inputs(self) -> list[tuple[str, ...]]:
+        """Each layer's input names, resolved: () means the layer listed before (the model input for the first)."""
+        previous = [INPUT_NAME] + [layer.name for layer in self.layers[:-1]]
+        return [layer.inputs or (prev,) for layer, prev in zip(self.layers, previous)]
+
     # --- shapes ---------------------------------------------------------------------------
     def shapes(self) -> list[tuple[Layer, tuple, tuple]]:
-        """(layer, input shape, output shape) for every layer, head last; raises SpecError if invalid."""
-        shape: tuple = self.input_shape
-        out = []
-        for layer in self.layers:
-            new = _output_shape(layer, shape)
-            out.append((layer, shape, new))
-            shape = new
-        if len(shape) != 1:
-            raise SpecError(f"spec {self.name!r}: the head needs a flat input; add flatten or gap (got {shape})")
-        head = Layer("dense", HEAD_NAME, units=self.classes)
-        out.append((head, shape, (self.classes,)))
-        return out
+        """(layer, (first) input shape, output shape) for every layer, head last; raises SpecError if invalid."""
+        from compress.models.graph import layer_shapes
+
+        return layer_shapes(self)
 
     def is_valid(self) -> bool:
         try:
@@ -133,83 +151,6 @@ class ModelSpec:
     # --- Keras ----------------------------------------------------------------------------
     def build(self, seed: int | None = None):
         """A tf_keras functional model; layer names match the spec's so weights can be matched."""
-        import tf_keras as keras
+        from compress.models.keras_build import build
 
-        if seed is not None:
-            keras.utils.set_random_seed(seed)
-        x = inputs = keras.Input(self.input_shape, name="input")
-        for layer in self.layers:
-            x = _keras_layer(keras, layer, x)
-        x = keras.layers.Dense(self.classes, name=HEAD_NAME)(x)
-        outputs = keras.layers.Softmax(name="softmax")(x)
-        return keras.Model(inputs, outputs, name=self.name or "model")
-
-
-def _output_shape(layer: Layer, shape: tuple) -> tuple:
-    kind = layer.kind
-    if kind in ("bn", "relu", "dropout"):
-        return shape
-    if kind == "dense":
-        if layer.units < 1:
-            raise SpecError(f"layer {layer.name!r}: needs at least one unit")
-        if len(shape) != 1:
-            raise SpecError(f"layer {layer.name!r}: dense needs a flat input, got {shape}")
-        return (layer.units,)
-    if len(shape) != 3:
-        raise SpecError(f"layer {layer.name!r}: {kind} needs an image input, got {shape}")
-    h, w, c = shape
-    if kind == "flatten":
-        return (h * w * c,)
-    if kind == "gap":
-        return (c,)
-    stride = layer.stride
-    padding = "same" if kind == "residual" else layer.padding
-    if padding == "valid" and (layer.kernel > h or layer.kernel > w):
-        raise SpecError(f"layer {layer.name!r}: kernel {layer.kernel} larger than its {h}x{w} input")
-    if layer.kernel < 1 or stride < 1:
-        raise SpecError(f"layer {layer.name!r}: kernel and stride must be >= 1")
-    oh, ow = _spatial(h, layer.kernel, stride, padding), _spatial(w, layer.kernel, stride, padding)
-    if oh < 1 or ow < 1:
-        raise SpecError(f"layer {layer.name!r}: output would be {oh}x{ow}")
-    if kind in POOL_KINDS or kind == "dwconv":
-        return (oh, ow, c)
-    if layer.units < 1:
-        raise SpecError(f"layer {layer.name!r}: needs at least one filter")
-    return (oh, ow, layer.units)
-
-
-def _keras_layer(keras, layer: Layer, x):
-    """Apply one spec layer to tensor x. Convs carry no activation: Conv -> BN -> ReLU, as tfmot's QAT wants."""
-    L, n = keras.layers, layer.name
-    conv_args = dict(kernel_size=layer.kernel, strides=layer.stride, padding=layer.padding, name=n)
-    if layer.kind == "conv":
-        return L.Conv2D(layer.units, **conv_args)(x)
-    if layer.kind == "dwconv":
-        return L.DepthwiseConv2D(**conv_args)(x)
-    if layer.kind == "sepconv":
-        return L.SeparableConv2D(layer.units, **conv_args)(x)
-    if layer.kind == "residual":
-        k, s, f = layer.kernel, layer.stride, layer.units
-        y = L.Conv2D(f, k, strides=s, padding="same", name=f"{n}_conv1")(x)
-        y = L.BatchNormalization(momentum=BN_MOMENTUM, name=f"{n}_bn1")(y)
-        y = L.ReLU(name=f"{n}_relu1")(y)
-        y = L.Conv2D(f, k, padding="same", name=f"{n}_conv2")(y)
-        y = L.BatchNormalization(momentum=BN_MOMENTUM, name=f"{n}_bn2")(y)
-        shortcut = L.Conv2D(f, 1, strides=s, padding="same", name=f"{n}_proj")(x)
-        y = L.Add(name=f"{n}_add")([y, shortcut])
-        return L.ReLU(name=f"{n}_relu2")(y)
-    if layer.kind == "maxpool":
-        return L.MaxPooling2D(layer.kernel, layer.stride, padding=layer.padding, name=n)(x)
-    if layer.kind == "avgpool":
-        return L.AveragePooling2D(layer.kernel, layer.stride, padding=layer.padding, name=n)(x)
-    if layer.kind == "bn":
-        return L.BatchNormalization(momentum=BN_MOMENTUM, name=n)(x)
-    if layer.kind == "relu":
-        return L.ReLU(name=n)(x)
-    if layer.kind == "dropout":
-        return L.Dropout(layer.rate, name=n)(x)
-    if layer.kind == "flatten":
-        return L.Flatten(name=n)(x)
-    if layer.kind == "gap":
-        return L.GlobalAveragePooling2D(name=n)(x)
-    return L.Dense(layer.units, name=n)(x)
+        return build(self, seed)

@@ -1,9 +1,28 @@
-"""Weight inheritance: a child starts from its parent's weights wherever a layer still corresponds to one."""
+"""Weight inheritance through the graph: a child's layer keeps parent weights only where they mean the same thing.
+
+Every tensor of the child carries a *meaning*: (the parent tensor it corresponds to, the parent channel index of
+each of its channels), or None. A weighted layer is inherited when the parent has a layer of that name and kind
+and each of its inputs means the parent layer's own input; its input slices are then the channels that now feed
+it. The outcome per layer is one of:
+  copied         same weights, same shapes
+  thinned        a subset: the output filters (units) with the largest L1 norm, the input slices that still feed
+                 it, a centre crop of a shrunk kernel
+  factorised     conv -> separable: per input channel c, the parent's k x k x F slice is split by an SVD into its
+                 best rank-1 approximation, depthwise kernel (u * sqrt(s)) times pointwise row (v * sqrt(s)); a
+                 separable conv is exactly a sum of such rank-1 terms, so this is the closest one in Frobenius norm
+  reinitialised  the layer's inputs changed meaning (e.g. its predecessor was removed): Keras' initialisers
+A re-initialised layer keeps its output positions, so the layers after it still read "its channel j" where the
+parent's did and keep their weights (they re-learn what those channels now mean in training). BatchNorm follows
+its conv: it is sliced like its input. Channels pass unchanged through ReLU, dropout, pooling and padding.
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from compress.models.spec import HEAD_NAME, PASS_THROUGH_KINDS, ModelSpec
+from compress.models.spec import HEAD_NAME, INPUT_NAME, PASS_THROUGH_KINDS, ModelSpec
+
+CHANNEL_KINDS = PASS_THROUGH_KINDS + ("gap", "gmp", "rescale")  # outputs whose channel j is input channel j
+STATUSES = ("copied", "thinned", "factorised", "reinitialised")
 
 
 def _top_l1(weights: np.ndarray, keep: int) -> np.ndarray:
@@ -18,109 +37,178 @@ def _crop_kernel(kernel: np.ndarray, size: int) -> np.ndarray:
     return kernel[start:start + size, start:start + size]
 
 
-def _take_conv(parent_w: list, child_shapes: list, channels_in, out_idx=None):
-    """Parent conv weights narrowed to the child's shapes: kernel cropped, inputs/outputs picked by index."""
-    kernel, rest = parent_w[0], parent_w[1:]
-    if kernel.shape[0] != child_shapes[0][0]:
-        kernel = _crop_kernel(kernel, child_shapes[0][0])
-    if channels_in is not None:
-        kernel = kernel[:, :, channels_in, :]
-    if out_idx is None:
-        out_idx = _top_l1(kernel, child_shapes[0][-1])
-    return [kernel[..., out_idx]] + [b[out_idx] for b in rest], out_idx
+def factorise(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(depthwise (k,k,C,1), pointwise (1,1,C,F)) closest to a conv kernel (k,k,C,F): rank-1 SVD per input channel."""
+    k, _, channels, filters = kernel.shape
+    depth, point = np.zeros((k, k, channels, 1), kernel.dtype), np.zeros((1, 1, channels, filters), kernel.dtype)
+    for c in range(channels):
+        u, s, vt = np.linalg.svd(kernel[:, :, c, :].reshape(k * k, filters), full_matrices=False)
+        depth[:, :, c, 0] = (u[:, 0] * np.sqrt(s[0])).reshape(k, k)
+        point[0, 0, c, :] = vt[0] * np.sqrt(s[0])
+    return depth, point
 
 
-def inherit_weights(child, child_spec: ModelSpec, parent, parent_spec: ModelSpec) -> int:
-    """Copy the parent's weights into every child layer that still corresponds to one; returns layers copied.
+def _graph(spec: ModelSpec) -> dict:
+    """name -> (layer, resolved input names), with the head (reading the last layer) included."""
+    out = {layer.name: (layer, sources) for layer, sources in zip(spec.layers, spec.inputs())}
+    last = spec.layers[-1].name if spec.layers else INPUT_NAME
+    head = spec.shapes()[-1][0]
+    out[HEAD_NAME] = (head, (last,))
+    return out
 
-    Layers are matched by name. A thinned layer keeps the parent's filters (or units) with the largest L1 norm;
-    the layers after it take the matching input channels, so a child starts close to what its parent computed.
-    """
-    parent_shapes = {layer.name: (i, o) for layer, i, o in parent_spec.shapes()}
-    parent_kinds = {layer.name: layer.kind for layer in parent_spec.layers}
-    channels = np.arange(child_spec.input_shape[2])  # parent indices of the current tensor's channels, or None
-    copied = 0
-    for layer, in_shape, out_shape in child_spec.shapes():
-        name = layer.name
-        same_kind = parent_kinds.get(name, "dense" if name == HEAD_NAME else None) == layer.kind
-        if not same_kind:  # a new layer: channels survive only layers that pass them through unchanged
-            if layer.kind not in PASS_THROUGH_KINDS:
-                channels = None
+
+def inherit_weights(child, child_spec: ModelSpec, parent, parent_spec: ModelSpec) -> dict[str, str]:
+    """Copy the parent's weights into the child wherever they mean the same; returns {layer: status} (see above)."""
+    parents, children = _graph(parent_spec), _graph(child_spec)
+    same_input = child_spec.input_shape[2] == parent_spec.input_shape[2]
+    meaning = {INPUT_NAME: (INPUT_NAME, np.arange(child_spec.input_shape[2])) if same_input else None}
+    status, forced = {}, _joint_choices(child_spec, parent, parents)
+    for name, (layer, sources) in children.items():
+        p_layer, p_sources = parents.get(name, (None, ()))
+        ins = [meaning.get(s) for s in sources]
+        if len(ins) == len(p_sources):
+            ins = [_lift(m, p, parents, parent) for m, p in zip(ins, p_sources)]
+        matched = p_layer is not None and len(ins) == len(p_sources) and all(
+            m is not None and m[0] == p for m, p in zip(ins, p_sources))
+        meaning[name] = _inherit(child, parent, layer, p_layer, ins, p_sources, matched, status, forced.get(name))
+    return status
+
+
+def _lift(m, p_source: str, parents: dict, parent):
+    """A child tensor that is one input of a concat the parent had here (a branch was removed) means a slice of it."""
+    if m is None or m[0] == p_source or parents.get(p_source, (None,))[0] is None:
+        return m
+    p_layer, p_inputs = parents[p_source]
+    if p_layer.kind != "concat" or m[0] not in p_inputs:
+        return m
+    widths = [int(t.shape[-1]) for t in parent.get_layer(p_source).input]
+    return p_source, sum(widths[:p_inputs.index(m[0])]) + m[1]
+
+
+def _joint_choices(child_spec: ModelSpec, parent, parents: dict) -> dict[str, np.ndarray]:
+    """Layers thinned together (they meet in an Add) keep the same channels: the largest summed, normalised L1."""
+    from compress.models.graph import width_groups
+
+    out = {}
+    for group in width_groups(child_spec):
+        if len(group) < 2 or any(n not in parents for n in group):
             continue
-        p_in = parent_shapes[name][0]
-        try:
-            channels, n = _inherit_layer(child, parent, layer, in_shape, out_shape, p_in, channels)
-        except (ValueError, IndexError):
-            channels, n = None, 0
-        copied += n
-    return copied
+        keep = child_spec.layers[child_spec.index(group[0])].units
+        total = 0.0
+        for n in group:
+            kind = parents[n][0].kind
+            weights = parent.get_layer(f"{n}_conv2" if kind == "residual" else n).get_weights()
+            kernel = weights[1] if kind == "sepconv" else weights[0]
+            norms = np.abs(kernel).reshape(-1, kernel.shape[-1]).sum(axis=0)
+            total = total + norms / max(norms.sum(), 1e-12)
+        if len(total) > keep:
+            out.update({n: np.sort(np.argsort(-total, kind="stable")[:keep]) for n in group})
+    return out
 
 
-def _inherit_layer(child, parent, layer, in_shape, out_shape, p_in, channels):
+def _inherit(child, parent, layer, p_layer, ins, p_sources, matched, status, forced=None):
+    """Inherit one layer; returns the meaning of its output."""
     kind, name = layer.kind, layer.name
-    if kind in PASS_THROUGH_KINDS:
-        return channels, 0
+    same_kind = p_layer is not None and p_layer.kind == kind
+    if kind in CHANNEL_KINDS:  # no weights (rescale: constants in the spec)
+        if same_kind and matched:
+            return name, ins[0][1]
+        return ins[0] if p_layer is None else None  # a new pool (or padding) passes the meaning through
+    if kind in ("flatten", "add", "concat", "identity"):
+        if not same_kind or any(m is None for m in ins):
+            return None
+        return _merge(child, parent, layer, ins, p_sources, matched)
+    if p_layer is None or not (same_kind or (p_layer.kind, kind) == ("conv", "sepconv")):
+        status[name] = "reinitialised"
+        return None
+    if not matched:
+        status[name] = "reinitialised"
+        return name, np.arange(_width(child, layer))
+    try:
+        status[name], out_idx = _take(child, parent, layer, p_layer, ins[0][1], forced)
+    except (ValueError, IndexError):  # shapes that do not line up: start fresh rather than guess
+        status[name], out_idx = "reinitialised", np.arange(_width(child, layer))
+    return name, out_idx
+
+
+def _width(child, layer) -> int:
+    return int(child.get_layer(layer.name if layer.kind != "residual" else f"{layer.name}_relu2").output.shape[-1])
+
+
+def _merge(child, parent, layer, ins, p_sources, matched):
+    """identity / add / flatten / concat: the output's meaning from the inputs' meanings (or None)."""
+    kind, name = layer.kind, layer.name
+    if kind in ("identity", "add"):
+        same = all(np.array_equal(m[1], ins[0][1]) for m in ins)
+        return (name, ins[0][1]) if matched and same else None
     if kind == "flatten":
-        if channels is None or tuple(in_shape[:2]) != tuple(p_in[:2]):
-            return None, 0
-        positions = np.arange(in_shape[0] * in_shape[1])[:, None] * p_in[2]
-        return (positions + channels[None, :]).reshape(-1), 0
-    if kind == "gap":
-        return channels, 0
-    if kind == "bn":
-        if channels is None:
-            return None, 0
-        child.get_layer(name).set_weights([w[channels] for w in parent.get_layer(name).get_weights()])
-        return channels, 1
-    if kind == "dense":
-        if channels is None:
-            return None, 0
-        pw = parent.get_layer(name).get_weights()
-        kernel = pw[0][channels]
-        idx = _top_l1(kernel, out_shape[0])
-        child.get_layer(name).set_weights([kernel[:, idx], pw[1][idx]])
-        return idx, 1
-    if kind in ("conv", "sepconv", "dwconv"):
-        return _inherit_conv(child.get_layer(name), parent.get_layer(name), kind, channels)
+        c_in, p_in = child.get_layer(name).input.shape, parent.get_layer(name).input.shape
+        if not matched or tuple(c_in[1:3]) != tuple(p_in[1:3]):
+            return None  # other positions (a smaller input, a new pool): the flat features mean something else
+        positions = np.arange(int(c_in[1]) * int(c_in[2]))[:, None] * int(p_in[3])
+        return name, (positions + ins[0][1][None, :]).reshape(-1)
+    p_inputs = parent.get_layer(name).input  # concat: find each input among the parent's, with its offset
+    offsets = np.cumsum([0] + [int(t.shape[-1]) for t in p_inputs])
+    if any(m[0] not in p_sources for m in ins):
+        return None
+    return name, np.concatenate([offsets[p_sources.index(m[0])] + m[1] for m in ins])
+
+
+def _take(child, parent, layer, p_layer, idx, forced=None):
+    """Slice, crop or factorise the parent's weights into one child layer; (status, output channel indices).
+
+    forced: the output channels to keep (chosen jointly for layers meeting in an Add), else the largest L1.
+    """
+    def top(weights, keep):
+        return forced if forced is not None else _top_l1(weights, keep)
+
+    kind, name = layer.kind, layer.name
+    c_layer, p_keras = child.get_layer(name if kind != "residual" else f"{name}_conv1"), None
     if kind == "residual":
-        return _inherit_residual(child, parent, name, channels)
-    return None, 0
+        return _residual(child, parent, name, idx, forced)
+    p_keras = parent.get_layer(name)
+    pw, shapes = p_keras.get_weights(), [w.shape for w in c_layer.get_weights()]
+    if kind == "bn":
+        weights, out_idx = [w[idx] for w in pw], idx
+    elif kind == "dense":
+        kernel = pw[0][idx]
+        out_idx = top(kernel, shapes[0][-1])
+        weights = [kernel[:, out_idx]] + [b[out_idx] for b in pw[1:]]
+    elif kind == "dwconv":
+        weights, out_idx = [_crop_kernel(pw[0], shapes[0][0])[:, :, idx, :]] + [b[idx] for b in pw[1:]], idx
+    elif kind == "sepconv" and p_layer.kind == "conv":
+        depth, point = factorise(_crop_kernel(pw[0], shapes[0][0])[:, :, idx, :])
+        out_idx = top(point, shapes[1][-1])
+        child.get_layer(name).set_weights([depth, point[..., out_idx]] + [b[out_idx] for b in pw[1:]])
+        return "factorised", out_idx
+    elif kind == "sepconv":
+        depth, point = _crop_kernel(pw[0], shapes[0][0])[:, :, idx, :], pw[1][:, :, idx, :]
+        out_idx = top(point, shapes[1][-1])
+        weights = [depth, point[..., out_idx]] + [b[out_idx] for b in pw[2:]]
+    else:  # conv
+        kernel = _crop_kernel(pw[0], shapes[0][0])[:, :, idx, :]
+        out_idx = top(kernel, shapes[0][-1])
+        weights = [kernel[..., out_idx]] + [b[out_idx] for b in pw[1:]]
+    c_layer.set_weights(weights)
+    same = all(a.shape == b.shape for a, b in zip(weights, pw))
+    return ("copied" if same else "thinned"), out_idx
 
 
-def _inherit_conv(child_layer, parent_layer, kind, channels):
-    pw, cw = parent_layer.get_weights(), [w.shape for w in child_layer.get_weights()]
-    if channels is None and pw[0].shape[2] != cw[0][2]:
-        return None, 0
-    if kind == "conv":
-        weights, out_idx = _take_conv(pw, cw, channels)
-    elif kind == "dwconv":  # (k, k, C, 1): channels follow the input
-        kernel = _crop_kernel(pw[0], cw[0][0])
-        idx = channels if channels is not None else np.arange(cw[0][2])
-        weights, out_idx = [kernel[:, :, idx, :], pw[1][idx]], idx
-    else:  # sepconv: depthwise (k,k,C,1), pointwise (1,1,C,F), bias (F,)
-        depth = _crop_kernel(pw[0], cw[0][0])
-        point = pw[1]
-        if channels is not None:
-            depth, point = depth[:, :, channels, :], point[:, :, channels, :]
-        out_idx = _top_l1(point, cw[1][-1])
-        weights = [depth, point[..., out_idx], pw[2][out_idx]]
-    child_layer.set_weights(weights)
-    return out_idx, 1
-
-
-def _inherit_residual(child, parent, name, channels):
+def _residual(child, parent, name, idx, forced=None):
+    """The zoo's residual block as one unit: conv1 and the projection read idx; conv2 reads conv1's kept filters."""
     get_c, get_p = child.get_layer, parent.get_layer
-    conv1 = [w.shape for w in get_c(f"{name}_conv1").get_weights()]
-    if channels is None and get_p(f"{name}_conv1").get_weights()[0].shape[2] != conv1[0][2]:
-        return None, 0
-    w1, mid = _take_conv(get_p(f"{name}_conv1").get_weights(), conv1, channels)
-    get_c(f"{name}_conv1").set_weights(w1)
+
+    def conv(part, channels, out_idx=None):
+        pw = get_p(f"{name}_{part}").get_weights()
+        shapes = [w.shape for w in get_c(f"{name}_{part}").get_weights()]
+        kernel = _crop_kernel(pw[0], shapes[0][0])[:, :, channels, :]
+        out_idx = _top_l1(kernel, shapes[0][-1]) if out_idx is None else out_idx
+        get_c(f"{name}_{part}").set_weights([kernel[..., out_idx], pw[1][out_idx]])
+        return out_idx, pw[0].shape != kernel[..., out_idx].shape
+
+    mid, cut1 = conv("conv1", idx)
     get_c(f"{name}_bn1").set_weights([w[mid] for w in get_p(f"{name}_bn1").get_weights()])
-    conv2 = [w.shape for w in get_c(f"{name}_conv2").get_weights()]
-    w2, out = _take_conv(get_p(f"{name}_conv2").get_weights(), conv2, mid)
-    get_c(f"{name}_conv2").set_weights(w2)
+    out, cut2 = conv("conv2", mid, forced)
     get_c(f"{name}_bn2").set_weights([w[out] for w in get_p(f"{name}_bn2").get_weights()])
-    proj = [w.shape for w in get_c(f"{name}_proj").get_weights()]
-    wp, _ = _take_conv(get_p(f"{name}_proj").get_weights(), proj, channels, out_idx=out)
-    get_c(f"{name}_proj").set_weights(wp)
-    return out, 5
+    _, cut3 = conv("proj", idx, out)
+    return ("thinned" if cut1 or cut2 or cut3 else "copied"), out

@@ -1,0 +1,103 @@
+"""Load a user's .keras / .h5 / .hdf5 safely: the model config is checked against an allow-list before Keras reads it.
+
+Keras' safe mode refuses Python lambdas, but a config may still name any module and class ("module": "os"),
+which Keras imports while deserialising. So before deserialising we read the config ourselves (config.json in
+the .keras zip; the `model_config` attribute of an HDF5 file, with h5py) and refuse any module outside Keras
+and any class that is not one of Keras' built-in layers, initializers, regularizers, constraints or models.
+"""
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+from compress import CompressError
+
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+ALLOWED_MODULE_ROOTS = ("keras", "tf_keras")  # a config's "module" must be one of these packages or inside them
+# classes that run code from the file, or stand for a user's own code: never allowed
+REFUSED_CLASSES = frozenset({"Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__"})
+# serialisation helpers and containers Keras itself writes into configs
+# never deserialised: load_keras loads with compile=False, so the optimizer, loss and metrics are not read
+SKIPPED_KEYS = frozenset({"compile_config"})
+EXTRA_CLASSES = frozenset({"Functional", "Sequential", "Model", "function", "DTypePolicy", "Policy",
+                           "__keras_tensor__", "__tuple__", "__numpy__", "__tensor__", "TensorShape"})
+
+
+def allowed_classes() -> frozenset:
+    """Keras' own layers, initializers, regularizers and constraints (by class name), minus the code-running ones."""
+    import tf_keras as keras
+
+    names = set(EXTRA_CLASSES)
+    for namespace in (keras.layers, keras.initializers, keras.regularizers, keras.constraints):
+        names.update(n for n in dir(namespace) if n[:1].isupper())
+    return frozenset(names - REFUSED_CLASSES)
+
+
+def read_config(path: Path) -> dict:
+    """The model config inside a .keras zip or an HDF5 file, without deserialising anything."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            if "config.json" not in archive.namelist():
+                raise CompressError(f"{path}: not a Keras model (a zip without config.json)")
+            text = archive.read("config.json")
+    else:
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as f:
+                text = f.attrs.get("model_config")
+        except OSError:
+            raise CompressError(f"{path}: not a Keras model (neither a .keras zip nor an HDF5 file)") from None
+        if text is None:
+            raise CompressError(f"{path}: not a Keras model (an HDF5 file without a model_config: weights only?)")
+    try:
+        config = json.loads(text.decode() if isinstance(text, bytes) else text)
+    except (ValueError, UnicodeDecodeError):
+        raise CompressError(f"{path}: not a Keras model (its model config is not JSON)") from None
+    if not isinstance(config, dict):
+        raise CompressError(f"{path}: not a Keras model (its model config is not an object)")
+    return config
+
+
+def check_config(config, path, allowed: frozenset) -> None:
+    """Refuse a config that names a module outside Keras or a class outside the allow-list (one line)."""
+    stack = [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        module = item.get("module")
+        if isinstance(module, str) and module.split(".")[0] not in ALLOWED_MODULE_ROOTS:
+            raise CompressError(f"{path}: refused: its config names module {module!r}; only Keras' own "
+                                f"({', '.join(ALLOWED_MODULE_ROOTS)}) may be loaded")
+        name = item.get("class_name")
+        if isinstance(name, str) and name not in allowed:
+            raise CompressError(f"{path}: refused: its config names class {name!r}, which is not one of Keras' "
+                                "built-in layers (custom or Lambda layers run code from the file)")
+        registered = item.get("registered_name")
+        if isinstance(registered, str) and registered != name and registered not in allowed:
+            raise CompressError(f"{path}: refused: its config names registered class {registered!r}")
+        stack.extend(v for k, v in item.items() if k not in SKIPPED_KEYS)
+
+
+def load_keras(path) -> object:
+    """A .keras/.h5/.hdf5 model, checked against the allow-list, then loaded in safe mode without its optimizer."""
+    p = Path(path)
+    if p.suffix.lower() not in KERAS_SUFFIXES:
+        raise CompressError(f"{path}: expected a Keras model file ({', '.join(KERAS_SUFFIXES)})")
+    if not p.is_file():
+        raise CompressError(f"{path}: no such file")
+    check_config(read_config(p), path, allowed_classes())
+    import tf_keras as keras
+    from tf_keras.src.saving.serialization_lib import SafeModeScope
+
+    try:
+        with SafeModeScope(True):  # the legacy .h5 loader ignores load_model's safe_mode; the scope reaches it
+            return keras.models.load_model(p, compile=False, safe_mode=True)
+    except Exception as exc:  # h5py, zipfile, JSON and Keras errors alike: the user gets one line
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise CompressError(f"{path}: cannot load the Keras model: {first}") from None
