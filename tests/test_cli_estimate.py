@@ -23,7 +23,7 @@ def test_human_output_has_layers_totals_latency_and_targets(capsys):
 
 
 def test_json_alexnet_fails_the_budget_but_exits_zero(capsys):
-    report = _json(capsys, "alexnet")
+    report = _json(capsys, "alexnet", "--latency-model", "flops")
     assert 70e6 <= report["cost"]["flops"] <= 90e6
     assert report["cost"]["flops"] == cost.spec_cost(zoo.get("alexnet")).flops
     targets = {t["name"]: t for t in report["targets"]}
@@ -42,7 +42,7 @@ def test_zoo_options_and_spec_file(capsys, tmp_path):
 
 def test_device_latency_model_budget_and_calibration(capsys, tmp_path):
     (tmp_path / "cal.json").write_text('{"cycles": {"reference": {"conv": 1, "dense": 1, "other": 1, "per_op": 0}}}')
-    report = _json(capsys, "embedded3", "--device", "stm32f746", "--latency-model", "ops",
+    report = _json(capsys, "embedded3", "--device", "stm32f746", "--latency-model", "ops", "--kernels", "reference",
                    "--calibration", str(tmp_path / "cal.json"), "--budget-flops", "1e6")
     assert report["device"]["name"] == "stm32f746" and report["latency_model"] == "ops"
     # one cycle per MAC and per MAC-free FLOP: (198,912 MACs + 3,584 pooling + 10 softmax FLOPs) / 216 MHz

@@ -1,6 +1,7 @@
 """The target check: does a costed model fit this microcontroller, in time? Figure, limit, margin, PASS/FAIL."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 from compress.config import Targets
@@ -27,14 +28,24 @@ def _check(name, figure, limit, unit) -> TargetCheck:
 
 def check(cost, device: Device, targets: Targets = Targets(), latency_model: str = "flops",
           kernels: str | None = None, calibration: dict | None = None,
-          measured_arena_bytes: int | None = None, measured_model_bytes: int | None = None) -> list[TargetCheck]:
-    """Each DESIGN.md target with figure, limit and margin. Measured arena or model size replace the estimates."""
+          measured_arena_bytes: int | None = None, measured_model_bytes: int | None = None,
+          geometry: dict | None = None) -> list[TargetCheck]:
+    """Each DESIGN.md target with figure, limit and margin. Measured arena or model size replace the estimates.
+
+    Targets.budget_flops None: no FLOPs row; the latency limit then comes from Targets.latency_s alone (no row
+    when that is None too). Flash and arena limits: Targets.flash_bytes / ram_bytes, else the device's.
+    geometry: kernel, stride and padding by layer name, for latency_model 'emulated' (latency.spec_geometry).
+    """
     model_bytes = measured_model_bytes if measured_model_bytes is not None else cost.flash_bytes
     arena_bytes = measured_arena_bytes if measured_arena_bytes is not None else cost.arena_bytes
-    return [
-        _check("flops", cost.flops, targets.budget_flops, "FLOPs"),
-        _check("latency", latency_s(cost, device, latency_model, kernels, calibration),
-               latency_limit_s(targets, device, calibration), "s"),
-        _check("flash", model_bytes + device.runtime_flash_bytes, device.flash_bytes, "bytes"),
-        _check("arena", arena_bytes + device.runtime_ram_bytes, device.ram_bytes, "bytes"),
+    rows = []
+    if targets.budget_flops is not None:
+        rows.append(_check("flops", cost.flops, targets.budget_flops, "FLOPs"))
+    limit_s = latency_limit_s(targets, device, calibration)
+    if not math.isinf(limit_s):
+        figure = latency_s(cost, device, latency_model, kernels or targets.kernels, calibration, geometry)
+        rows.append(_check("latency", figure, limit_s, "s"))
+    return rows + [
+        _check("flash", model_bytes + device.runtime_flash_bytes, targets.flash_bytes or device.flash_bytes, "bytes"),
+        _check("arena", arena_bytes + device.runtime_ram_bytes, targets.ram_bytes or device.ram_bytes, "bytes"),
     ]

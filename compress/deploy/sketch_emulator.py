@@ -1,0 +1,73 @@
+"""Compile a generated Arduino sketch for Cortex-M4 against the TFLM tree with a minimal Arduino shim, and run it
+in QEMU mps2-an386: the .ino, model_data, tflm_platform and test image as they are, setup() then one loop()."""
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+
+from compress import CompressError
+from compress.deploy import tflm_build
+from compress.deploy.emulator import qemu
+
+SKETCH_TIMEOUT_S = 300
+_VERDICT = re.compile(r"^predicted: (.*?)  expected: (.*?)  (PASS|FAIL)\s*$", re.M)
+
+
+def sketch_sources(sketch_dir: Path) -> list[Path]:
+    """The sketch's .ino and .cpp files; CompressError when the folder holds no sketch."""
+    ino = sketch_dir / f"{sketch_dir.name}.ino"
+    if not ino.is_file():
+        raise CompressError(f"{sketch_dir}: no {ino.name} (an Arduino sketch is named after its folder)")
+    return [ino, *sorted(sketch_dir.glob("*.cpp"))]
+
+
+def build_sketch(sketch_dir, elf: Path, kernels: str = "cmsis-nn", folder=None, clock_mhz: float = 48.0) -> Path:
+    """The sketch linked with the shim (runner/arduino) and the TFLM objects of its ops into the ELF file elf."""
+    sketch_dir = Path(sketch_dir)
+    sources = sketch_sources(sketch_dir)
+    ops = json.loads((sketch_dir / "firmware.json").read_text())["ops"] if (sketch_dir / "firmware.json").is_file() \
+        else tflm_build.RUNNER_OPS
+    chain = tflm_build.Toolchain(kernels, folder)
+    library = chain.library(ops)
+    shim = tflm_build.runner_file("arduino")
+    include = [f"-I{sketch_dir}", f"-I{shim}", f"-I{tflm_build.runner_file('')}",
+               f"-DCOMPRESS_CLOCK_MHZ={max(1, round(clock_mhz))}"]
+    with tempfile.TemporaryDirectory(prefix="compress-sketch-") as tmp:
+        tmp = Path(tmp)
+        own = [chain.compile_own(tflm_build.runner_file("startup.c"), tmp),
+               chain.compile_own(shim / "arduino_main.cc", tmp, include)]
+        for source in sources:
+            cpp = source
+            if source.suffix == ".ino":  # what the Arduino builder does, less its prototype generation
+                cpp = tmp / f"{source.name}.cpp"
+                cpp.write_text(f'#include <Arduino.h>\n#line 1 "{source.name}"\n' + source.read_text())
+            own.append(chain.compile_own(cpp, tmp, include))
+        return chain.link(elf, own, library)
+
+
+def run_sketch(sketch_dir, kernels: str = "cmsis-nn", folder=None, clock_mhz: float = 48.0,
+               timeout: float = SKETCH_TIMEOUT_S) -> dict:
+    """Build and run the sketch; its serial output and the verdict line it printed (None when it printed none)."""
+    with tempfile.TemporaryDirectory(prefix="compress-sketch-run-") as tmp:
+        elf = build_sketch(sketch_dir, Path(tmp) / "sketch.elf", kernels, folder, clock_mhz)
+        text = qemu(elf, Path(tmp), timeout).replace("\r\n", "\n")
+    found = _VERDICT.search(text)
+    latency = re.search(r"^latency_us: (\d+)", text, re.M)
+    return {"serial": text, "kernels": kernels, "predicted": found.group(1) if found else None,
+            "expected": found.group(2) if found else None, "passed": bool(found and found.group(3) == "PASS"),
+            "latency_us": int(latency.group(1)) if latency else None, "clock_mhz": clock_mhz}
+
+
+def verdict_text(ran: dict) -> str:
+    """The serial output of an emulated sketch run and one line on what it means."""
+    if ran["predicted"] is None:
+        verdict = "the sketch printed no prediction: FAIL"
+    else:
+        verdict = (f"the sketch predicted {ran['predicted']}, expected {ran['expected']}: "
+                   f"{'PASS' if ran['passed'] else 'FAIL'}")
+    timing = "" if ran["latency_us"] is None else (
+        f"; its latency_us counts emulated instructions at {ran['clock_mhz']:g} MHz, one per cycle")
+    return (f"serial output of the sketch in QEMU mps2-an386 (TFLM {ran['kernels']} kernels):\n"
+            + "\n".join("  " + line for line in ran["serial"].strip("\n").splitlines()) + f"\n{verdict}{timing}")
