@@ -5,8 +5,8 @@ import argparse
 import sys
 
 from compress import CompressError, __version__
-from compress.config import (DEFAULT_BUDGET_FLOPS, SYNTHETIC_FACES, DataConfig, ExportConfig, RunConfig,
-                             SearchConfig, Targets, TrainConfig)
+from compress.config import (DEFAULT_BUDGET_FLOPS, SYNTHETIC_FACES, DataConfig, EmulatorConfig, ExportConfig,
+                             RunConfig, SearchConfig, Targets, TrainConfig)
 
 
 # --- option groups shared by several sub-commands ------------------------------------------------
@@ -33,11 +33,32 @@ def _add_data_args(p: argparse.ArgumentParser, default: str | None = SYNTHETIC_F
 def _add_target_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("device targets")
     g.add_argument("--device", default="apollo3", help="device profile (default apollo3; see `estimate --help`)")
-    g.add_argument("--budget-flops", type=float, default=DEFAULT_BUDGET_FLOPS,
-                   help="FLOPs per inference allowed (default 0.46e6, ~1 s on Apollo3)")
-    g.add_argument("--latency-model", default="flops", choices=["flops", "ops"],
-                   help="'flops': FLOPs / measured device FLOP/s (seed 001); 'ops': cycles per MAC per op kind")
-    g.add_argument("--calibration", help="JSON file of measured cycles-per-MAC figures replacing the defaults")
+    g.add_argument("--budget-flops", type=_budget, default=DEFAULT_BUDGET_FLOPS,
+                   help="FLOPs per inference allowed (default 0.46e6, ~1 s on Apollo3 with reference kernels); "
+                        "'none': no FLOPs target, the latency target bounds the search")
+    g.add_argument("--latency-model", default="emulated", choices=["emulated", "flops", "ops"],
+                   help="'emulated' (default): per-op instructions fitted to TFLM runs on an emulated Cortex-M4; "
+                        "'flops': FLOPs / measured device FLOP/s (seed 001); 'ops': cycles per MAC per op kind")
+    g.add_argument("--kernels", default="cmsis-nn", choices=["cmsis-nn", "reference"],
+                   help="TFLM kernel set the latency models and the winner's emulation assume (default cmsis-nn)")
+    g.add_argument("--max-latency-ms", type=float, help="latency target (default: the FLOPs budget / the device's "
+                                                        "FLOP/s, ~1000 ms on Apollo3)")
+    g.add_argument("--max-ram-kb", type=float, help="arena + runtime allowance limit in KiB (default: device SRAM)")
+    g.add_argument("--max-flash-kb", type=float, help="model + runtime allowance limit in KiB (default: device flash)")
+    g.add_argument("--calibration", help="JSON file of figures measured on a board (README: 'Calibration')")
+
+
+def _budget(text: str) -> float | None:
+    value = None if text.strip().lower() == "none" else float(text)  # argparse reports a ValueError itself
+    if value is not None and not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of FLOPs or 'none'")
+    return value
+
+
+def _scaled(value: float | None, factor: float, option: str):
+    if value is not None and not value > 0:
+        raise CompressError(f"{option} {value:g}: must be positive")
+    return None if value is None else value * factor
 
 
 def _add_train_args(p: argparse.ArgumentParser, epochs: int, lr: float, what: str) -> None:
@@ -45,6 +66,8 @@ def _add_train_args(p: argparse.ArgumentParser, epochs: int, lr: float, what: st
     g.add_argument("--epochs", type=int, default=epochs, help=f"epochs per {what} (default {epochs})")
     g.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
     g.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate for the {what} (default {lr:g})")
+    g.add_argument("--retrain-baseline", action="store_true", help="a .keras/.h5/.hdf5 baseline: train it from "
+                   "scratch instead of starting from its trained weights")
 
 
 def _input_shape(text: str | None) -> tuple[int, int, int] | None:
@@ -68,17 +91,24 @@ def data_config(args, source: str | None = None) -> DataConfig:
 
 
 def targets(args) -> Targets:
+    ram, flash = _scaled(args.max_ram_kb, 1024, "--max-ram-kb"), _scaled(args.max_flash_kb, 1024, "--max-flash-kb")
+    if args.budget_flops is None and args.max_latency_ms is None:
+        raise CompressError("--budget-flops none: give --max-latency-ms, the target that then bounds the search")
     return Targets(device=args.device, budget_flops=args.budget_flops, latency_model=args.latency_model,
-                   calibration=args.calibration)
+                   calibration=args.calibration, kernels=args.kernels,
+                   latency_s=_scaled(args.max_latency_ms, 1e-3, "--max-latency-ms"),
+                   ram_bytes=None if ram is None else round(ram), flash_bytes=None if flash is None else round(flash))
 
 
 def run_config(args) -> RunConfig:
     return RunConfig(
         data=data_config(args), targets=targets(args),
         train=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, baseline_lr=args.baseline_lr,
-                          final_epochs=args.final_epochs),
+                          final_epochs=args.final_epochs, distill=args.distill,
+                          retrain_baseline=args.retrain_baseline),
         search=SearchConfig(baseline=args.baseline, strategy=args.strategy, auc_ratio=args.auc_ratio,
-                            max_evals=args.max_evals, max_minutes=args.max_minutes),
+                            max_evals=args.max_evals, max_minutes=args.max_minutes,
+                            patience=args.patience or None, finalists=args.finalists),
         export=ExportConfig(enabled=not args.no_export, qat=args.qat))
 
 
@@ -88,12 +118,21 @@ def _search_parser(sub) -> None:
     p = sub.add_parser("search", help="search for the best reduced model that fits the device (the main job)",
                        description="A*-style search over model reductions; every candidate is trained briefly "
                                    "and scored by validation ROC AUC. Resumable with --resume.")
-    p.add_argument("--baseline", default="alexnet", help="zoo name (alexnet, fer_cnn, resnet_like, embedded3) "
-                                                         "or a spec .json (default alexnet)")
+    p.add_argument("--baseline", default="alexnet", help="zoo name (alexnet, fer_cnn, resnet_like, embedded3), "
+                                                         "a spec .json, or your trained .keras/.h5/.hdf5 model "
+                                                         "(default alexnet)")
     p.add_argument("--auc-ratio", type=float, default=0.8, help="keep AUC >= this x baseline AUC (default 0.8)")
-    p.add_argument("--strategy", default="astar", choices=["astar", "dfs", "greedy"], help="default astar")
+    p.add_argument("--strategy", default="astar", choices=["astar", "dfs", "greedy", "random"],
+                   help="astar (default, anytime), dfs (seed 001), greedy (NetAdapt's rule), random (the control)")
     p.add_argument("--max-evals", type=int, default=60, help="stop after this many trainings (default 60)")
-    p.add_argument("--max-minutes", type=float, default=30.0, help="stop after this many minutes (default 30)")
+    p.add_argument("--max-minutes", type=float, default=30.0,
+                   help="stop after this many minutes of training, counted over resumes (default 30)")
+    p.add_argument("--patience", type=int, default=10,
+                   help="stop after this many evaluations without a better goal (default 10; 0 = never)")
+    p.add_argument("--finalists", type=int, default=3,
+                   help="fine-tune this many of the best goals; the best on val wins (default 3)")
+    p.add_argument("--distill", action=argparse.BooleanOptionalAction, default=True,
+                   help="fine-tune the finalists on the baseline's soft outputs too (default on)")
     p.add_argument("--final-epochs", type=int, default=12, help="fine-tune epochs for the winner (default 12)")
     p.add_argument("--out", help="run directory (default runs/<timestamp>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its journal")
@@ -111,38 +150,40 @@ def _search_parser(sub) -> None:
 
 def _train_parser(sub) -> None:
     p = sub.add_parser("train", help="train and score a baseline only")
-    p.add_argument("--baseline", default="alexnet", help="zoo name or spec .json (default alexnet)")
+    p.add_argument("--baseline", default="alexnet",
+                   help="zoo name, spec .json, or a trained .keras/.h5/.hdf5 (trained further) (default alexnet)")
     p.add_argument("--out", help="run directory (default runs/train-<timestamp>)")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
     _add_data_args(p)
     _add_train_args(p, epochs=10, lr=1e-4, what="baseline")
     p.set_defaults(handler=lambda args: _jobs().train(
-        data_config(args), args.baseline, TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr),
+        data_config(args), args.baseline, TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                                      retrain_baseline=args.retrain_baseline),
         args.out, args.json))
 
 
 def _estimate_parser(sub) -> None:
     p = sub.add_parser("estimate", help="cost of a model and its device targets, without training",
-                       description="MODEL: a zoo name, a spec .json, a .keras/.h5 file, or a .tflite file.")
+                       description="MODEL: a zoo name, a spec .json, a .keras/.h5/.hdf5 file, or a .tflite file.")
     p.add_argument("model")
     p.add_argument("--input-shape", help="H,W,C for zoo models (default the baseline's own)")
     p.add_argument("--classes", type=int, help="number of classes for zoo models")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     _add_target_args(p)
-    p.set_defaults(handler=lambda args: _jobs().estimate(args.model, _input_shape(args.input_shape), args.classes, targets(args),
+    p.set_defaults(handler=lambda args: _commands().estimate(args.model, _input_shape(args.input_shape), args.classes, targets(args),
                                                          args.json))
 
 
 def _export_parser(sub) -> None:
     p = sub.add_parser("export", help="int8 TFLite export, verified against the float model",
                        description="MODEL: best.keras from a run (scored on the run's data unless --data is "
-                                   "given), or any supported .keras/.h5 file.")
+                                   "given), or any supported .keras/.h5/.hdf5 file.")
     p.add_argument("model")
     p.add_argument("--out", help="output folder (default: beside MODEL)")
     p.add_argument("--qat", action="store_true", help="quantization-aware fine-tuning before conversion")
     p.add_argument("--beta", type=float, help="fail when int8 test AUC falls below this (default: from the run)")
     _add_data_args(p, default=None)
-    p.set_defaults(handler=lambda args: _jobs().export(
+    p.set_defaults(handler=lambda args: _commands().export(
         args.model, data_config(args, args.data or SYNTHETIC_FACES), ExportConfig(qat=args.qat, beta=args.beta),
         args.out, run_data=args.data is None))
 
@@ -152,7 +193,41 @@ def _firmware_parser(sub) -> None:
     p.add_argument("model", help="an int8 .tflite file")
     p.add_argument("--board", default="apollo3", help="target board (default apollo3)")
     p.add_argument("--out", help="sketch folder (default firmware/<model name>_<board>)")
-    p.set_defaults(handler=lambda args: _jobs().firmware(args.model, args.board, args.out))
+    p.add_argument("--emulate", action="store_true",
+                   help="compile the sketch for Cortex-M4 with a minimal Arduino shim, run it in QEMU and print "
+                        "its serial output")
+    _add_emulator_args(p)
+    p.set_defaults(handler=lambda args: _commands().firmware(args.model, args.board, args.out,
+                                                         emulator_config(args) if args.emulate else None))
+
+
+def _add_emulator_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("emulated Cortex-M4 (TFLite Micro in QEMU mps2-an386)")
+    g.add_argument("--kernels", default="cmsis-nn", choices=["cmsis-nn", "reference"],
+                   help="TFLM kernel set (default cmsis-nn)")
+    g.add_argument("--tflm-dir", help="folder holding the TFLM trees cortex_m4_cmsis_nn/ and cortex_m4_reference/ "
+                                      "(default $COMPRESS_TFLM_DIR, else ../shared/tflm beside the checkout)")
+
+
+def emulator_config(args) -> EmulatorConfig:
+    return EmulatorConfig(kernels=args.kernels, tflm_dir=args.tflm_dir, device=getattr(args, "device", "apollo3"),
+                          cycles_per_instruction=getattr(args, "cycles_per_instruction", None))
+
+
+def _emulate_parser(sub) -> None:
+    p = sub.add_parser("emulate", help="run an int8 .tflite in TFLite Micro on an emulated Cortex-M4: outputs, "
+                                       "arena, instructions per op",
+                       description="Builds the TFLM runtime for Cortex-M4F with arm-none-eabi-gcc (cached) and runs "
+                                   "the model in QEMU mps2-an386; the outputs must equal the TFLite interpreter's.")
+    p.add_argument("model", help="an int8 .tflite file")
+    p.add_argument("--inputs", help=".npz with 'x' (int8, or float in [0, 1]); default test_input.npz beside the "
+                                    "model, else a deterministic pseudo-random input")
+    p.add_argument("--device", default="apollo3", help="device whose clock turns instructions into time")
+    p.add_argument("--cycles-per-instruction", type=float,
+                   help="cycles per emulated instruction on the device (default 1.0: QEMU counts instructions)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    _add_emulator_args(p)
+    p.set_defaults(handler=lambda args: _commands().emulate(args.model, emulator_config(args), args.inputs, args.json))
 
 
 def _report_parser(sub) -> None:
@@ -160,7 +235,7 @@ def _report_parser(sub) -> None:
     p.add_argument("run_dir")
     p.add_argument("--format", default="md,html", help="comma-separated: md, html (default both)")
     p.add_argument("--compare", nargs="*", default=[], help="other run folders to put in one table")
-    p.set_defaults(handler=lambda args: _jobs().report(
+    p.set_defaults(handler=lambda args: _commands().report(
         args.run_dir, tuple(f.strip() for f in args.format.split(",") if f.strip()), args.compare))
 
 
@@ -172,11 +247,11 @@ def _data_parser(sub) -> None:
     d.add_argument("--out", help="folder for the contact sheet (default runs/data)")
     d.add_argument("--json", action="store_true")
     _add_data_args(d, default=None)
-    d.set_defaults(handler=lambda args: _jobs().data_inspect(data_config(args, args.path), args.out, args.json))
+    d.set_defaults(handler=lambda args: _commands().data_inspect(data_config(args, args.path), args.out, args.json))
     d = dsub.add_parser("generate", help="write synthetic-faces as an image folder (root/<split>/<class>/*.png)")
     d.add_argument("--out", required=True, help="folder to write")
     _add_data_args(d)
-    d.set_defaults(handler=lambda args: _jobs().data_generate(data_config(args), args.out))
+    d.set_defaults(handler=lambda args: _commands().data_generate(data_config(args), args.out))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,8 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "AUC >= 80% of the baseline's), then export it to int8 TFLite and an Arduino sketch.")
     parser.add_argument("--version", action="version", version=f"compress {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_search_parser, _train_parser, _estimate_parser, _export_parser, _firmware_parser, _report_parser,
-                _data_parser):
+    for add in (_search_parser, _train_parser, _estimate_parser, _export_parser, _firmware_parser, _emulate_parser,
+                _report_parser, _data_parser):
         add(sub)
     return parser
 
@@ -197,6 +272,12 @@ def _jobs():
     from compress import jobs
 
     return jobs
+
+
+def _commands():
+    from compress import commands
+
+    return commands
 
 
 def main(argv: list[str] | None = None) -> int:

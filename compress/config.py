@@ -30,10 +30,21 @@ class DataConfig:
 @dataclass(frozen=True, kw_only=True)
 class Targets:
     device: str = "apollo3"  # device profile (compress.devices): clock, flash, SRAM
-    budget_flops: float = DEFAULT_BUDGET_FLOPS  # FLOPs per inference
+    budget_flops: float | None = DEFAULT_BUDGET_FLOPS  # FLOPs per inference; None: no FLOPs target
     latency_s: float | None = None  # seconds per inference; None: the time the FLOPs budget takes on the device
-    latency_model: str = "flops"  # 'flops': FLOPs / device FLOP/s; 'ops': cycles per MAC per op kind
+    latency_model: str = "emulated"  # 'emulated': fitted TFLM instructions; 'flops': FLOPs / FLOP/s; 'ops': per MAC
     calibration: str | None = None  # JSON file of measured figures replacing the default cycle table
+    kernels: str = "cmsis-nn"  # TFLM kernel set for the 'ops'/'emulated' latency and the emulated winner
+    ram_bytes: int | None = None  # limit for arena + runtime allowance; None: the device's SRAM
+    flash_bytes: int | None = None  # limit for model + runtime allowance; None: the device's flash
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmulatorConfig:
+    kernels: str = "cmsis-nn"  # TFLM kernel set: 'cmsis-nn' or 'reference'
+    tflm_dir: str | None = None  # folder of the TFLM trees; None: $COMPRESS_TFLM_DIR, else ../shared/tflm
+    device: str = "apollo3"  # device profile whose clock turns instructions into time
+    cycles_per_instruction: float | None = None  # None: the calibration's or the device's figure (else 1.0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,15 +54,19 @@ class TrainConfig:
     lr: float = 1e-3  # Adam, for candidates and the winner's fine-tune (the `train` job: the baseline)
     baseline_lr: float = 1e-4  # Adam, for the search's baseline trained from scratch
     final_epochs: int = 12  # for the search's baseline and the winner's fine-tune
+    distill: bool = True  # the fine-tunes after the search learn from the baseline's soft outputs too
+    retrain_baseline: bool = False  # a Keras-file baseline: train its architecture from scratch, not its weights
 
 
 @dataclass(frozen=True, kw_only=True)
 class SearchConfig:
     baseline: str = "alexnet"  # zoo name or spec .json
-    strategy: str = "astar"  # astar, dfs or greedy
+    strategy: str = "astar"  # astar, dfs, greedy or random
     auc_ratio: float = 0.8  # beta = auc_ratio x the baseline's val AUC
-    max_evals: int = 60  # trainings
-    max_minutes: float = 30.0
+    max_evals: int = 60  # evaluations (trainings), the baseline's included
+    max_minutes: float = 30.0  # training time, summed over the journal
+    patience: int | None = 10  # stop after this many evaluations without a better goal (None: never)
+    finalists: int = 3  # the best goals fine-tuned after the search; the winner is the best of them on val
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +77,8 @@ class ExportConfig:
 
 
 # What may change between a run and its --resume: how long it searches and what happens after the search.
-RESUMABLE_CHANGES = {"search": ("max_evals", "max_minutes"), "export": ("enabled", "qat", "beta")}
+RESUMABLE_CHANGES = {"search": ("max_evals", "max_minutes", "patience", "finalists"), "train": ("distill",),
+                     "export": ("enabled", "qat", "beta")}
 
 
 @dataclass(frozen=True, kw_only=True)

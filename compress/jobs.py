@@ -1,4 +1,4 @@
-"""The jobs behind the CLI, end to end, from typed configs: search, train, estimate, export, firmware, report, data."""
+"""The main jobs end to end, from typed configs: search (baseline, search, fine-tune, report, deploy) and train."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from compress import CompressError
-from compress.config import CONFIG_FILE, DataConfig, ExportConfig, RunConfig, Targets, TrainConfig, read_run_config
+from compress.config import CONFIG_FILE, DataConfig, RunConfig, Targets, TrainConfig, read_run_config
 
 
 def _log(message: str) -> None:
@@ -26,18 +26,26 @@ def write_json(path: Path, data) -> None:
 
 
 def _prepare(data_config: DataConfig, baseline_name: str, train: TrainConfig):
-    """Data, baseline spec and trainer (augmentation on: both jobs train for real)."""
+    """Data, baseline spec, trainer (augmentation on: both jobs train for real) and (the baseline's trained Keras
+    model or None, its `baseline_preparation` record or None): a user's .keras/.h5/.hdf5 comes with its weights."""
     from compress.data.dataset import load
     from compress.models.zoo import load_spec
+    from compress.search import transfer
     from compress.search.train import Trainer
 
+    imported = transfer.import_baseline(baseline_name) if transfer.is_keras_file(baseline_name) else None
+    if imported:
+        data_config = transfer.fit_data(data_config, imported.spec, _log)
     data = load(data_config)
+    trainer = Trainer(data, epochs=train.epochs, batch_size=train.batch_size, lr=train.lr, seed=data_config.seed,
+                      augment=True, balance=data_config.balance, log=_log)
+    if imported:
+        baseline, model, record = transfer.prepare(imported, data, trainer, _log, retrain=train.retrain_baseline)
+        return data, baseline, trainer, (model, record)
     baseline = load_spec(baseline_name, input_shape=data.input_shape, classes=data.classes)
     if not baseline.is_valid():
         baseline.shapes()  # raises the SpecError that says why
-    trainer = Trainer(data, epochs=train.epochs, batch_size=train.batch_size, lr=train.lr, seed=data_config.seed,
-                      augment=True, balance=data_config.balance, log=_log)
-    return data, baseline, trainer
+    return data, baseline, trainer, (None, None)
 
 
 def _check_resume(out: Path, config: RunConfig, resume: bool) -> None:
@@ -61,6 +69,7 @@ def search(config: RunConfig, out: str | None = None, resume: bool = False, as_j
     from compress.report import run_report, tables
     from compress.search import strategies
     from compress.search.journal import Journal
+    from compress.search.session import Search
     from compress.search.space import Costing
     from compress.search.summary import summarise
     from compress.search.train import Evaluator
@@ -70,28 +79,30 @@ def search(config: RunConfig, out: str | None = None, resume: bool = False, as_j
         raise CompressError(f"--auc-ratio {settings.auc_ratio}: must be in (0, 1]; beta above the baseline's own AUC "
                             "could never be met")
     device = profiles.get(config.targets.device)
+    _check_deployable_device(config)
     out = run_dir(out)
     _check_resume(out, config, resume)
-    data, baseline, trainer = _prepare(config.data, settings.baseline, config.train)
+    data, baseline, trainer, (given, preparation) = _prepare(config.data, settings.baseline, config.train)
     costing = Costing(config.targets)
-    space = costing.space()
-    _check_reachable(space, baseline, config.targets.budget_flops)
+    space = costing.space(baseline)
+    _check_reachable(space, baseline, space.budget_flops)
     evaluator = Evaluator(trainer, out / "weights", costing, baseline_epochs=config.train.final_epochs,
                           baseline_lr=config.train.baseline_lr)
     journal = Journal(out / "journal.jsonl", log=_log)
-    search = strategies.Search(space, evaluator, beta=0.0, journal=journal, max_evals=settings.max_evals,
-                               max_seconds=settings.max_minutes * 60, log=_log)
+    search = Search(space, evaluator, beta=0.0, journal=journal, max_evals=settings.max_evals,
+                    max_seconds=settings.max_minutes * 60, patience=settings.patience, log=_log)
     _log(f"run folder {out}; data {data.name}: {len(data.y_train)} train / {len(data.y_val)} val / "
          f"{len(data.y_test)} test, {data.classes} classes")
-    _log(f"training baseline {baseline.name} ({costing.flops(baseline) / 1e6:.2f} MFLOPs) for "
-         f"{config.train.final_epochs} epochs")
+    _start_baseline(out, baseline, given, costing.flops(baseline), config.train.final_epochs)
     base = search.evaluate(baseline, None, "baseline")
+    _check_baseline_learned(base.auc, config)
     search.beta = settings.auc_ratio * base.auc
     _log(f"baseline val AUC {base.auc:.4f}; target beta = {settings.auc_ratio} x {base.auc:.4f} = "
-         f"{search.beta:.4f}; budget {config.targets.budget_flops:,.0f} FLOPs on {device.name}; "
+         f"{search.beta:.4f}; budget {space.budget_flops:,.0f} FLOPs on {device.name}; "
          f"strategy {settings.strategy}")
-    winner = strategies.run(settings.strategy, search, baseline)
+    winner = strategies.run(settings.strategy, search, baseline, seed=config.data.seed)
     summary = summarise(config, search, base, winner, evaluator, costing, data, log=_log)
+    summary.update({"baseline_preparation": preparation} if preparation else {})  # a user's model: how it began
     write_json(out / "summary.json", summary)
     print(json.dumps(summary, indent=1, default=str) if as_json else tables.search_markdown(summary))
     try:
@@ -102,6 +113,36 @@ def search(config: RunConfig, out: str | None = None, resume: bool = False, as_j
     finally:
         paths = run_report.write_run_report(out, data=data)
         _log("report: " + ", ".join(str(p) for p in paths))
+
+
+def _start_baseline(out: Path, baseline, given, flops: float, epochs: int) -> None:
+    """A user's trained model (given): its weights go where the Evaluator finds them, to be scored as given."""
+    if given is None:
+        _log(f"training baseline {baseline.name} ({flops / 1e6:.2f} MFLOPs) for {epochs} epochs")
+        return
+    _log(f"scoring the given baseline {baseline.name} ({flops / 1e6:.2f} MFLOPs)")
+    if not (out / "weights" / f"{baseline.key}.weights.h5").exists():
+        given.save_weights(out / "weights" / f"{baseline.key}.weights.h5")
+
+
+MIN_BASELINE_AUC = 0.55  # a baseline at or below this has learned next to nothing: beta would mean nothing
+
+
+def _check_baseline_learned(auc: float, config: RunConfig) -> None:
+    if not auc > MIN_BASELINE_AUC:
+        raise CompressError(f"the baseline {config.search.baseline} reached only val AUC {auc:.4f} (<= "
+                            f"{MIN_BASELINE_AUC}), so beta = {config.search.auc_ratio} x AUC would accept anything; "
+                            f"train it better first, e.g. another --baseline-lr (now {config.train.baseline_lr:g}) "
+                            f"or more --final-epochs (now {config.train.final_epochs})")
+
+
+def _check_deployable_device(config: RunConfig) -> None:
+    """A search that ends in firmware must target a board we can write a sketch for: say so before training."""
+    from compress.deploy.firmware import BOARDS
+
+    if config.export.enabled and config.targets.device not in BOARDS:
+        raise CompressError(f"--device {config.targets.device}: no firmware board for it (boards: "
+                            f"{', '.join(BOARDS)}); add --no-export to search for it without firmware")
 
 
 def _check_reachable(space, baseline, budget_flops: float) -> None:
@@ -115,35 +156,36 @@ def _check_reachable(space, baseline, budget_flops: float) -> None:
 
 def _ship(config: RunConfig, out: Path, summary: dict, data) -> int:
     """Export the winner to int8, check it against beta, and generate its Arduino sketch in the run folder."""
-    import numpy as np
-
-    from compress.deploy import export, firmware
-    from compress.models.keras_io import load_keras
+    from compress.deploy.ship import ship
 
     _log("exporting the winner to int8 TFLite (full-integer PTQ" + (" after QAT)" if config.export.qat else ")"))
-    model = load_keras(out / "best.keras")
     try:
-        exported = export.export_int8(model, data, out, qat=config.export.qat, beta=summary["beta"],
-                                      seed=config.data.seed)
-    finally:
-        exported_path = out / export.REPORT_FILE
-        if exported_path.exists():
-            exported_json = json.loads(exported_path.read_text())
-            summary["int8"] = {**summary["final"], "val": None, "test": exported_json["metrics"]["int8"],
-                               "model_bytes": exported_json["model_bytes"]}
+        result = ship(out, data, beta=summary["beta"], qat=config.export.qat, seed=config.data.seed,
+                      board=config.targets.device, expected_latency_s=summary["final"]["latency_s"], log=_log)
+    finally:  # the int8 figures count even when int8 AUC fell below beta
+        exported = out / "export.json"
+        if exported.exists():
+            report = json.loads(exported.read_text())
+            summary["int8"] = {**summary["final"], "val": None, "test": report["metrics"]["int8"],
+                               "model_bytes": report["model_bytes"]}
             write_json(out / "summary.json", summary)
-    _log(export.summary_text(exported))
-    with np.load(out / export.TEST_INPUT_FILE) as sample:
-        image, label = sample["x"], int(sample["label"])
-    sketch_dir = out / "firmware" / f"model_{config.targets.device}"
-    result = firmware.generate_sketch(out / export.MODEL_FILE, sketch_dir, board=config.targets.device,
-                                      test_image=image, expected_class=label, class_names=data.class_names,
-                                      expected_latency_s=summary["final"]["latency_s"])
     summary["firmware"] = {k: result[k] for k in ("sketch_dir", "model_bytes", "arena_measured_bytes",
                                                   "arena_bytes", "ops", "checks", "passed", "self_test_passed")}
+    summary["emulated"] = _emulate_winner(config, out, summary)
     write_json(out / "summary.json", summary)
-    _log(firmware.summary_text(result))
     return 0 if result["passed"] else 1
+
+
+def _emulate_winner(config: RunConfig, out: Path, summary: dict) -> dict:
+    """The int8 winner in TFLM on an emulated Cortex-M4 (toolchain permitting): measured next to estimated."""
+    from compress.deploy.emulator import emulate_winner
+    from compress.devices import latency, profiles
+
+    device = profiles.get(config.targets.device)
+    calibration = latency.load_calibration(config.targets.calibration) if config.targets.calibration else None
+    return emulate_winner(out / "model_int8.tflite", config.targets.kernels, device,
+                          latency.cycles_per_instruction(device, config.targets.kernels, calibration),
+                          summary["final"].get("arena_bytes"), log=_log)
 
 
 def train(data_config: DataConfig, baseline_name: str, train_config: TrainConfig, out: str | None = None,
@@ -154,12 +196,12 @@ def train(data_config: DataConfig, baseline_name: str, train_config: TrainConfig
 
     out = run_dir(out, prefix="train-")
     out.mkdir(parents=True, exist_ok=True)
-    data, baseline, trainer = _prepare(data_config, baseline_name, train_config)
+    data, baseline, trainer, (given, preparation) = _prepare(data_config, baseline_name, train_config)
     costing = Costing(Targets())
     _log(f"training {baseline.name} ({costing.flops(baseline) / 1e6:.2f} MFLOPs) on {data.name} for "
          f"up to {train_config.epochs} epochs")
-    model, history = trainer.fit(baseline)
-    result = {"baseline": baseline.name, "data": data.name, "history": history,
+    model, history = trainer.fit(baseline, given, baseline if given is not None else None)  # a user's: further
+    result = {"baseline": baseline.name, "data": data.name, "history": history, "baseline_preparation": preparation,
               **model_entry(costing, baseline, trainer.score(model, "val"), trainer.score(model, "test"))}
     model.save(out / "model.keras")
     write_json(out / "train.json", result)
@@ -171,124 +213,4 @@ def train(data_config: DataConfig, baseline_name: str, train_config: TrainConfig
         print(f"{split:>4}: AUC {m['auc']:.4f}  accuracy {m['accuracy']:.4f}  precision {m['precision']:.4f}  "
               f"recall {m['recall']:.4f}")
     print(f"model saved to {out / 'model.keras'}")
-    return 0
-
-
-def estimate(model: str, input_shape: tuple | None, classes: int | None, targets: Targets,
-             as_json: bool = False) -> int:
-    """Cost of a model and its device targets, without training; a .tflite's arena is measured in TFLM."""
-    from compress.devices import latency, profiles
-    from compress.devices.targets import check
-    from compress.models.cost import cost_of
-    from compress.report import tables
-
-    device = profiles.get(targets.device)
-    calibration = latency.load_calibration(targets.calibration) if targets.calibration else None
-    model_cost = cost_of(model, input_shape, classes)
-    measured_arena = None
-    if model.endswith(".tflite"):  # a real flatbuffer: measure its arena in the TFLite Micro runtime
-        from compress.deploy.tflm import measure_arena_bytes
-
-        measured_arena = measure_arena_bytes(Path(model).read_bytes())
-    checks = check(model_cost, device, targets, targets.latency_model, calibration=calibration,
-                   measured_arena_bytes=measured_arena)
-    if as_json:
-        print(json.dumps(tables.estimate_dict(model_cost, device, checks, targets.latency_model, measured_arena)))
-    else:
-        print(tables.estimate_text(model_cost, device, checks, targets.latency_model, measured_arena))
-    return 0
-
-
-def export(model_path: str, data_config: DataConfig, settings: ExportConfig, out: str | None = None,
-           run_data: bool = True) -> int:
-    """int8 export of a Keras model, scored on data_config; with run_data, a run's model (config.json beside it)
-    on the run's own data instead. beta: the settings', else the run's (summary.json), else none."""
-    from compress.data.dataset import load
-    from compress.deploy import export as export_module
-    from compress.models.keras_io import load_keras
-
-    path = Path(model_path)
-    model = load_keras(path)
-    run_config = read_run_config(path.parent)
-    if run_data and run_config:
-        data_config = run_config.data
-    beta = settings.beta
-    summary = path.parent / "summary.json"
-    if beta is None and summary.exists():
-        beta = json.loads(summary.read_text()).get("beta")
-    folder = Path(out) if out else path.parent
-    report = export_module.export_int8(model, load(data_config), folder, qat=settings.qat, beta=beta,
-                                       seed=data_config.seed)
-    print(export_module.summary_text(report))
-    print(f"wrote {folder / export_module.MODEL_FILE}, {folder / export_module.REPORT_FILE}, "
-          f"{folder / export_module.TEST_INPUT_FILE}")
-    return 0
-
-
-def firmware(model_path: str, board: str, out: str | None = None) -> int:
-    """Arduino sketch for an int8 .tflite; its test image and class names from the export beside it."""
-    import numpy as np
-
-    from compress.deploy import export, firmware as firmware_module
-    from compress.deploy.c_arrays import c_identifier
-    from compress.devices import latency, profiles
-    from compress.models.tflite_io import tflite_cost
-
-    path = Path(model_path)
-    if path.suffix != ".tflite":
-        raise CompressError(f"{path}: expected an int8 .tflite (make one with `python -m compress export`)")
-    if not path.exists():
-        raise CompressError(f"{path}: no such file")
-    folder = Path(out) if out else Path("firmware") / f"{c_identifier(path.stem)}_{board}"
-    image = expected = names = None
-    sample = path.parent / export.TEST_INPUT_FILE
-    if sample.exists():
-        with np.load(sample) as npz:
-            image, expected = npz["x"], int(npz["label"])
-            names = [str(n) for n in npz["class_names"]] if "class_names" in npz.files else None
-    report = path.parent / export.REPORT_FILE
-    if names is None and report.exists():
-        names = json.loads(report.read_text()).get("class_names")
-    estimated = None  # the cost model's latency on the board's device (FLOPs / the device's FLOP/s)
-    if board in firmware_module.BOARDS:
-        estimated = latency.latency_s(tflite_cost(path), profiles.get(firmware_module.BOARDS[board].device))
-    result = firmware_module.generate_sketch(path, folder, board=board, test_image=image, expected_class=expected,
-                                             class_names=names, expected_latency_s=estimated)
-    print(firmware_module.summary_text(result))
-    return 0 if result["passed"] and result["self_test_passed"] else 1
-
-
-def report(run_dir: str, formats: tuple[str, ...], compare: list[str]) -> int:
-    from compress.report import compare as compare_module, run_report
-
-    for path in run_report.write_run_report(run_dir, formats, compare=compare):
-        print(path)
-    if compare:
-        print(compare_module.compare_markdown([run_dir, *compare]))
-    return 0
-
-
-def data_inspect(data_config: DataConfig, out: str | None = None, as_json: bool = False) -> int:
-    """Class counts, splits, image size, imbalance and a contact sheet of a data set."""
-    from compress.config import SYNTHETIC_FACES
-    from compress.data import overview
-    from compress.data.dataset import load
-
-    ds = load(data_config)
-    info = overview.summary(ds)
-    source = data_config.source
-    stem = Path(source).stem if source != SYNTHETIC_FACES else SYNTHETIC_FACES
-    info["contact_sheet"] = str(overview.contact_sheet(ds, Path(out or "runs/data") / f"{stem}_samples.png"))
-    print(json.dumps(info, indent=1) if as_json else overview.summary_text(info))
-    return 0
-
-
-def data_generate(data_config: DataConfig, out: str) -> int:
-    """Write a data set (the generated faces, typically) as an image folder."""
-    from compress.data import overview
-    from compress.data.dataset import load
-
-    ds = load(data_config)
-    n = overview.write_folder(ds, out)
-    print(f"wrote {n} images of {ds.name} ({', '.join(ds.class_names)}) to {out}/{{train,val,test}}/<class>/")
     return 0

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 from compress.deploy import c_arrays
-from compress.deploy import export
 from compress.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,22 +11,29 @@ import pytest
 
 from compress.cli import main
 
-TINY = ["--samples", "300", "--size", "24", "--baseline", "embedded3", "--epochs", "1", "--final-epochs", "1",
-        "--budget-flops", "20000", "--max-evals", "12", "--batch-size", "32"]
+OPTIONS = ["--size", "24", "--baseline", "embedded3", "--epochs", "1", "--final-epochs", "2", "--baseline-lr", "3e-3",
+           "--budget-flops", "20000", "--max-evals", "12", "--batch-size", "32", "--patience", "2", "--finalists", "2"]
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("COMPRESS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> list[str]:
+    """Search options on 300 blob images (learnable in a couple of epochs, unlike 300 tiny faces)."""
+    import numpy as np
+    from conftest import blob_images
+
+    x, y = blob_images(300)
+    path = tmp_path_factory.mktemp("data") / "blobs.npz"
+    np.savez(path, x=np.round(x[..., 0] * 255).astype(np.uint8), y=y, class_names=np.array(["dim", "bright"]))
+    return ["--data", str(path), *OPTIONS]
 
 
 def journal_keys(run: Path) -> list[str]:
     return [json.loads(line)["key"] for line in (run / "journal.jsonl").read_text().splitlines() if line.strip()]
 
 
-def test_tiny_search_goes_from_baseline_to_a_sketch(tmp_path, capsys):
+def test_tiny_search_goes_from_baseline_to_a_sketch(tmp_path, capsys, tiny):
     out = tmp_path / "run"
-    assert main(["search", *TINY, "--out", str(out)]) == 0
+    assert main(["search", *tiny, "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "goal"
     final = summary["final"]
@@ -43,19 +50,19 @@ def test_tiny_search_goes_from_baseline_to_a_sketch(tmp_path, capsys):
     assert "| final | test |" in capsys.readouterr().out
 
 
-def _search_process(out: Path, *extra):
+def _search_process(tiny, out: Path, *extra):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    command = [sys.executable, "-m", "compress", "search", *TINY, "--no-export", "--out", str(out), *extra]
+    command = [sys.executable, "-m", "compress", "search", *tiny, "--no-export", "--out", str(out), *extra]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def test_sigkill_then_resume_finishes_with_the_same_result_and_retrains_nothing(tmp_path):
+def test_sigkill_then_resume_finishes_with_the_same_result_and_retrains_nothing(tmp_path, tiny):
     reference = tmp_path / "reference"
-    assert _search_process(reference).wait(timeout=300) == 0
+    assert _search_process(tiny, reference).wait(timeout=300) == 0
     expected = json.loads((reference / "summary.json").read_text())
 
     out = tmp_path / "killed"
-    proc = _search_process(out)
+    proc = _search_process(tiny, out)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:
         if (out / "journal.jsonl").exists() and len(journal_keys(out)) >= 2:
@@ -67,7 +74,7 @@ def test_sigkill_then_resume_finishes_with_the_same_result_and_retrains_nothing(
     before = journal_keys(out)
     assert len(before) >= 2
 
-    resumed = _search_process(out, "--resume")
+    resumed = _search_process(tiny, out, "--resume")
     _, stderr = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, stderr
     after = journal_keys(out)
@@ -84,19 +91,20 @@ def test_sigkill_then_resume_finishes_with_the_same_result_and_retrains_nothing(
     (["--baseline", "nosuchnet"], "nosuchnet"),
     (["--auc-ratio", "1.2"], "--auc-ratio"),
     (["--resume"], "nothing to resume"),
+    (["--device", "nano33ble"], "no firmware board"),
 ])
-def test_bad_search_input_is_one_clear_line(tmp_path, capsys, extra, message):
-    argv = ["search", *TINY, "--out", str(tmp_path / "run"), *extra]
+def test_bad_search_input_is_one_clear_line(tmp_path, capsys, extra, message, tiny):
+    argv = ["search", *tiny, "--out", str(tmp_path / "run"), *extra]
     assert main(argv) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert err and message in err[-1] and err[-1].startswith("error:")
 
 
-def test_a_second_search_into_a_used_folder_needs_resume(tmp_path, capsys):
+def test_a_second_search_into_a_used_folder_needs_resume(tmp_path, capsys, tiny):
     out = tmp_path / "run"
     out.mkdir()
     (out / "journal.jsonl").write_text("")
-    assert main(["search", *TINY, "--out", str(out)]) != 0
+    assert main(["search", *tiny, "--out", str(out)]) != 0
     assert "--resume" in capsys.readouterr().err
 
 
@@ -107,3 +115,25 @@ def test_train_scores_the_baseline_alone(tmp_path, capsys):
     result = json.loads((out / "train.json").read_text())
     assert 0.0 <= result["test"]["auc"] <= 1.0 and result["flops"] > 0 and len(result["history"]) == 1
     assert (out / "model.keras").exists() and "test: AUC" in capsys.readouterr().out
+
+
+def test_a_baseline_that_learned_nothing_stops_the_search_with_a_hint():
+    from compress import CompressError
+    from compress.config import RunConfig
+    from compress.jobs import _check_baseline_learned
+
+    _check_baseline_learned(0.56, RunConfig())
+    with pytest.raises(CompressError, match="--baseline-lr"):
+        _check_baseline_learned(0.46, RunConfig())
+
+
+def test_the_summary_has_a_leaderboard_and_the_finalists_fine_tuned(tmp_path, tiny):
+    out = tmp_path / "run"
+    assert main(["search", *tiny, "--no-export", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    board = summary["leaderboard"]
+    assert board and [r["val_auc"] for r in board] == sorted((r["val_auc"] for r in board), reverse=True)
+    tuned = [r for r in board if "fine_tuned_val_auc" in r]
+    assert len(tuned) == min(2, len(board))
+    assert summary["final"]["val"]["auc"] == max(r["fine_tuned_val_auc"] for r in tuned)
+    assert summary["final"]["distilled"] is True

@@ -8,6 +8,7 @@ from compress.report.doc import Doc
 from compress.report.compare import compare_section
 from compress.report.run import Run, estimates, load_run, search_nodes
 from compress.report.tables import RESULT_HEADERS, model_rows, results_blocks, target_rows
+from compress.search.space import Costing
 
 FILES_DIR = "report_files"  # the PNGs report.md links to; report.html embeds them
 SALIENCY_PER_CLASS = 4
@@ -52,7 +53,8 @@ def _results_section(doc: Doc, run: Run) -> None:
         return
     base, (win, label) = run.baseline, run.focus()
     budget = run.settings.targets.budget_flops
-    doc.p(f"Validation figures from the search (no fine-tune yet). Target: FLOPs <= {budget or 0:,.0f} and val "
+    limit = "no FLOPs limit" if budget is None else f"FLOPs <= {budget:,.0f}"
+    doc.p(f"Validation figures from the search (no fine-tune yet). Target: {limit}, the device targets and val "
           f"AUC >= beta = {run.settings.search.auc_ratio} x baseline = {run.beta:.4f}.")
     entries = [(f"baseline ({base['spec'].get('name') or 'model'})", base)] + ([(label, win)] if win else [])
     rows = []
@@ -75,7 +77,9 @@ def _search_sections(doc: Doc, run: Run, files: Path) -> None:
     nodes, (win, label) = search_nodes(run), run.focus()
     path, short = [r["key"] for r in run.lineage(win)], label.split(" (")[0]
     final = (run.summary or {}).get("final") or {}
-    budget = (run.summary or {}).get("budget_flops") or run.settings.targets.budget_flops
+    # --budget-flops none: the FLOPs bound the latency target implies, as the search used it
+    budget = (run.summary or {}).get("budget_flops") or run.settings.targets.budget_flops or Costing(
+        run.settings.targets).budget_flops
     counts = {s: sum(n["status"] == s for n in nodes) for s in ("pruned", "kept", "goal")}
     doc.h("Pareto plot")
     doc.image(plots.pareto(nodes, run.beta, budget, files / "pareto.png", path[-1] if path else None,

@@ -49,7 +49,20 @@ def targets_table(checks) -> str:
     return format_table(rows, ("target", "figure", "limit", "margin", "result"))
 
 
-def estimate_text(cost, device, checks, latency_model: str, measured_arena_bytes: int | None = None) -> str:
+def kernel_set_lines(cost, device, kernel_sets: dict, budget_flops: float | None) -> list[str]:
+    """What the emulated table says per kernel set, and what the FLOPs budget means in time with each."""
+    times = ", ".join(f"{s * 1e3:,.1f} ms with {k}" for k, s in kernel_sets.items())
+    lines = [f"emulated TFLM latency (fitted instruction table, 1 cycle per instruction at "
+             f"{device.clock_hz / 1e6:g} MHz): {times}"]
+    if budget_flops and cost.flops:
+        means = ", ".join(f"{budget_flops * s / cost.flops * 1e3:,.0f} ms with {k}" for k, s in kernel_sets.items())
+        lines.append(f"the FLOPs budget {budget_flops:,.0f} at this model's time per FLOP: {means} "
+                     f"(the flops model: {budget_flops / device.flops_per_s * 1e3:,.0f} ms)")
+    return lines
+
+
+def estimate_text(cost, device, checks, latency_model: str, measured_arena_bytes: int | None = None,
+                  kernel_sets: dict | None = None, budget_flops: float | None = None) -> str:
     """The `estimate` report: layers, totals, latency and each target with PASS/FAIL."""
     flash_how = "file size" if cost.source == "tflite" else "int8 estimate"
     latency = next((c.figure for c in checks if c.name == "latency"), None)
@@ -57,12 +70,14 @@ def estimate_text(cost, device, checks, latency_model: str, measured_arena_bytes
              "", cost_table(cost), "",
              f"MACs {cost.macs:,}   FLOPs {cost.flops:,}   params {cost.params:,}",
              f"flash {cost.flash_bytes:,} bytes ({flash_how}); arena {cost.arena_bytes:,} bytes "
-             f"(estimated peak of live activations)"]
+             f"(estimate: planned activations + TFLM's own allocations)"]
     if measured_arena_bytes is not None:
         lines.append(f"arena measured in the TFLite Micro runtime: {measured_arena_bytes:,} bytes "
                      "(used for the arena target below)")
     if latency is not None:
         lines.append(f"estimated latency {latency:,.3g} s on {device.name} (latency model: {latency_model})")
+    if kernel_sets:
+        lines += kernel_set_lines(cost, device, kernel_sets, budget_flops)
     flash_extra = f"flash and arena include the runtime allowance ({device.runtime_flash_bytes:,} bytes flash, " \
                   f"{device.runtime_ram_bytes:,} bytes RAM)"
     lines += ["", targets_table(checks), flash_extra,
@@ -70,13 +85,49 @@ def estimate_text(cost, device, checks, latency_model: str, measured_arena_bytes
     return "\n".join(lines)
 
 
-def estimate_dict(cost, device, checks, latency_model: str, measured_arena_bytes: int | None = None) -> dict:
-    """The same report as one JSON-ready object."""
+def estimate_dict(cost, device, checks, latency_model: str, measured_arena_bytes: int | None = None,
+                  kernel_sets: dict | None = None) -> dict:
+    """The same report as one JSON-ready object (emulated_latency_s: the emulated table's, per kernel set)."""
     latency = next((c.figure for c in checks if c.name == "latency"), None)
     return {"model": cost.name, "source": cost.source, "device": device.to_dict(), "latency_model": latency_model,
-            "latency_s": latency, "measured_arena_bytes": measured_arena_bytes, "cost": cost.to_dict(),
+            "latency_s": latency, "emulated_latency_s": kernel_sets, "measured_arena_bytes": measured_arena_bytes,
+            "cost": cost.to_dict(),
             "targets": [c.to_dict() for c in checks],
             "passed": all(c.passed for c in checks)}
+
+
+def emulated_rows(run) -> list[tuple]:
+    """Per op of an emulated run: op, output shape, MACs, instructions, instructions per MAC, share of the total."""
+    rows = [(f"{op.index}:{op.op}", op.output_shape, op.macs, op.instructions,
+             round(op.instructions / op.macs, 1) if op.macs else "", f"{op.instructions / run.instructions:.1%}")
+            for op in run.ops]
+    overhead = run.instructions - sum(op.instructions for op in run.ops)
+    rows.append(("interpreter (between ops)", "", "", overhead, "", f"{overhead / run.instructions:.1%}"))
+    rows.append(("total (Invoke)", "", run.macs, run.instructions, round(run.instructions / max(run.macs, 1), 1),
+                 "100.0%"))
+    return rows
+
+
+def emulated_text(run, device, cycles_per_instruction: float) -> str:
+    """The `emulate` report: instructions per op, time at the device clock, arena, outputs against TFLite."""
+    seconds = run.instructions * cycles_per_instruction / device.clock_hz
+    match = {True: "yes, exactly", None: "not compared"}.get(run.outputs_match, (
+        f"no: up to {run.max_abs_diff} apart; equal to TFLite's reference kernels: "
+        f"{'yes (its optimized ADD rounds differently)' if run.reference_match else 'NO'}"))
+    return "\n".join([
+        f"{run.model}: TFLite Micro with {run.kernels} kernels on an emulated Cortex-M4 (QEMU mps2-an386)", "",
+        format_table(emulated_rows(run), ("op", "output", "MACs", "instructions", "instr/MAC", "share")), "",
+        f"time on {device.name} at {device.clock_hz / 1e6:g} MHz: {seconds * 1e3:,.1f} ms, assuming "
+        f"{cycles_per_instruction:g} cycle{'s' * (cycles_per_instruction != 1)} per instruction (QEMU counts "
+        "instructions, not cycles)",
+        f"arena used by TFLM on the Cortex-M4: {run.arena_bytes:,} bytes",
+        f"int8 outputs equal the TFLite interpreter's ({run.samples} input{'s' * (run.samples > 1)}): {match}"])
+
+
+def emulated_dict(run, device, cycles_per_instruction: float) -> dict:
+    return run.to_dict() | {"device": device.name, "clock_hz": device.clock_hz,
+                            "cycles_per_instruction": cycles_per_instruction,
+                            "latency_s": run.instructions * cycles_per_instruction / device.clock_hz}
 
 
 # --- seed 001's table, the targets and the deployment -----------------------------------------------
@@ -112,11 +163,13 @@ def results_blocks(doc: Doc, summary: dict, level: int = 2) -> None:
     for name, key in (("final", "final"), ("final int8", "int8")):
         if summary.get(key):
             rows += model_rows(name, summary[key], base_auc)
+    budget = "no FLOPs limit" if summary["budget_flops"] is None else f"FLOPs <= {summary['budget_flops']:,.0f}"
     doc.p(f"Strategy {summary['strategy']}: {summary['evaluations']} models evaluated "
           f"({summary['trainings_this_run']} trained in this run), training time "
-          f"{summary['train_seconds_total']:.0f} s. Target: FLOPs <= {summary['budget_flops']:,.0f} and val AUC "
+          f"{summary['train_seconds_total']:.0f} s. Target: {budget} and val AUC "
           f">= beta = {summary['auc_ratio']} x baseline = {summary['beta']:.4f}.")
     doc.table(RESULT_HEADERS, rows)
+    leaderboard_blocks(doc, summary, level)
     if summary.get("final"):
         doc.h("Device targets", level)
         doc.table(["target", "figure", "limit", "margin", "result"], target_rows(summary["targets"]))
@@ -141,8 +194,28 @@ def results_blocks(doc: Doc, summary: dict, level: int = 2) -> None:
         doc.table(["target", "figure", "limit", "result"],
                   [[c["target"], f"{c['figure']:,} {c['unit']}", f"{c['limit']:,} {c['unit']}",
                     "PASS" if c["passed"] else "FAIL"] for c in fw["checks"]])
+    emulated_block(doc, summary.get("emulated"))
     if summary.get("stopped"):
         doc.p(f"Search stopped early: {summary['stopped']}.")
+
+
+def emulated_block(doc: Doc, emulated: dict | None) -> None:
+    """The int8 winner in TFLM on an emulated Cortex-M4: measured instructions and arena next to the estimates."""
+    if not emulated:
+        return
+    if "skipped" in emulated:
+        doc.p(f"Not run on the emulated Cortex-M4: {emulated['skipped']}.")
+        return
+    e = emulated
+    doc.p(f"On an emulated Cortex-M4 (TFLite Micro, {e['kernels']} kernels, QEMU mps2-an386): "
+          f"{e['instructions']:,} instructions per inference (the latency table estimated "
+          f"{e['estimated_instructions']:,}), {e['instructions_per_mac']:.1f} per MAC, {e['latency_s'] * 1e3:,.1f} ms "
+          f"at {e['cycles_per_instruction']:g} cycles per instruction; arena {e['arena_bytes']:,} bytes (estimated "
+          f"{e['estimated_arena_bytes'] or 0:,}); int8 outputs equal the TFLite interpreter's: "
+          f"{'yes' if e['outputs_match'] else 'no'}.")
+    doc.table(["op", "MACs", "instructions", "share"],
+              [[op["op"], f"{op['macs']:,}", f"{op['instructions']:,}", f"{op['instructions'] / e['instructions']:.1%}"]
+               for op in e["ops"]])
 
 
 def search_markdown(summary: dict) -> str:
@@ -151,3 +224,23 @@ def search_markdown(summary: dict) -> str:
     doc.h(f"Search on {summary['data']} for {summary['device']}", 1)
     results_blocks(doc, summary)
     return doc.markdown()
+
+
+LEADERBOARD_HEADERS = ["rank", "val AUC (search)", "val AUC (fine-tuned)", "FLOPs", "params", "est. latency",
+                       "arena (est.)", "flash (est.)", ""]
+
+
+def leaderboard_blocks(doc: Doc, summary: dict, level: int = 2) -> None:
+    """The best goals of the search by val AUC; the finalists' AUC after their fine-tune; the winner marked."""
+    board = summary.get("leaderboard") or []
+    if not board:
+        return
+    winner = (summary.get("final") or {}).get("key")
+    doc.h("Leaderboard", level)
+    doc.table(LEADERBOARD_HEADERS, [
+        [r["rank"], f"{r['val_auc']:.4f}",
+         f"{r['fine_tuned_val_auc']:.4f}" if r.get("fine_tuned_val_auc") is not None else "-",
+         f"{r['flops'] / 1e6:.3f} M", f"{r['params']:,}", f"{r['latency_s']:.3g} s", f"{r['arena_bytes']:,} B",
+         f"{r['flash_bytes']:,} B", "winner" if r["key"] == winner else ""] for r in board])
+    doc.p("Goals ranked by validation AUC in the search; the finalists were fine-tuned and the best of them on "
+          "validation data won. Test data chose nothing.")

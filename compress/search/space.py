@@ -9,6 +9,7 @@ from compress.config import Targets
 from compress.devices import latency, profiles, targets as device_targets
 from compress.models.cost import spec_cost
 from compress.models.reductions import reductions
+from compress.models.widening import widenings
 
 
 @dataclass
@@ -18,6 +19,7 @@ class Space:
     flops: Callable  # spec -> float
     fits: Callable  # spec -> bool: every device target passes
     budget_flops: float
+    widenings: Callable = lambda spec: ()  # spec -> [(label, child)]: larger children that still fit
 
 
 
@@ -39,7 +41,8 @@ class Costing:
 
     def checks(self, spec, cost=None):
         return device_targets.check(cost or self.cost(spec), self.device, self.targets,
-                                    latency_model=self.targets.latency_model, calibration=self.calibration)
+                                    latency_model=self.targets.latency_model, calibration=self.calibration,
+                                    geometry=latency.spec_geometry(spec))
 
     def fits(self, spec) -> bool:
         return all(c.passed for c in self.checks(spec))
@@ -50,7 +53,24 @@ class Costing:
 
     def latency_s(self, spec) -> float:
         return latency.latency_s(self.cost(spec), self.device, model=self.targets.latency_model,
-                                 calibration=self.calibration)
+                                 kernels=self.targets.kernels, calibration=self.calibration,
+                                 geometry=latency.spec_geometry(spec))
 
-    def space(self) -> Space:
-        return Space(self.children, self.flops, self.fits, self.targets.budget_flops)
+    @property
+    def budget_flops(self) -> float:
+        """The FLOPs budget, or (--budget-flops none) the most FLOPs a model meeting the latency limit can have."""
+        if self.targets.budget_flops is not None:
+            return self.targets.budget_flops
+        return latency.flops_within(latency.latency_limit_s(self.targets, self.device, self.calibration),
+                                    self.device, self.targets.latency_model, self.targets.kernels, self.calibration)
+
+    def widenings(self, spec, baseline) -> tuple:
+        """Widening moves from spec toward the baseline that keep every device target (the anytime search's)."""
+        return tuple((label, child) for label, child in widenings(spec, baseline, self.flops) if self.fits(child))
+
+    def space(self, baseline=None) -> Space:
+        """The questions the strategies may ask; with a baseline, goals may also be widened toward it."""
+        if baseline is None:
+            return Space(self.children, self.flops, self.fits, self.budget_flops)
+        return Space(self.children, self.flops, self.fits, self.budget_flops,
+                     lambda spec: self.widenings(spec, baseline))

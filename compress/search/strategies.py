@@ -1,4 +1,4 @@
-"""Search strategies over reductions: A* (default), seed 001's DFS and a NetAdapt-like greedy.
+"""Search strategies over reductions: anytime A* (default), seed 001's DFS, NetAdapt's greedy rule, random walks.
 
 The strategies see only specs, costs and scores through `Search`, so a fake evaluator tests them without Keras.
 
@@ -9,7 +9,7 @@ reaching the budget needs r(n)^k >= FLOPs(n) / budget, i.e. k >= h. The floor of
 stride 1->2, a 2x2 pool or halved filters can cut a layer and those after it by up to 4x at any later node,
 even where n's own children cut less. What is left is an assumption (the big one-off moves -- removing a
 layer, a separable conv, global pooling -- do not later become bigger than both), checked by
-tests/test_search.py against breadth-first distances on random specs. DESIGN.md rounds h up; we keep the
+tests/search/test_strategies.py against breadth-first distances on random specs. DESIGN.md rounds h up; we keep the
 fraction (still a lower bound) because whole-number f values tie in large plateaus that A* trains whole.
 
 Weighting. Plain A* (f = g + h) proves its answer needs the fewest reductions by training every node with
@@ -19,100 +19,37 @@ returns a path at most W times longer than the shortest and, on the same fake pr
 in 11 trainings from alexnet, 12 from resnet_like and 22 from fer_cnn (W = 4: 13, 23, 93; W = 2: 20, 19,
 none in 150). Ties go to the higher parent AUC, then to fewer FLOPs. Nodes are trained when popped, not
 when generated, so siblings that A* never reaches cost nothing.
+
+Anytime. A* does not stop at its first goal: a goal's widening moves (compress.models.widening: give a
+thinned layer back width, a shrunk kernel size, a raised stride, an inserted pool, input pixels -- only
+those that still pass every device target) go to the front of the open list, best-AUC goal first, so the
+search spends the slack under the targets; when they run out it goes on with the A* order and widens any
+new goal it meets. It ends on --max-evals, --max-minutes or --patience (evaluations without a better goal).
+
+greedy is NetAdapt's rule (Yang et al. 2018): each step asks for a fixed relative cut (GREEDY_CUT of the
+current FLOPs, or down to the budget if that is less), trains every child that meets it, and keeps the one
+with the highest AUC. random is the standard NAS control (Li & Talwalkar 2019): random reduction walks from
+the baseline until the model fits, each trained from the baseline's weights like any candidate.
 """
 from __future__ import annotations
 
 import heapq
 import itertools
 import math
-import time
-from typing import Callable
+import random as random_module
+import re
 
 from compress import CompressError
 from compress.models.spec import ModelSpec
-from compress.search.journal import Evaluation, Journal, goal_rank, is_goal
+from compress.search.journal import Evaluation
+from compress.search.session import BudgetExhausted, Search
 from compress.search.space import Space
 
-STRATEGIES = ("astar", "dfs", "greedy")
+STRATEGIES = ("astar", "dfs", "greedy", "random")
 HEURISTIC_WEIGHT = 8.0  # W in f = g + W * h; see the module docstring
 MIN_STEP_RATIO = 4.0  # a stride, a pool or halved filters can cut up to ~4x at any later node
-
-
-class BudgetExhausted(Exception):
-    """Raised by Search.evaluate when --max-evals or --max-minutes is used up."""
-
-
-class Search:
-    """Evaluates specs through a cache, the journal and the budgets; strategies call only this."""
-
-    def __init__(self, space: Space, evaluator: Callable, beta: float, journal: Journal | None = None,
-                 max_evals: int | None = None, max_seconds: float | None = None, log=print):
-        self.space, self.evaluator, self.beta, self.journal = space, evaluator, beta, journal
-        self.max_evals, self.max_seconds, self.log = max_evals, max_seconds, log
-        self.cache: dict[str, Evaluation] = {}
-        self.order: list[str] = []  # keys in order of evaluation (cached ones included)
-        self.trainings = 0
-        self.started = time.monotonic()
-        self.exhausted = ""  # why the search stopped early, if it did
-        if journal:
-            for row in journal.replay():
-                self.cache[row["key"]] = Evaluation.from_json(row)
-
-    def evaluate(self, spec: ModelSpec, parent: Evaluation | None, label: str) -> Evaluation:
-        key = spec.key
-        if key in self.cache:
-            ev = self.cache[key]
-        else:
-            self._check_budget()
-            metrics, extra = self.evaluator(spec, parent)
-            depth = parent.depth + 1 if parent else 0
-            ev = Evaluation(key, spec, parent.key if parent else None, label, depth, self.space.flops(spec),
-                            self.space.fits(spec), metrics, extra)
-            self.trainings += 1
-            if self.journal:
-                self.journal.append(ev.to_json())
-            self.cache[key] = ev
-            self._progress(ev)
-        if key not in self.order:
-            self.order.append(key)
-        return ev
-
-    def _check_budget(self) -> None:
-        if self.max_evals is not None and self.trainings >= self.max_evals:
-            self.exhausted = f"--max-evals {self.max_evals} reached"
-        elif self.max_seconds is not None and time.monotonic() - self.started > self.max_seconds:
-            self.exhausted = f"--max-minutes {self.max_seconds / 60:g} reached"
-        if self.exhausted:
-            raise BudgetExhausted(self.exhausted)
-
-    def _progress(self, ev: Evaluation) -> None:
-        elapsed = time.monotonic() - self.started
-        if ev.parent is None:
-            verdict = "baseline"
-        else:
-            mark = "GOAL" if self.is_goal(ev) else ("pruned" if ev.auc < self.beta else "kept")
-            verdict = f"{'>=' if ev.auc >= self.beta else '< '} \u03b2 {self.beta:.4f}  {mark:<6s}"
-        self.log(f"[{self.trainings:3d}] {ev.label:<38s} {ev.flops / 1e6:9.3f} MFLOPs  AUC {ev.auc:.4f} "
-                 f"{verdict} {elapsed:6.0f} s")
-
-    def is_goal(self, ev: Evaluation) -> bool:
-        return is_goal(ev.fits, ev.auc, self.beta)
-
-    def evaluations(self) -> list[Evaluation]:
-        return [self.cache[k] for k in self.order]
-
-    # --- outcome -----------------------------------------------------------------------------
-    def best_goal(self) -> Evaluation | None:
-        goals = [ev for ev in self.evaluations() if self.is_goal(ev)]
-        return max(goals, key=lambda ev: goal_rank(ev.auc, ev.flops), default=None)
-
-    def closest(self) -> dict:
-        """When no goal was met: the smallest model that kept AUC >= beta, and the best model that fits."""
-        evs = self.evaluations()
-        good = [ev for ev in evs if ev.auc >= self.beta]
-        fitting = [ev for ev in evs if ev.fits]
-        return {"smallest_above_beta": min(good, key=lambda ev: ev.flops, default=None),
-                "best_under_budget": max(fitting, key=lambda ev: ev.auc, default=None)}
+GREEDY_CUT = 0.25  # NetAdapt: each greedy step removes at least this share of the current FLOPs
+RANDOM_REPEATS = 25  # random search stops after this many walks in a row that end at models already trained
 
 
 # --- the heuristic ------------------------------------------------------------------------------
@@ -141,27 +78,40 @@ def smallest_reachable(space: Space, spec: ModelSpec, max_steps: int = 500) -> t
 
 # --- strategies ---------------------------------------------------------------------------------
 
+def move_of(label: str) -> str:
+    """What a reduction does, whatever the sizes: 'conv3 filters 152->76' and 'conv3 filters 76->38' are one move."""
+    return re.sub(r"\d+\u2192\d+", "", label).strip()
+
+
 def astar(search: Search, baseline: ModelSpec, weight: float = HEURISTIC_WEIGHT) -> None:
+    """Anytime weighted A*: priorities (0, -goal AUC) for widening a goal, (1, f, -parent AUC, FLOPs) for the rest.
+
+    A move whose child was pruned (AUC < beta) is pushed back by `weight` everywhere else in the open list's
+    future: one separable first layer that lost too much says the same move elsewhere probably will too.
+    """
     space, tie = search.space, itertools.count()
-    open_list = [(weight * heuristic(space, baseline), 0.0, 0.0, next(tie), baseline, None, "baseline")]
-    closed = set()
+    open_list = [((1, weight * heuristic(space, baseline), 0.0, 0.0), next(tie), baseline, None, "baseline")]
+    closed, pruned_moves = set(), set()
     while open_list:
-        f, _, _, _, spec, parent, label = heapq.heappop(open_list)
-        if spec.key in closed or math.isinf(f):
+        priority, _, spec, parent, label = heapq.heappop(open_list)
+        if spec.key in closed or math.isinf(priority[1]):
             continue
         closed.add(spec.key)
         ev = search.evaluate(spec, parent, label)
         if ev.auc < search.beta:
+            pruned_moves.add(move_of(label))
             continue  # pruned: seed 001's rule, its reductions can only lose more
         if search.is_goal(ev):
-            return
-        children = space.children(spec)
-        for child in children:
+            for child_label, child in space.widenings(spec):
+                if child.key not in closed:
+                    heapq.heappush(open_list, ((0, -ev.auc, 0.0, 0.0), next(tie), child, ev, child_label))
+            continue
+        for child in space.children(spec):
             if child.spec.key in closed:
                 continue
-            h = heuristic(space, child.spec)
-            heapq.heappush(open_list, (ev.depth + 1 + weight * h, -ev.auc, space.flops(child.spec), next(tie),
-                                       child.spec, ev, child.label))
+            f = ev.depth + 1 + weight * heuristic(space, child.spec) + weight * (move_of(child.label) in pruned_moves)
+            heapq.heappush(open_list, ((1, f, -ev.auc, space.flops(child.spec)), next(tie), child.spec, ev,
+                                       child.label))
 
 
 def dfs(search: Search, baseline: ModelSpec) -> None:
@@ -182,23 +132,51 @@ def dfs(search: Search, baseline: ModelSpec) -> None:
     visit(baseline, None, "baseline")
 
 
-def greedy(search: Search, baseline: ModelSpec) -> None:
-    """NetAdapt-like: train every child, move to the one losing the least AUC per FLOP removed."""
+def greedy(search: Search, baseline: ModelSpec, cut: float = GREEDY_CUT) -> None:
+    """NetAdapt's rule: train every child that cuts at least `cut` of the FLOPs; keep the best AUC."""
+    space = search.space
     ev = search.evaluate(baseline, None, "baseline")
     while not search.is_goal(ev):
-        scored = [search.evaluate(c.spec, ev, c.label) for c in search.space.children(ev.spec)]
+        children = space.children(ev.spec)
+        if not children:
+            return
+        target = max((1 - cut) * ev.flops, space.budget_flops)
+        meeting = [c for c in children if space.flops(c.spec) <= target]
+        meeting = meeting or [min(children, key=lambda c: space.flops(c.spec))]
+        scored = [search.evaluate(c.spec, ev, c.label) for c in meeting]
         good = [child for child in scored if child.auc >= search.beta]
         if not good:
             return
-        ev = min(good, key=lambda child: (ev.auc - child.auc) / max(ev.flops - child.flops, 1e-9))
+        ev = max(good, key=lambda child: (child.auc, -child.flops))
 
 
-def run(strategy: str, search: Search, baseline: ModelSpec) -> Evaluation | None:
-    """Run a strategy until it finds a goal or a budget runs out; returns the best goal evaluated."""
+def random_walks(search: Search, baseline: ModelSpec, seed: int = 0) -> None:
+    """Random reduction walks from the baseline until the model fits, each trained from the baseline's weights."""
+    space, rng = search.space, random_module.Random(seed)
+    base = search.evaluate(baseline, None, "baseline")
+    repeats = 0
+    while repeats < RANDOM_REPEATS:
+        spec, labels = baseline, []
+        while not space.fits(spec):
+            children = space.children(spec)
+            if not children:
+                break
+            step = rng.choice(children)
+            spec, labels = step.spec, labels + [step.label]
+        repeats = repeats + 1 if spec.key in search.cache or not space.fits(spec) else 0
+        if space.fits(spec):
+            search.evaluate(spec, base, f"random walk: {' > '.join(labels)}")
+
+
+def run(strategy: str, search: Search, baseline: ModelSpec, seed: int = 0) -> Evaluation | None:
+    """Run a strategy until it stops or a budget runs out; returns the best goal evaluated."""
     if strategy not in STRATEGIES:
         raise CompressError(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGIES)}")
     try:
-        {"astar": astar, "dfs": dfs, "greedy": greedy}[strategy](search, baseline)
+        if strategy == "random":
+            random_walks(search, baseline, seed)
+        else:
+            {"astar": astar, "dfs": dfs, "greedy": greedy}[strategy](search, baseline)
     except BudgetExhausted:
         search.log(f"search stopped: {search.exhausted}")
     return search.best_goal()

@@ -1,10 +1,12 @@
-"""The outcome of a search as summary.json: baseline and winner on val and test, after the winner's fine-tune."""
+"""The outcome of a search as summary.json: the leaderboard, its finalists fine-tuned, the winner on val and test."""
 from __future__ import annotations
 
 import time
 
 from compress.config import RunConfig
 from compress.search.train import LONG_PATIENCE
+
+LEADERBOARD_SIZE = 10  # goals listed in summary.json and the report
 
 
 def lineage(search, ev) -> list[str]:
@@ -23,8 +25,19 @@ def model_entry(costing, spec, val: dict, test: dict) -> dict:
             "latency_s": costing.latency_s(spec), "val": val, "test": test}
 
 
+def leaderboard(search, costing) -> list[dict]:
+    """The best goals by val AUC in the search, with their cost figures."""
+    rows = []
+    for rank, ev in enumerate(search.leaderboard(LEADERBOARD_SIZE), 1):
+        cost = costing.cost(ev.spec)
+        rows.append({"rank": rank, "key": ev.key, "val_auc": ev.auc, "flops": cost.flops, "params": cost.params,
+                     "latency_s": costing.latency_s(ev.spec), "arena_bytes": cost.arena_bytes,
+                     "flash_bytes": cost.flash_bytes, "reductions": lineage(search, ev)})
+    return rows
+
+
 def summarise(config: RunConfig, search, base, winner, evaluator, costing, data, log=print) -> dict:
-    """summary.json; with a winner, fine-tune it, save best.keras and best_spec.json, and score it on test."""
+    """summary.json; with goals, fine-tune the finalists, keep the best on val as best.keras, score it on test."""
     out = evaluator.weights_dir.parent
     trainer = evaluator.trainer
     base_model = evaluator.model(base.spec)
@@ -33,25 +46,44 @@ def summarise(config: RunConfig, search, base, winner, evaluator, costing, data,
         "device": costing.device.name, "budget_flops": config.targets.budget_flops,
         "auc_ratio": config.search.auc_ratio, "beta": search.beta,
         "evaluations": len(search.cache), "trainings_this_run": search.trainings,
-        "train_seconds_total": round(sum(ev.extra.get("train_seconds", 0) for ev in search.cache.values()), 1),
+        "train_seconds_total": round(search.seconds_used, 1),
         "search_seconds_this_run": round(time.monotonic() - search.started, 1), "stopped": search.exhausted,
         "data": data.name, "class_names": list(data.class_names),
         "baseline": {"name": base.spec.name, **model_entry(costing, base.spec, base.metrics,
                                                             trainer.score(base_model, "test"))},
+        "leaderboard": leaderboard(search, costing),
     }
     if winner is None:
         summary["closest"] = {k: (None if ev is None else {"key": ev.key, "flops": ev.flops, "val_auc": ev.auc,
                                                            "reductions": lineage(search, ev)})
                               for k, ev in search.closest().items()}
         return summary
-    final_epochs = config.train.final_epochs
-    log(f"fine-tuning the winner ({winner.flops / 1e6:.3f} MFLOPs) for up to {final_epochs} epochs")
-    model, history = trainer.fit(winner.spec, evaluator.model(winner.spec), winner.spec, epochs=final_epochs,
-                                 patience=LONG_PATIENCE)
-    val, test = trainer.score(model, "val"), trainer.score(model, "test")
+    model, final = _fine_tune_finalists(config, search, evaluator, base_model, summary["leaderboard"], log)
     model.save(out / "best.keras")
-    (out / "best_spec.json").write_text(winner.spec.to_json())
-    summary["final"] = {**model_entry(costing, winner.spec, val, test), "reductions": lineage(search, winner),
-                        "search_val_auc": winner.auc, "history": history}
-    summary["targets"] = [c.to_dict() for c in costing.checks(winner.spec)]
+    (out / "best_spec.json").write_text(final["spec"].to_json())
+    ev = final["evaluation"]
+    summary["final"] = {**model_entry(costing, ev.spec, final["val"], trainer.score(model, "test")),
+                        "reductions": lineage(search, ev), "search_val_auc": ev.auc, "history": final["history"],
+                        "distilled": config.train.distill}
+    summary["targets"] = [c.to_dict() for c in costing.checks(ev.spec)]
     return summary
+
+
+def _fine_tune_finalists(config: RunConfig, search, evaluator, base_model, board: list[dict], log):
+    """Fine-tune the best `finalists` goals (with distillation from the baseline unless turned off); the best
+    on val wins. Each leaderboard row gets its `fine_tuned_val_auc`."""
+    trainer, epochs = evaluator.trainer, config.train.final_epochs
+    teacher = trainer.teacher_logits(base_model) if config.train.distill else None
+    best = None
+    for row, ev in zip(board, search.leaderboard(config.search.finalists)):
+        how = "with distillation from the baseline" if teacher is not None else "without distillation"
+        log(f"fine-tuning finalist {row['rank']} ({ev.flops / 1e6:.3f} MFLOPs, val AUC {ev.auc:.4f} in the search) "
+            f"for up to {epochs} epochs {how}")
+        model, history = trainer.fit(ev.spec, evaluator.model(ev.spec), ev.spec, epochs=epochs,
+                                     patience=LONG_PATIENCE, teacher_logits=teacher)
+        val = trainer.score(model, "val")
+        row["fine_tuned_val_auc"] = val["auc"]
+        if best is None or val["auc"] > best[1]["val"]["auc"]:
+            best = (model, {"spec": ev.spec, "evaluation": ev, "val": val, "history": history})
+    log(f"winner: finalist with val AUC {best[1]['val']['auc']:.4f} after its fine-tune")
+    return best

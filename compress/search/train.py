@@ -9,11 +9,14 @@ import numpy as np
 from compress import CompressError
 from compress.data.augment import augment, balance
 from compress.data.metrics import classification_metrics
-from compress.models.spec import ModelSpec
+from compress.models.spec import HEAD_NAME, ModelSpec
 from compress.search.inherit import inherit_weights
 
 _TF_CONFIGURED = False
 LONG_PATIENCE = 4  # epochs without a better val AUC before the baseline or winner stops training
+# Distillation (Hinton et al. 2015): loss = ALPHA * T^2 * KL(teacher_T || student_T) + (1 - ALPHA) * CE.
+DISTILL_TEMPERATURE = 4.0
+DISTILL_ALPHA = 0.5
 
 
 def configure_tensorflow() -> None:
@@ -43,25 +46,36 @@ class Trainer:
         configure_tensorflow()
 
     def fit(self, spec: ModelSpec, parent=None, parent_spec: ModelSpec | None = None, epochs: int | None = None,
-            patience: int | None = None, lr: float | None = None):
-        """Train spec (from parent's weights where they fit); returns (model, history) with the best-val-AUC weights."""
+            patience: int | None = None, lr: float | None = None, teacher_logits: np.ndarray | None = None):
+        """Train spec (from parent's weights where they fit); returns (model, history) with the best-val-AUC weights.
+
+        teacher_logits (from `teacher_logits`): learn from the teacher's soft outputs as well (distillation).
+        """
         import tf_keras as keras
 
         keras.utils.set_random_seed(self.seed)
         model = spec.build()
+        self.inherited = {}  # per layer: copied | thinned | factorised | reinitialised (search/inherit.py)
         if parent is not None and parent_spec is not None:
-            inherit_weights(model, spec, parent, parent_spec)
-        model.compile(optimizer=keras.optimizers.Adam(lr or self.lr), loss="sparse_categorical_crossentropy")
+            self.inherited = inherit_weights(model, spec, parent, parent_spec)
+        lr = self.lr if lr is None else lr
         data = self.data.at_input(spec.input_shape)
         rng = np.random.default_rng(self.seed)
         x, y, class_weight = balance(data.x_train, data.y_train, self.balance, rng)
-        x_val, y_val = data.split("val")
+        trained, targets, fit_args = model, y, {"class_weight": class_weight}
+        if teacher_logits is None:
+            model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy")
+        else:
+            trained = _logits_model(keras, model)
+            targets = np.concatenate([y[:, None], teacher_logits], 1).astype(np.float32)
+            trained.compile(optimizer=keras.optimizers.Adam(lr), loss=distillation_loss)
+            fit_args = {"sample_weight": None if class_weight is None else np.array([class_weight[c] for c in y])}
         best_auc, best_weights, waited, history = -1.0, model.get_weights(), 0, []
-        for epoch in range(epochs or self.epochs):
+        for epoch in range(self.epochs if epochs is None else epochs):
             start = time.monotonic()
             x_epoch = augment(x, rng) if self.augment else x
-            fit = model.fit(x_epoch, y, batch_size=self.batch_size, epochs=1, verbose=0, shuffle=True,
-                            class_weight=class_weight)
+            fit = trained.fit(x_epoch, targets, batch_size=self.batch_size, epochs=1, verbose=0, shuffle=True,
+                              **fit_args)
             val = self.score(model, split="val", data=data)
             history.append({"epoch": epoch + 1, "loss": float(fit.history["loss"][-1]), "val_auc": val["auc"],
                             "val_accuracy": val["accuracy"], "seconds": round(time.monotonic() - start, 2)})
@@ -70,10 +84,21 @@ class Trainer:
                 best_auc, best_weights, waited = val["auc"], model.get_weights(), 0
             else:
                 waited += 1
-                if waited >= (patience or self.patience):
+                if waited >= (self.patience if patience is None else patience):
                     break
         model.set_weights(best_weights)
         return model, history
+
+    def teacher_logits(self, teacher) -> np.ndarray:
+        """The teacher's logits on the training images, in the order `fit` trains on them (same balancing draw).
+
+        Computed once on the un-augmented images; `fit` pairs them with the augmented ones of each epoch (the
+        augmentations keep the label, so the teacher's view of the clean image is a fair target).
+        """
+        import tf_keras as keras
+
+        x, _, _ = balance(self.data.x_train, self.data.y_train, self.balance, np.random.default_rng(self.seed))
+        return _logits_model(keras, teacher).predict(x, batch_size=256, verbose=0)
 
     def score(self, model, split: str = "val", data=None) -> dict:
         data = data or self.data.at_input(model.input_shape[1:])
@@ -102,8 +127,13 @@ class Evaluator:
     def __call__(self, spec: ModelSpec, parent):
         start = time.monotonic()
         parent_model = self.model(parent.spec) if parent else None
+        given = self.weights_dir / f"{spec.key}.weights.h5"
+        inherited = {}
         if parent:
             model, history = self.trainer.fit(spec, parent_model, parent.spec)
+            inherited = self.trainer.inherited
+        elif given.exists():  # a user's trained baseline (jobs saved its weights here): scored as given
+            model, history = self.model(spec), []
         else:  # the baseline sets beta: train it as long as the final model
             model, history = self.trainer.fit(spec, epochs=self.baseline_epochs, patience=LONG_PATIENCE,
                                               lr=self.baseline_lr)
@@ -111,5 +141,23 @@ class Evaluator:
         model.save_weights(self.weights_dir / f"{spec.key}.weights.h5")
         cost = self.costing.cost(spec)
         extra = {"params": cost.params, "arena_bytes": cost.arena_bytes, "flash_bytes": cost.flash_bytes,
-                 "epochs": len(history), "train_seconds": round(time.monotonic() - start, 2)}
+                 "epochs": len(history), "train_seconds": round(time.monotonic() - start, 2),
+                 "inherited": inherited}
         return metrics, extra
+
+
+def _logits_model(keras, model):
+    """The same layers and weights, ending at the head's logits (before the softmax)."""
+    return keras.Model(model.input, model.get_layer(HEAD_NAME).output)
+
+
+def distillation_loss(y_true, logits):
+    """y_true packs [label, teacher logits...]: ALPHA T^2 KL on softened outputs plus (1 - ALPHA) cross-entropy."""
+    import tensorflow as tf
+
+    labels, teacher = tf.cast(y_true[:, 0], tf.int32), y_true[:, 1:]
+    soft_teacher = tf.nn.softmax(teacher / DISTILL_TEMPERATURE)
+    log_soft_student = tf.nn.log_softmax(logits / DISTILL_TEMPERATURE)
+    kl = tf.reduce_sum(soft_teacher * (tf.math.log(soft_teacher + 1e-12) - log_soft_student), axis=-1)
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    return DISTILL_ALPHA * DISTILL_TEMPERATURE ** 2 * kl + (1 - DISTILL_ALPHA) * ce

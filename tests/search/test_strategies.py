@@ -11,7 +11,8 @@ from compress.models.cost import spec_cost
 from compress.models.reductions import reductions
 from compress.search.journal import Journal
 from compress.search.space import Space
-from compress.search.strategies import Search, heuristic, run, smallest_reachable
+from compress.search.session import Search
+from compress.search.strategies import heuristic, run, smallest_reachable
 from compress.models.spec import Layer, ModelSpec
 
 
@@ -51,15 +52,16 @@ class FakeEvaluator:
         return {"auc": auc, "accuracy": auc}, {"train_seconds": 0.0}
 
 
-def search_for(baseline, budget, strategy="astar", beta_ratio=0.8, **kwargs):
+def search_for(baseline, budget, strategy="astar", beta_ratio=0.8, space=None, **kwargs):
     evaluator = FakeEvaluator(baseline)
-    search = Search(make_space(budget), evaluator, beta=0.0, log=lambda m: None, **kwargs)
+    kwargs.setdefault("patience", 5)
+    search = Search(space or make_space(budget), evaluator, beta=0.0, log=lambda m: None, **kwargs)
     base = search.evaluate(baseline, None, "baseline")
     search.beta = beta_ratio * base.auc
     return search, run(strategy, search, baseline), evaluator
 
 
-@pytest.mark.parametrize("strategy", ["astar", "dfs", "greedy"])
+@pytest.mark.parametrize("strategy", ["astar", "dfs", "greedy", "random"])
 def test_every_strategy_reaches_the_goal_and_respects_beta(strategy):
     baseline = zoo.embedded3()
     budget = flops(baseline) / 6

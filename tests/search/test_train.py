@@ -54,8 +54,8 @@ def test_children_keep_the_parents_strongest_filters():
     parent = parent_spec.build(seed=0)
     child_spec = next(r.spec for r in reductions(parent_spec) if r.label == "conv1 filters 8\u21924")
     child = child_spec.build(seed=1)
-    copied = inherit_weights(child, child_spec, parent, parent_spec)
-    assert copied == 5  # conv1, bn1, conv2, fc, head
+    status = inherit_weights(child, child_spec, parent, parent_spec)
+    assert status == {"conv1": "thinned", "bn1": "thinned", "conv2": "thinned", "fc": "copied", "head": "copied"}
     kernel, bias = parent.get_layer("conv1").get_weights()
     keep = np.sort(np.argsort(-np.abs(kernel).sum(axis=(0, 1, 2)))[:4])
     np.testing.assert_array_equal(child.get_layer("conv1").get_weights()[0], kernel[..., keep])
@@ -105,3 +105,31 @@ def test_resolution_reduction_trains_on_resized_data(tiny_data):
     model, _ = trainer.fit(spec)
     assert model.input_shape[1:] == (12, 12, 1)
     assert 0.0 <= trainer.score(model, "test")["auc"] <= 1.0
+
+
+def test_distillation_loss_is_hintons_formula_by_hand():
+    import tensorflow as tf
+
+    from compress.search.train import DISTILL_ALPHA, DISTILL_TEMPERATURE, distillation_loss
+
+    teacher, student, label = np.array([2.0, -1.0]), np.array([0.5, 0.3]), 1
+    soft = lambda z: np.exp(z / DISTILL_TEMPERATURE) / np.exp(z / DISTILL_TEMPERATURE).sum()  # noqa: E731
+    p, q = soft(teacher), soft(student)
+    kl = float(np.sum(p * np.log(p / q)))
+    ce = float(-np.log(np.exp(student[label]) / np.exp(student).sum()))
+    expected = DISTILL_ALPHA * DISTILL_TEMPERATURE ** 2 * kl + (1 - DISTILL_ALPHA) * ce
+    y_true = tf.constant([[label, *teacher]], tf.float32)
+    got = float(distillation_loss(y_true, tf.constant([student], tf.float32))[0])
+    assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_student_learns_from_a_teachers_logits(tiny_data):
+    spec = ModelSpec((16, 16, 1), 2, (Layer("conv", "c1", units=4, kernel=3), Layer("relu", "r1"),
+                                       Layer("flatten", "flat")))
+    trainer = Trainer(tiny_data, epochs=2, lr=1e-2, seed=0)
+    teacher, _ = trainer.fit(spec)
+    logits = trainer.teacher_logits(teacher)
+    assert logits.shape == (len(tiny_data.y_train), 2)
+    student, history = trainer.fit(spec, epochs=2, teacher_logits=logits)
+    assert len(history) == 2 and np.isfinite(history[-1]["loss"])
+    assert trainer.score(student)["auc"] > 0.6

@@ -1,0 +1,155 @@
+"""The small commands behind the CLI, from typed configs: estimate, export, emulate, firmware, report, data."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from compress import CompressError
+from compress.config import DataConfig, EmulatorConfig, ExportConfig, Targets, read_run_config
+
+
+def estimate(model: str, input_shape: tuple | None, classes: int | None, targets: Targets,
+             as_json: bool = False) -> int:
+    """Cost of a model and its device targets, without training; a .tflite's arena is measured in TFLM."""
+    from compress.devices import latency, profiles
+    from compress.devices.targets import check
+    from compress.models.cost import cost_of
+    from compress.report import tables
+
+    device = profiles.get(targets.device)
+    calibration = latency.load_calibration(targets.calibration) if targets.calibration else None
+    model_cost = cost_of(model, input_shape, classes)
+    measured_arena = None
+    if model.endswith(".tflite"):  # a real flatbuffer: measure its arena in the TFLite Micro runtime
+        from compress.deploy.tflm import measure_arena_bytes
+
+        measured_arena = measure_arena_bytes(Path(model).read_bytes())
+    geometry = latency.geometry_of(model, input_shape, classes)  # kernel sizes for the emulated table
+    checks = check(model_cost, device, targets, targets.latency_model, calibration=calibration,
+                   measured_arena_bytes=measured_arena, geometry=geometry)
+    kernel_sets = latency.per_kernel_set(model_cost, device, calibration, geometry)
+    if as_json:
+        print(json.dumps(tables.estimate_dict(model_cost, device, checks, targets.latency_model, measured_arena,
+                                              kernel_sets)))
+    else:
+        print(tables.estimate_text(model_cost, device, checks, targets.latency_model, measured_arena, kernel_sets,
+                                   targets.budget_flops))
+    return 0
+
+
+def export(model_path: str, data_config: DataConfig, settings: ExportConfig, out: str | None = None,
+           run_data: bool = True) -> int:
+    """int8 export of a Keras model, scored on data_config; with run_data, a run's model (config.json beside it)
+    on the run's own data instead. beta: the settings', else the run's (summary.json), else none."""
+    from compress.data.dataset import load
+    from compress.deploy import export as export_module
+    from compress.models.keras_io import load_keras
+
+    path = Path(model_path)
+    model = load_keras(path)
+    run_config = read_run_config(path.parent)
+    if run_data and run_config:
+        data_config = run_config.data
+    beta = settings.beta
+    summary = path.parent / "summary.json"
+    if beta is None and summary.exists():
+        beta = json.loads(summary.read_text()).get("beta")
+    folder = Path(out) if out else path.parent
+    report = export_module.export_int8(model, load(data_config), folder, qat=settings.qat, beta=beta,
+                                       seed=data_config.seed)
+    print(export_module.summary_text(report))
+    print(f"wrote {folder / export_module.MODEL_FILE}, {folder / export_module.REPORT_FILE}, "
+          f"{folder / export_module.TEST_INPUT_FILE}")
+    return 0
+
+
+def firmware(model_path: str, board: str, out: str | None = None, emulated: EmulatorConfig | None = None) -> int:
+    """Arduino sketch for an int8 .tflite; its test image and class names from the export beside it. With
+    `emulated`, the sketch itself is compiled for Cortex-M4 and run in QEMU, and its serial output printed."""
+    import numpy as np
+
+    from compress.deploy import export, firmware as firmware_module
+    from compress.deploy.c_arrays import c_identifier
+    from compress.devices import latency, profiles
+    from compress.models.tflite_io import tflite_cost
+
+    path = Path(model_path)
+    if path.suffix != ".tflite":
+        raise CompressError(f"{path}: expected an int8 .tflite (make one with `python -m compress export`)")
+    if not path.exists():
+        raise CompressError(f"{path}: no such file")
+    folder = Path(out) if out else Path("firmware") / f"{c_identifier(path.stem)}_{board}"
+    image = expected = names = None
+    sample = path.parent / export.TEST_INPUT_FILE
+    if sample.exists():
+        with np.load(sample) as npz:
+            image, expected = npz["x"], int(npz["label"])
+            names = [str(n) for n in npz["class_names"]] if "class_names" in npz.files else None
+    report = path.parent / export.REPORT_FILE
+    if names is None and report.exists():
+        names = json.loads(report.read_text()).get("class_names")
+    estimated = None  # the default latency model's estimate on the board's device (emulated TFLM, CMSIS-NN)
+    if board in firmware_module.BOARDS:
+        estimated = latency.latency_s(tflite_cost(path), profiles.get(firmware_module.BOARDS[board].device),
+                                      "emulated", "cmsis-nn", geometry=latency.tflite_geometry(path))
+    result = firmware_module.generate_sketch(path, folder, board=board, test_image=image, expected_class=expected,
+                                             class_names=names, expected_latency_s=estimated)
+    print(firmware_module.summary_text(result))
+    passed = result["passed"] and result["self_test_passed"]
+    if emulated is not None:
+        from compress.deploy.sketch_emulator import run_sketch, verdict_text
+
+        clock_mhz = profiles.get(firmware_module.BOARDS[board].device).clock_hz / 1e6
+        ran = run_sketch(folder, emulated.kernels, emulated.tflm_dir, clock_mhz)
+        print(verdict_text(ran))
+        passed = passed and ran["passed"]
+    return 0 if passed else 1
+
+
+def emulate(model: str, settings: EmulatorConfig, inputs: str | None = None, as_json: bool = False) -> int:
+    """An int8 .tflite in TFLite Micro on an emulated Cortex-M4: instructions per op, arena, outputs vs TFLite."""
+    from compress.deploy.emulator import emulate as run_emulated
+    from compress.devices import latency, profiles
+    from compress.report import tables
+
+    device = profiles.get(settings.device)
+    cpi = settings.cycles_per_instruction or latency.cycles_per_instruction(device, settings.kernels)
+    run = run_emulated(model, settings.kernels, inputs, settings.tflm_dir)
+    print(json.dumps(tables.emulated_dict(run, device, cpi)) if as_json else tables.emulated_text(run, device, cpi))
+    return 0 if run.agrees else 1
+
+
+def report(run_dir: str, formats: tuple[str, ...], compare: list[str]) -> int:
+    from compress.report import compare as compare_module, run_report
+
+    for path in run_report.write_run_report(run_dir, formats, compare=compare):
+        print(path)
+    if compare:
+        print(compare_module.compare_markdown([run_dir, *compare]))
+    return 0
+
+
+def data_inspect(data_config: DataConfig, out: str | None = None, as_json: bool = False) -> int:
+    """Class counts, splits, image size, imbalance and a contact sheet of a data set."""
+    from compress.config import SYNTHETIC_FACES
+    from compress.data import overview
+    from compress.data.dataset import load
+
+    ds = load(data_config)
+    info = overview.summary(ds)
+    source = data_config.source
+    stem = Path(source).stem if source != SYNTHETIC_FACES else SYNTHETIC_FACES
+    info["contact_sheet"] = str(overview.contact_sheet(ds, Path(out or "runs/data") / f"{stem}_samples.png"))
+    print(json.dumps(info, indent=1) if as_json else overview.summary_text(info))
+    return 0
+
+
+def data_generate(data_config: DataConfig, out: str) -> int:
+    """Write a data set (the generated faces, typically) as an image folder."""
+    from compress.data import overview
+    from compress.data.dataset import load
+
+    ds = load(data_config)
+    n = overview.write_folder(ds, out)
+    print(f"wrote {n} images of {ds.name} ({', '.join(ds.class_names)}) to {out}/{{train,val,test}}/<class>/")
+    return 0

@@ -1,0 +1,120 @@
+"""A search session: every evaluation goes through the cache, the journal and the budgets; strategies call only this.
+
+Budgets are counted from the journal, not from this process: the evaluations done, the training seconds spent
+and the evaluations since the best goal last improved are all sums over journal rows in their order. A run
+that is killed and resumed replays the journal (re-training nothing), so it reaches the same evaluation with
+the same counts and stops exactly where the unkilled run stops.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from compress.models.spec import ModelSpec
+from compress.search.journal import Evaluation, Journal, goal_rank, is_goal
+from compress.search.space import Space
+
+
+# What counts as a better goal for --patience: val AUC on a few hundred images moves by more than this from noise
+# alone (the standard error of an AUC near 0.75 on 800 images is about 0.017), so smaller gains do not reset it.
+MIN_GAIN = 0.005
+
+
+class BudgetExhausted(Exception):
+    """Raised by Search.evaluate when --max-evals, --max-minutes or --patience is used up."""
+
+
+class Search:
+    """Evaluates specs through a cache, the journal and the budgets; strategies call only this."""
+
+    def __init__(self, space: Space, evaluator: Callable, beta: float, journal: Journal | None = None,
+                 max_evals: int | None = None, max_seconds: float | None = None, patience: int | None = None,
+                 log=print):
+        self.space, self.evaluator, self.beta, self.journal = space, evaluator, beta, journal
+        self.max_evals, self.max_seconds, self.patience, self.log = max_evals, max_seconds, patience, log
+        self.cache: dict[str, Evaluation] = {}  # journal order: the order the evaluations were made in
+        self.order: list[str] = []  # keys in the order this run visited them (cached ones included)
+        self.trainings = 0  # trained by this process (the rest came from the journal)
+        self.started = time.monotonic()
+        self.exhausted = ""  # why the search stopped early, if it did
+        if journal:
+            for row in journal.replay():
+                self.cache.setdefault(row["key"], Evaluation.from_json(row))
+
+    def evaluate(self, spec: ModelSpec, parent: Evaluation | None, label: str) -> Evaluation:
+        key = spec.key
+        if key in self.cache:
+            ev = self.cache[key]
+        else:
+            self._check_budget()
+            metrics, extra = self.evaluator(spec, parent)
+            depth = parent.depth + 1 if parent else 0
+            ev = Evaluation(key, spec, parent.key if parent else None, label, depth, self.space.flops(spec),
+                            self.space.fits(spec), metrics, extra)
+            self.trainings += 1
+            if self.journal:
+                self.journal.append(ev.to_json())
+            self.cache[key] = ev
+            self._progress(ev)
+        if key not in self.order:
+            self.order.append(key)
+        return ev
+
+    # --- budgets, all counted from the journal -----------------------------------------------------
+    @property
+    def seconds_used(self) -> float:
+        return sum(float(ev.extra.get("train_seconds", 0)) for ev in self.cache.values())
+
+    def since_improvement(self) -> int | None:
+        """Evaluations made after the one that last raised the best goal's val AUC by at least MIN_GAIN; None
+        before any goal."""
+        best, last = None, None
+        for i, ev in enumerate(self.cache.values(), 1):
+            if self.is_goal(ev) and (best is None or ev.auc >= best + MIN_GAIN):
+                best, last = ev.auc, i
+        return None if last is None else len(self.cache) - last
+
+    def _check_budget(self) -> None:
+        if self.max_evals is not None and len(self.cache) >= self.max_evals:
+            self.exhausted = f"--max-evals {self.max_evals} reached"
+        elif self.max_seconds is not None and self.seconds_used >= self.max_seconds:
+            self.exhausted = f"--max-minutes {self.max_seconds / 60:g} of training reached"
+        elif self.patience is not None and (self.since_improvement() or 0) >= self.patience:
+            self.exhausted = f"--patience {self.patience}: no better goal in the last {self.patience} evaluations"
+        if self.exhausted:
+            raise BudgetExhausted(self.exhausted)
+
+    def _progress(self, ev: Evaluation) -> None:
+        if ev.parent is None:
+            verdict = "baseline"
+        else:
+            mark = "GOAL" if self.is_goal(ev) else ("pruned" if ev.auc < self.beta else "kept")
+            verdict = f"{'>=' if ev.auc >= self.beta else '< '} \u03b2 {self.beta:.4f}  {mark:<6s}"
+        best = self.best_goal()
+        limit = f"/{self.max_evals}" if self.max_evals else ""
+        self.log(f"[{len(self.cache):3d}{limit}] {ev.label:<38s} {ev.flops / 1e6:9.3f} MFLOPs  AUC {ev.auc:.4f} "
+                 f"{verdict} {self.seconds_used:6.0f} s" + (f"  best goal {best.auc:.4f}" if best else ""))
+
+    def is_goal(self, ev: Evaluation) -> bool:
+        return is_goal(ev.fits, ev.auc, self.beta)
+
+    def evaluations(self) -> list[Evaluation]:
+        return [self.cache[k] for k in self.order]
+
+    # --- outcome -----------------------------------------------------------------------------------
+    def leaderboard(self, size: int | None = None) -> list[Evaluation]:
+        """The best goals evaluated, best first (val AUC, then fewer FLOPs): test data never decides."""
+        goals = [ev for ev in self.evaluations() if self.is_goal(ev)]
+        return sorted(goals, key=lambda ev: goal_rank(ev.auc, ev.flops), reverse=True)[:size]
+
+    def best_goal(self) -> Evaluation | None:
+        board = self.leaderboard(1)
+        return board[0] if board else None
+
+    def closest(self) -> dict:
+        """When no goal was met: the smallest model that kept AUC >= beta, and the best model that fits."""
+        evs = self.evaluations()
+        good = [ev for ev in evs if ev.auc >= self.beta]
+        fitting = [ev for ev in evs if ev.fits]
+        return {"smallest_above_beta": min(good, key=lambda ev: ev.flops, default=None),
+                "best_under_budget": max(fitting, key=lambda ev: ev.auc, default=None)}

@@ -1,0 +1,121 @@
+"""Search sessions and strategies against a fake evaluator: budgets come from the journal, so a run killed and
+resumed any number of times ends exactly as the unkilled run; anytime A* keeps improving after its first goal."""
+import functools
+import math
+
+import pytest
+
+from compress.models import zoo
+from compress.models.cost import spec_cost
+from compress.models.reductions import reductions
+from compress.models.widening import widenings
+from compress.search.journal import Journal
+from compress.search.session import Search
+from compress.search.space import Space
+from compress.search.strategies import GREEDY_CUT, STRATEGIES, run
+
+BASELINE = zoo.embedded3()
+
+
+@functools.lru_cache(maxsize=None)
+def flops(spec):
+    return spec_cost(spec).flops
+
+
+@functools.lru_cache(maxsize=None)
+def children(spec):
+    return tuple(reductions(spec, flops=flops))
+
+
+def space(budget, widen=True):
+    fits = lambda s: flops(s) <= budget  # noqa: E731
+    widened = lambda s: tuple((l, c) for l, c in widenings(s, BASELINE, flops) if fits(c))  # noqa: E731
+    return Space(children, flops, fits, budget, widened if widen else (lambda s: ()))
+
+
+class Killed(Exception):
+    """Stands for a SIGKILL in the middle of a training: that evaluation never reaches the journal."""
+
+
+class Fake:
+    """AUC rises with log-FLOPs (a wider model is better); one 'second' of training per evaluation."""
+
+    def __init__(self, kill_after=None):
+        self.calls, self.kill_after = 0, kill_after
+
+    def __call__(self, spec, parent):
+        if self.kill_after is not None and self.calls >= self.kill_after:
+            raise Killed
+        self.calls += 1
+        auc = 0.5 + 0.45 * math.log(flops(spec)) / math.log(flops(BASELINE))
+        return {"auc": auc, "accuracy": auc}, {"train_seconds": 1.0}
+
+
+def search_once(journal, strategy="astar", budget=None, kill_after=None, **budgets):
+    budget = budget or flops(BASELINE) / 6
+    search = Search(space(budget), Fake(kill_after), beta=0.0, journal=journal, log=lambda m: None, **budgets)
+    base = search.evaluate(BASELINE, None, "baseline")
+    search.beta = 0.8 * base.auc
+    winner = run(strategy, search, BASELINE, seed=3)
+    return search, winner
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("budgets", [{"max_evals": 9}, {"max_seconds": 7.0, "max_evals": 50},
+                                     {"patience": 3, "max_evals": 50}], ids=["max-evals", "max-minutes", "patience"])
+def test_killed_and_resumed_runs_end_exactly_like_the_unkilled_run(tmp_path, strategy, budgets):
+    whole, winner = search_once(Journal(tmp_path / "whole.jsonl"), strategy, **budgets)
+    path, kills = tmp_path / "killed.jsonl", 0
+    while True:  # kill after every second new training, then resume, until the run ends by itself
+        try:
+            resumed, again = search_once(Journal(path), strategy, kill_after=2, **budgets)
+            break
+        except Killed:
+            kills += 1
+    assert kills >= 2, "the budget should not bind before the first kills"
+    assert path.read_text() == (tmp_path / "whole.jsonl").read_text()
+    assert (again.key if again else None) == (winner.key if winner else None)
+    assert resumed.exhausted == whole.exhausted
+
+
+def test_anytime_astar_keeps_looking_after_its_first_goal_and_widens_goals():
+    budget = flops(BASELINE) / 8
+    search, winner = search_once(None, budget=budget, patience=6, max_evals=60)
+    goals = [ev for ev in search.evaluations() if search.is_goal(ev)]
+    first = goals[0]
+    assert len(goals) > 1 and winner.auc > first.auc and winner.flops <= budget
+    widened = [ev for ev in search.evaluations() if ev.parent and search.is_goal(search.cache[ev.parent])]
+    assert widened and all(ev.flops > search.cache[ev.parent].flops for ev in widened)
+    assert "patience" in search.exhausted
+    assert [ev.auc for ev in search.leaderboard()] == sorted((ev.auc for ev in goals), reverse=True)
+
+
+def test_without_widening_astar_stops_at_its_first_goal_region():
+    budget = flops(BASELINE) / 6
+    search = Search(space(budget, widen=False), Fake(), beta=0.0, log=lambda m: None, patience=4)
+    search.beta = 0.8 * search.evaluate(BASELINE, None, "baseline").auc
+    run("astar", search, BASELINE)
+    assert not any(ev.flops > search.cache[ev.parent].flops for ev in search.evaluations() if ev.parent)
+
+
+def test_greedy_follows_netadapts_rule():
+    search, winner = search_once(None, "greedy", max_evals=200)
+    budget = flops(BASELINE) / 6
+    step = winner
+    while step.parent is not None:
+        parent = search.cache[step.parent]
+        target = max((1 - GREEDY_CUT) * parent.flops, budget)
+        siblings = [ev for ev in search.evaluations() if ev.parent == parent.key]
+        meeting = [ev for ev in siblings if ev.flops <= target] or siblings
+        assert step.flops <= target or len(meeting) == len(siblings)
+        assert step.auc == max(ev.auc for ev in meeting)
+        step = parent
+
+
+def test_random_walks_train_fitting_models_from_the_baseline_and_repeat_by_seed():
+    search, winner = search_once(None, "random", max_evals=8)
+    later = search.evaluations()[1:]
+    assert len(later) == 7 and all(ev.fits and ev.parent == search.evaluations()[0].key for ev in later)
+    assert all(ev.label.startswith("random walk: ") for ev in later)
+    again, _ = search_once(None, "random", max_evals=8)
+    assert [ev.key for ev in again.evaluations()] == [ev.key for ev in search.evaluations()]
