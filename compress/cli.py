@@ -41,24 +41,26 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
                         "'flops': FLOPs / measured device FLOP/s (seed 001); 'ops': cycles per MAC per op kind")
     g.add_argument("--kernels", default="cmsis-nn", choices=["cmsis-nn", "reference"],
                    help="TFLM kernel set the latency models and the winner's emulation assume (default cmsis-nn)")
-    g.add_argument("--max-latency-ms", type=float, help="latency target (default: the FLOPs budget / the device's "
-                                                        "FLOP/s, ~1000 ms on Apollo3)")
+    g.add_argument("--max-latency-ms", type=float, help="latency target (default: FLOPs budget / device FLOP/s)")
     g.add_argument("--max-ram-kb", type=float, help="arena + runtime allowance limit in KiB (default: device SRAM)")
     g.add_argument("--max-flash-kb", type=float, help="model + runtime allowance limit in KiB (default: device flash)")
     g.add_argument("--calibration", help="JSON file of figures measured on a board (README: 'Calibration')")
 
 
 def _budget(text: str) -> float | None:
-    value = None if text.strip().lower() == "none" else float(text)  # argparse reports a ValueError itself
+    try:
+        value = None if text.strip().lower() == "none" else float(text)
+    except ValueError:
+        value = 0.0
     if value is not None and not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of FLOPs or 'none'")
     return value
 
 
-def _scaled(value: float | None, factor: float, option: str):
+def _scaled(value: float | None, factor: float, option: str, cast=float):
     if value is not None and not value > 0:
         raise CompressError(f"{option} {value:g}: must be positive")
-    return None if value is None else value * factor
+    return None if value is None else cast(value * factor)
 
 
 def _add_train_args(p: argparse.ArgumentParser, epochs: int, lr: float, what: str) -> None:
@@ -91,13 +93,13 @@ def data_config(args, source: str | None = None) -> DataConfig:
 
 
 def targets(args) -> Targets:
-    ram, flash = _scaled(args.max_ram_kb, 1024, "--max-ram-kb"), _scaled(args.max_flash_kb, 1024, "--max-flash-kb")
     if args.budget_flops is None and args.max_latency_ms is None:
         raise CompressError("--budget-flops none: give --max-latency-ms, the target that then bounds the search")
     return Targets(device=args.device, budget_flops=args.budget_flops, latency_model=args.latency_model,
                    calibration=args.calibration, kernels=args.kernels,
                    latency_s=_scaled(args.max_latency_ms, 1e-3, "--max-latency-ms"),
-                   ram_bytes=None if ram is None else round(ram), flash_bytes=None if flash is None else round(flash))
+                   ram_bytes=_scaled(args.max_ram_kb, 1024, "--max-ram-kb", round),
+                   flash_bytes=_scaled(args.max_flash_kb, 1024, "--max-flash-kb", round))
 
 
 def run_config(args) -> RunConfig:
@@ -223,8 +225,7 @@ def _emulate_parser(sub) -> None:
     p.add_argument("--inputs", help=".npz with 'x' (int8, or float in [0, 1]); default test_input.npz beside the "
                                     "model, else a deterministic pseudo-random input")
     p.add_argument("--device", default="apollo3", help="device whose clock turns instructions into time")
-    p.add_argument("--cycles-per-instruction", type=float,
-                   help="cycles per emulated instruction on the device (default 1.0: QEMU counts instructions)")
+    p.add_argument("--cycles-per-instruction", type=float, help="device cycles per emulated instruction (default 1)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     _add_emulator_args(p)
     p.set_defaults(handler=lambda args: _commands().emulate(args.model, emulator_config(args), args.inputs, args.json))

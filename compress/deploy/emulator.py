@@ -253,7 +253,7 @@ def emulate_winner(tflite_path, kernels: str, device, cycles_per_instruction: fl
              "ops": [{"op": op.op, "macs": op.macs, "instructions": op.instructions} for op in run.ops]}
     log(f"emulated on a Cortex-M4 (TFLM {kernels} kernels, QEMU mps2-an386): {run.instructions:,} instructions "
         f"(estimate {estimate:,.0f}), {found['instructions_per_mac']:.1f} per MAC, {found['latency_s'] * 1e3:,.1f} ms "
-        f"at {device.clock_hz / 1e6:g} MHz and {cycles_per_instruction:g} cycles per instruction; arena "
+        f"at {device.clock_hz / 1e6:g} MHz and {cycles_per_instruction:g} cycle(s) per instruction; arena "
         f"{run.arena_bytes:,} bytes (estimate {estimated_arena_bytes or 0:,}); outputs equal TFLite's: "
         f"{'yes' if run.outputs_match else 'no'}")
     return found
