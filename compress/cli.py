@@ -4,9 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from compress import CompressError, __version__
-from compress.config import (DEFAULT_BUDGET_FLOPS, SYNTHETIC_FACES, DataConfig, EmulatorConfig, ExportConfig,
-                             RunConfig, SearchConfig, Targets, TrainConfig)
+from compress import CompressError, __version__, options
+from compress.config import DEFAULT_BUDGET_FLOPS, SYNTHETIC_FACES, ExportConfig, TrainConfig
 
 
 # --- option groups shared by several sub-commands ------------------------------------------------
@@ -33,7 +32,7 @@ def _add_data_args(p: argparse.ArgumentParser, default: str | None = SYNTHETIC_F
 def _add_target_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("device targets")
     g.add_argument("--device", default="apollo3", help="device profile (default apollo3; see `estimate --help`)")
-    g.add_argument("--budget-flops", type=_budget, default=DEFAULT_BUDGET_FLOPS,
+    g.add_argument("--budget-flops", type=options.budget, default=DEFAULT_BUDGET_FLOPS,
                    help="FLOPs per inference allowed (default 0.46e6, ~1 s on Apollo3 with reference kernels); "
                         "'none': no FLOPs target, the latency target bounds the search")
     g.add_argument("--latency-model", default="emulated", choices=["emulated", "flops", "ops"],
@@ -47,22 +46,6 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--calibration", help="JSON file of figures measured on a board (README: 'Calibration')")
 
 
-def _budget(text: str) -> float | None:
-    try:
-        value = None if text.strip().lower() == "none" else float(text)
-    except ValueError:
-        value = 0.0
-    if value is not None and not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of FLOPs or 'none'")
-    return value
-
-
-def _scaled(value: float | None, factor: float, option: str, cast=float):
-    if value is not None and not value > 0:
-        raise CompressError(f"{option} {value:g}: must be positive")
-    return None if value is None else cast(value * factor)
-
-
 def _add_train_args(p: argparse.ArgumentParser, epochs: int, lr: float, what: str) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=epochs, help=f"epochs per {what} (default {epochs})")
@@ -70,48 +53,6 @@ def _add_train_args(p: argparse.ArgumentParser, epochs: int, lr: float, what: st
     g.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate for the {what} (default {lr:g})")
     g.add_argument("--retrain-baseline", action="store_true", help="a .keras/.h5/.hdf5 baseline: train it from "
                    "scratch instead of starting from its trained weights")
-
-
-def _input_shape(text: str | None) -> tuple[int, int, int] | None:
-    if text is None:
-        return None
-    try:
-        shape = tuple(int(d) for d in text.split(","))
-    except ValueError:
-        shape = ()
-    if len(shape) != 3 or min(shape) < 1:
-        raise CompressError(f"--input-shape {text!r}: expected H,W,C such as 48,48,1")
-    return shape
-
-
-# --- the configs, from parsed options ---------------------------------------------------------------
-
-def data_config(args, source: str | None = None) -> DataConfig:
-    return DataConfig(source=source or args.data, positive=args.positive, class_subset=args.class_subset,
-                      task=args.task, size=args.size, channels=args.channels, samples=args.samples,
-                      balance=args.balance, seed=args.seed)
-
-
-def targets(args) -> Targets:
-    if args.budget_flops is None and args.max_latency_ms is None:
-        raise CompressError("--budget-flops none: give --max-latency-ms, the target that then bounds the search")
-    return Targets(device=args.device, budget_flops=args.budget_flops, latency_model=args.latency_model,
-                   calibration=args.calibration, kernels=args.kernels,
-                   latency_s=_scaled(args.max_latency_ms, 1e-3, "--max-latency-ms"),
-                   ram_bytes=_scaled(args.max_ram_kb, 1024, "--max-ram-kb", round),
-                   flash_bytes=_scaled(args.max_flash_kb, 1024, "--max-flash-kb", round))
-
-
-def run_config(args) -> RunConfig:
-    return RunConfig(
-        data=data_config(args), targets=targets(args),
-        train=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, baseline_lr=args.baseline_lr,
-                          final_epochs=args.final_epochs, distill=args.distill,
-                          retrain_baseline=args.retrain_baseline),
-        search=SearchConfig(baseline=args.baseline, strategy=args.strategy, auc_ratio=args.auc_ratio,
-                            max_evals=args.max_evals, max_minutes=args.max_minutes,
-                            patience=args.patience or None, finalists=args.finalists),
-        export=ExportConfig(enabled=not args.no_export, qat=args.qat))
 
 
 # --- sub-commands: options and handler --------------------------------------------------------------
@@ -147,7 +88,7 @@ def _search_parser(sub) -> None:
     p.add_argument("--baseline-lr", type=float, default=1e-4,
                    help="Adam learning rate for training the baseline from scratch (default 1e-4: AlexNet-scale "
                         "nets predict a constant after a few steps at 1e-3)")
-    p.set_defaults(handler=lambda args: _jobs().search(run_config(args), args.out, args.resume, args.json))
+    p.set_defaults(handler=lambda args: _jobs().search(options.run_config(args), args.out, args.resume, args.json))
 
 
 def _train_parser(sub) -> None:
@@ -159,7 +100,7 @@ def _train_parser(sub) -> None:
     _add_data_args(p)
     _add_train_args(p, epochs=10, lr=1e-4, what="baseline")
     p.set_defaults(handler=lambda args: _jobs().train(
-        data_config(args), args.baseline, TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        options.data_config(args), args.baseline, TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                                       retrain_baseline=args.retrain_baseline),
         args.out, args.json))
 
@@ -172,7 +113,7 @@ def _estimate_parser(sub) -> None:
     p.add_argument("--classes", type=int, help="number of classes for zoo models")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     _add_target_args(p)
-    p.set_defaults(handler=lambda args: _commands().estimate(args.model, _input_shape(args.input_shape), args.classes, targets(args),
+    p.set_defaults(handler=lambda args: _commands().estimate(args.model, options.input_shape(args.input_shape), args.classes, options.targets(args),
                                                          args.json))
 
 
@@ -186,7 +127,7 @@ def _export_parser(sub) -> None:
     p.add_argument("--beta", type=float, help="fail when int8 test AUC falls below this (default: from the run)")
     _add_data_args(p, default=None)
     p.set_defaults(handler=lambda args: _commands().export(
-        args.model, data_config(args, args.data or SYNTHETIC_FACES), ExportConfig(qat=args.qat, beta=args.beta),
+        args.model, options.data_config(args, args.data or SYNTHETIC_FACES), ExportConfig(qat=args.qat, beta=args.beta),
         args.out, run_data=args.data is None))
 
 
@@ -200,7 +141,7 @@ def _firmware_parser(sub) -> None:
                         "its serial output")
     _add_emulator_args(p)
     p.set_defaults(handler=lambda args: _commands().firmware(args.model, args.board, args.out,
-                                                         emulator_config(args) if args.emulate else None))
+                                                         options.emulator_config(args) if args.emulate else None))
 
 
 def _add_emulator_args(p: argparse.ArgumentParser) -> None:
@@ -209,11 +150,6 @@ def _add_emulator_args(p: argparse.ArgumentParser) -> None:
                    help="TFLM kernel set (default cmsis-nn)")
     g.add_argument("--tflm-dir", help="folder holding the TFLM trees cortex_m4_cmsis_nn/ and cortex_m4_reference/ "
                                       "(default $COMPRESS_TFLM_DIR, else ../shared/tflm beside the checkout)")
-
-
-def emulator_config(args) -> EmulatorConfig:
-    return EmulatorConfig(kernels=args.kernels, tflm_dir=args.tflm_dir, device=getattr(args, "device", "apollo3"),
-                          cycles_per_instruction=getattr(args, "cycles_per_instruction", None))
 
 
 def _emulate_parser(sub) -> None:
@@ -228,7 +164,7 @@ def _emulate_parser(sub) -> None:
     p.add_argument("--cycles-per-instruction", type=float, help="device cycles per emulated instruction (default 1)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     _add_emulator_args(p)
-    p.set_defaults(handler=lambda args: _commands().emulate(args.model, emulator_config(args), args.inputs, args.json))
+    p.set_defaults(handler=lambda args: _commands().emulate(args.model, options.emulator_config(args), args.inputs, args.json))
 
 
 def _report_parser(sub) -> None:
@@ -248,11 +184,11 @@ def _data_parser(sub) -> None:
     d.add_argument("--out", help="folder for the contact sheet (default runs/data)")
     d.add_argument("--json", action="store_true")
     _add_data_args(d, default=None)
-    d.set_defaults(handler=lambda args: _commands().data_inspect(data_config(args, args.path), args.out, args.json))
+    d.set_defaults(handler=lambda args: _commands().data_inspect(options.data_config(args, args.path), args.out, args.json))
     d = dsub.add_parser("generate", help="write synthetic-faces as an image folder (root/<split>/<class>/*.png)")
     d.add_argument("--out", required=True, help="folder to write")
     _add_data_args(d)
-    d.set_defaults(handler=lambda args: _commands().data_generate(data_config(args), args.out))
+    d.set_defaults(handler=lambda args: _commands().data_generate(options.data_config(args), args.out))
 
 
 def build_parser() -> argparse.ArgumentParser:
