@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from compress import CompressError, cli
+from compress import CompressError, cli, options
 from compress.config import CONFIG_FILE, DataConfig, RunConfig, SearchConfig, Targets, read_run_config
 
 
@@ -19,7 +19,7 @@ def test_run_config_round_trips_through_json(tmp_path):
 def test_cli_options_become_configs():
     args = cli.build_parser().parse_args(["search", "--baseline", "embedded3", "--budget-flops", "2e6", "--size",
                                           "32", "--max-evals", "5", "--no-export", "--lr", "0.01"])
-    config = cli.run_config(args)
+    config = options.run_config(args)
     assert config.search.baseline == "embedded3" and config.search.max_evals == 5
     assert config.targets.budget_flops == 2e6 and config.data.size == 32 and config.train.lr == 0.01
     assert config.export.enabled is False and config.data.source == "synthetic-faces"
