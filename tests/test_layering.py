@@ -1,6 +1,6 @@
 """The package layout of DESIGN.md: who may import whom, no cycles, and modules kept small.
 
-Base modules (`compress` itself: CompressError; `compress.config`: the typed settings) may be imported by all.
+Base modules (`compress` itself: CompressError; `compress.config`: the typed settings; `compress.files`: atomic writes) may be imported by all.
 Above them: models; data; devices -> models; search and deploy -> models, data, devices; report -> all four
 below it and search; jobs and commands -> everything; options (parsing option values) -> base only; cli -> options, jobs and commands.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "compress"
-BASE = {"compress", "compress.config"}
+BASE = {"compress", "compress.config", "compress.files"}
 ALLOWED = {
     "models": set(),
     "data": set(),
