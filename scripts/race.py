@@ -3,10 +3,13 @@
     python scripts/race.py [--strategies astar,dfs,greedy,random] [--max-evals 60] [--out runs/race] [-- options]
 
 Each strategy runs to its own stop (no time cap) with export, so the int8 test AUC is measured too. A run
-folder that exists is resumed, so a killed race continues where it stopped.
+folder that exists is resumed, so a killed race continues where it stopped. The baseline is trained once, by
+the first strategy; the others start from a copy of its journal row and weights (its training is seeded and
+deterministic, so this is exactly the baseline each would have trained), and their wall time excludes it.
 """
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -31,6 +34,18 @@ def race_row(strategy: str, out: Path, wall: float) -> list:
             auc(final, "val"), auc(final, "test"), auc(int8, "test"), auc(summary["baseline"], "test")]
 
 
+def seed_baseline(first: Path, out: Path, strategy: str) -> None:
+    """Start `out` from the baseline `first` trained: its config (strategy changed), journal row and weights."""
+    row = (first / "journal.jsonl").read_text().splitlines()[0]
+    config = json.loads((first / "config.json").read_text())
+    config["search"]["strategy"] = strategy
+    (out / "weights").mkdir(parents=True)
+    (out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+    (out / "journal.jsonl").write_text(row + "\n")
+    key = json.loads(row)["key"]
+    shutil.copy(first / "weights" / f"{key}.weights.h5", out / "weights")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--strategies", default="astar,dfs,greedy,random")
@@ -38,9 +53,12 @@ def main() -> int:
     parser.add_argument("--out", default="runs/race")
     parser.add_argument("extra", nargs="*", help="further `search` options, after --")
     args = parser.parse_args()
-    rows = []
-    for strategy in args.strategies.split(","):
+    rows, strategies = [], args.strategies.split(",")
+    first = Path(args.out) / strategies[0]
+    for strategy in strategies:
         out = Path(args.out) / strategy
+        if out != first and not out.exists() and (first / "journal.jsonl").exists():
+            seed_baseline(first, out, strategy)
         command = [sys.executable, "-m", "compress", "search", "--strategy", strategy, "--out", str(out),
                    "--max-evals", str(args.max_evals), "--max-minutes", "100000",
                    *(["--resume"] if (out / "journal.jsonl").exists() else []), *args.extra]
