@@ -10,6 +10,10 @@ it. The outcome per layer is one of:
   factorised     conv -> separable: per input channel c, the parent's k x k x F slice is split by an SVD into its
                  best rank-1 approximation, depthwise kernel (u * sqrt(s)) times pointwise row (v * sqrt(s)); a
                  separable conv is exactly a sum of such rank-1 terms, so this is the closest one in Frobenius norm
+  widened        more output units or a larger kernel than the parent's (the anytime search's widening moves,
+                 Net2Net-style, Chen et al. 2016): the parent's units are kept, the new ones start from Keras'
+                 initialisers, the readers of a new channel get zero weights for it and a larger kernel is the
+                 parent's zero-padded -- so before training the child computes exactly the parent's function
   reinitialised  the layer's inputs changed meaning (e.g. its predecessor was removed): Keras' initialisers
 A re-initialised layer keeps its output positions, so the layers after it still read "its channel j" where the
 parent's did and keep their weights (they re-learn what those channels now mean in training). BatchNorm follows
@@ -22,7 +26,8 @@ import numpy as np
 from compress.models.spec import HEAD_NAME, INPUT_NAME, PASS_THROUGH_KINDS, ModelSpec
 
 CHANNEL_KINDS = PASS_THROUGH_KINDS + ("gap", "gmp", "rescale")  # outputs whose channel j is input channel j
-STATUSES = ("copied", "thinned", "factorised", "reinitialised")
+STATUSES = ("copied", "thinned", "factorised", "widened", "reinitialised")
+NEW = -1  # the meaning of a channel the parent did not have (a widened layer's extra unit)
 
 
 def _top_l1(weights: np.ndarray, keep: int) -> np.ndarray:
@@ -32,18 +37,52 @@ def _top_l1(weights: np.ndarray, keep: int) -> np.ndarray:
 
 
 def _crop_kernel(kernel: np.ndarray, size: int) -> np.ndarray:
-    """Centre of a larger kernel, so a shrunk kernel starts from what the parent looked at."""
+    """Centre of a larger kernel, so a shrunk kernel starts from what the parent looked at; a smaller kernel is
+    zero-padded instead ('same' padding centres both alike, so the output is unchanged)."""
+    if kernel.shape[1] == 1 < kernel.shape[0]:  # k x 1: a sensor-window spec's 1-D conv, cropped along T only
+        pad, start = max(size - kernel.shape[0], 0) // 2, max(kernel.shape[0] - size, 0) // 2
+        return np.pad(kernel, [(pad, pad)] + [(0, 0)] * (kernel.ndim - 1))[start:start + size]
+    if size > kernel.shape[0]:
+        pad = (size - kernel.shape[0]) // 2
+        return np.pad(kernel, [(pad, pad), (pad, pad)] + [(0, 0)] * (kernel.ndim - 2))
     start = (kernel.shape[0] - size) // 2
     return kernel[start:start + size, start:start + size]
 
 
+def _take_in(weights: np.ndarray, idx: np.ndarray, axis: int) -> np.ndarray:
+    """The input slices `idx` along `axis`; a NEW channel gets zeros, so it adds nothing until trained."""
+    out = np.take(weights, np.where(idx == NEW, 0, idx), axis=axis)
+    if (idx == NEW).any():
+        where = [slice(None)] * out.ndim
+        where[axis] = idx == NEW
+        out[tuple(where)] = 0
+    return out
+
+
+def _take_out(weights: np.ndarray, out_idx: np.ndarray, fresh: np.ndarray) -> np.ndarray:
+    """Output units `out_idx` along the last axis; a NEW unit keeps the child's fresh initial weights."""
+    out = np.take(weights, np.where(out_idx == NEW, 0, out_idx), axis=-1)
+    out[..., out_idx == NEW] = fresh[..., out_idx == NEW]
+    return out
+
+
+def _top_or_widen(weights: np.ndarray, keep: int, forced=None) -> np.ndarray:
+    """The output units a child of width `keep` takes: the strongest when thinner, all plus NEW when wider."""
+    have = weights.shape[-1]
+    if forced is not None:
+        return forced
+    if keep > have:
+        return np.concatenate([np.arange(have), np.full(keep - have, NEW)])
+    return _top_l1(weights, keep)
+
+
 def factorise(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(depthwise (k,k,C,1), pointwise (1,1,C,F)) closest to a conv kernel (k,k,C,F): rank-1 SVD per input channel."""
-    k, _, channels, filters = kernel.shape
-    depth, point = np.zeros((k, k, channels, 1), kernel.dtype), np.zeros((1, 1, channels, filters), kernel.dtype)
+    kh, kw, channels, filters = kernel.shape
+    depth, point = np.zeros((kh, kw, channels, 1), kernel.dtype), np.zeros((1, 1, channels, filters), kernel.dtype)
     for c in range(channels):
-        u, s, vt = np.linalg.svd(kernel[:, :, c, :].reshape(k * k, filters), full_matrices=False)
-        depth[:, :, c, 0] = (u[:, 0] * np.sqrt(s[0])).reshape(k, k)
+        u, s, vt = np.linalg.svd(kernel[:, :, c, :].reshape(kh * kw, filters), full_matrices=False)
+        depth[:, :, c, 0] = (u[:, 0] * np.sqrt(s[0])).reshape(kh, kw)
         point[0, 0, c, :] = vt[0] * np.sqrt(s[0])
     return depth, point
 
@@ -82,7 +121,7 @@ def _lift(m, p_source: str, parents: dict, parent):
     if p_layer.kind != "concat" or m[0] not in p_inputs:
         return m
     widths = [int(t.shape[-1]) for t in parent.get_layer(p_source).input]
-    return p_source, sum(widths[:p_inputs.index(m[0])]) + m[1]
+    return p_source, np.where(m[1] == NEW, NEW, sum(widths[:p_inputs.index(m[0])]) + m[1])
 
 
 def _joint_choices(child_spec: ModelSpec, parent, parents: dict) -> dict[str, np.ndarray]:
@@ -114,6 +153,9 @@ def _inherit(child, parent, layer, p_layer, ins, p_sources, matched, status, for
         if same_kind and matched:
             return name, ins[0][1]
         return ins[0] if p_layer is None else None  # a new pool (or padding) passes the meaning through
+    if kind == "select":  # no weights: the same channels of an unchanged input mean the same
+        same = same_kind and matched and p_layer.pads == layer.pads
+        return (name, np.arange(layer.pads[1] - layer.pads[0])) if same else None
     if kind in ("flatten", "add", "concat", "identity"):
         if not same_kind or any(m is None for m in ins):
             return None
@@ -146,52 +188,57 @@ def _merge(child, parent, layer, ins, p_sources, matched):
         if not matched or tuple(c_in[1:3]) != tuple(p_in[1:3]):
             return None  # other positions (a smaller input, a new pool): the flat features mean something else
         positions = np.arange(int(c_in[1]) * int(c_in[2]))[:, None] * int(p_in[3])
-        return name, (positions + ins[0][1][None, :]).reshape(-1)
+        flat = positions + ins[0][1][None, :]
+        return name, np.where(ins[0][1][None, :] == NEW, NEW, flat).reshape(-1)
     p_inputs = parent.get_layer(name).input  # concat: find each input among the parent's, with its offset
     offsets = np.cumsum([0] + [int(t.shape[-1]) for t in p_inputs])
     if any(m[0] not in p_sources for m in ins):
         return None
-    return name, np.concatenate([offsets[p_sources.index(m[0])] + m[1] for m in ins])
+    return name, np.concatenate([np.where(m[1] == NEW, NEW, offsets[p_sources.index(m[0])] + m[1]) for m in ins])
 
 
 def _take(child, parent, layer, p_layer, idx, forced=None):
-    """Slice, crop or factorise the parent's weights into one child layer; (status, output channel indices).
+    """Slice, crop, pad or factorise the parent's weights into one child layer; (status, output channel indices).
 
     forced: the output channels to keep (chosen jointly for layers meeting in an Add), else the largest L1.
     """
-    def top(weights, keep):
-        return forced if forced is not None else _top_l1(weights, keep)
-
     kind, name = layer.kind, layer.name
-    c_layer, p_keras = child.get_layer(name if kind != "residual" else f"{name}_conv1"), None
     if kind == "residual":
         return _residual(child, parent, name, idx, forced)
-    p_keras = parent.get_layer(name)
-    pw, shapes = p_keras.get_weights(), [w.shape for w in c_layer.get_weights()]
+    c_layer, pw = child.get_layer(name), parent.get_layer(name).get_weights()
+    fresh = c_layer.get_weights()
+    size = fresh[0].shape[0]
+
+    def outputs(kernel, first_fresh, rest):
+        out_idx = _top_or_widen(kernel, first_fresh.shape[-1], forced)
+        return [_take_out(kernel, out_idx, first_fresh)] + [_take_out(b, out_idx, f) for b, f in rest], out_idx
+
     if kind == "bn":
-        weights, out_idx = [w[idx] for w in pw], idx
+        weights, out_idx = [_take_out(w, idx, f) for w, f in zip(pw, fresh)], idx
     elif kind == "dense":
-        kernel = pw[0][idx]
-        out_idx = top(kernel, shapes[0][-1])
-        weights = [kernel[:, out_idx]] + [b[out_idx] for b in pw[1:]]
-    elif kind == "dwconv":
-        weights, out_idx = [_crop_kernel(pw[0], shapes[0][0])[:, :, idx, :]] + [b[idx] for b in pw[1:]], idx
+        weights, out_idx = outputs(_take_in(pw[0], idx, 0), fresh[0], zip(pw[1:], fresh[1:]))
+    elif kind == "dwconv":  # channel c in, channel c out: a NEW channel keeps its fresh kernel
+        kernel = np.moveaxis(_crop_kernel(pw[0], size), 2, -1)
+        weights = [np.moveaxis(_take_out(kernel, idx, np.moveaxis(fresh[0], 2, -1)), -1, 2)]
+        weights, out_idx = weights + [_take_out(b, idx, f) for b, f in zip(pw[1:], fresh[1:])], idx
     elif kind == "sepconv" and p_layer.kind == "conv":
-        depth, point = factorise(_crop_kernel(pw[0], shapes[0][0])[:, :, idx, :])
-        out_idx = top(point, shapes[1][-1])
-        child.get_layer(name).set_weights([depth, point[..., out_idx]] + [b[out_idx] for b in pw[1:]])
+        depth, point = factorise(_take_in(_crop_kernel(pw[0], size), idx, 2))
+        point, out_idx = outputs(point, fresh[1], zip(pw[1:], fresh[2:]))
+        c_layer.set_weights([depth] + point)
         return "factorised", out_idx
     elif kind == "sepconv":
-        depth, point = _crop_kernel(pw[0], shapes[0][0])[:, :, idx, :], pw[1][:, :, idx, :]
-        out_idx = top(point, shapes[1][-1])
-        weights = [depth, point[..., out_idx]] + [b[out_idx] for b in pw[2:]]
+        depth = np.moveaxis(_crop_kernel(pw[0], size), 2, -1)
+        depth = np.moveaxis(_take_out(depth, idx, np.moveaxis(fresh[0], 2, -1)), -1, 2)
+        point, out_idx = outputs(_take_in(pw[1], idx, 2), fresh[1], zip(pw[2:], fresh[2:]))
+        weights = [depth] + point
+    elif kind == "lstm":
+        weights, out_idx = _lstm(pw, idx, fresh[1].shape[0], forced)
     else:  # conv
-        kernel = _crop_kernel(pw[0], shapes[0][0])[:, :, idx, :]
-        out_idx = top(kernel, shapes[0][-1])
-        weights = [kernel[..., out_idx]] + [b[out_idx] for b in pw[1:]]
+        weights, out_idx = outputs(_take_in(_crop_kernel(pw[0], size), idx, 2), fresh[0], zip(pw[1:], fresh[1:]))
     c_layer.set_weights(weights)
-    same = all(a.shape == b.shape for a, b in zip(weights, pw))
-    return ("copied" if same else "thinned"), out_idx
+    if any(np.greater(a.shape, b.shape).any() for a, b in zip(weights, pw) if a.ndim == b.ndim):
+        return "widened", out_idx
+    return ("copied" if all(a.shape == b.shape for a, b in zip(weights, pw)) else "thinned"), out_idx
 
 
 def _residual(child, parent, name, idx, forced=None):
@@ -212,3 +259,14 @@ def _residual(child, parent, name, idx, forced=None):
     get_c(f"{name}_bn2").set_weights([w[out] for w in get_p(f"{name}_bn2").get_weights()])
     _, cut3 = conv("proj", idx, out)
     return ("thinned" if cut1 or cut2 or cut3 else "copied"), out
+
+
+def _lstm(pw, idx, units: int, forced=None):
+    """Keras LSTM weights (kernel (C, 4U), recurrent (U, 4U), bias (4U); gates i, f, c, o): the units with the
+    largest L1 norm over all four gates, the same units in every gate and in the recurrent rows."""
+    kernel, recurrent, bias = pw
+    old = recurrent.shape[0]
+    norms = sum(np.abs(w[:, g * old:(g + 1) * old]).sum(axis=0) for w in (kernel, recurrent) for g in range(4))
+    out_idx = forced if forced is not None else np.sort(np.argsort(-norms, kind="stable")[:units])
+    cols = np.concatenate([g * old + out_idx for g in range(4)])
+    return [kernel[idx][:, cols], recurrent[out_idx][:, cols], bias[cols]], out_idx

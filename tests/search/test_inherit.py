@@ -149,3 +149,36 @@ def test_every_child_of_the_dag_is_valid_and_inherits_without_error():
         status = inherit_weights(r.spec.build(), r.spec, parent, spec)
         assert set(status.values()) <= {"copied", "thinned", "factorised", "reinitialised"}
         assert graph.tensor_shapes(r.spec)
+
+
+def _widened(parent_spec, baseline_spec, label):
+    from compress.models.widening import widenings
+
+    from compress.models.cost import spec_cost
+
+    by_label = dict(widenings(parent_spec, baseline_spec, lambda s: spec_cost(s).flops))
+    assert label in by_label, sorted(by_label)
+    parent, child_spec = _randomised(parent_spec), by_label[label]
+    child = child_spec.build(seed=2)
+    return parent, child, inherit_weights(child, child_spec, parent, parent_spec)
+
+
+def test_widening_filters_keeps_the_parent_units_and_computes_the_same_function():
+    """Net2Net-style: new units start fresh, their readers get zero weights, so the output is unchanged."""
+    baseline = chain()
+    thin = _child(baseline, "conv2 filters 8\u21924")
+    parent, child, status = _widened(thin, baseline, "conv2 filters 4\u21928")
+    assert status["conv2"] == status["bn2"] == status["conv3"] == "widened" and status["conv1"] == "copied"
+    np.testing.assert_allclose(_activation(child, "relu2", X)[..., :4], _activation(parent, "relu2", X),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(child.predict(X, verbose=0), parent.predict(X, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_widening_a_dense_layer_and_a_kernel_computes_the_same_function():
+    baseline = chain()
+    for reduced, widened in (("fc6 units 10\u21925", "fc6 units 5\u219210"),
+                             ("conv2 kernel 5\u21923", "conv2 kernel 3\u21925")):
+        parent, child, status = _widened(_child(baseline, reduced), baseline, widened)
+        assert "widened" in status.values(), status
+        np.testing.assert_allclose(child.predict(X, verbose=0), parent.predict(X, verbose=0), rtol=1e-5,
+                                   atol=1e-5)
