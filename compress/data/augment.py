@@ -1,4 +1,4 @@
-"""Training-time helpers: seed 001's augmentations and class balancing."""
+"""Training-time helpers: the augmentations of the cs231n study (Shved 2019) and class balancing."""
 from __future__ import annotations
 
 import numpy as np
@@ -41,7 +41,7 @@ def _blur(x: np.ndarray, amount: np.ndarray) -> np.ndarray:
 
 
 def augment(x: np.ndarray, rng: np.random.Generator, p: float = 0.5) -> np.ndarray:
-    """Seed 001's five augmentations, each applied to an image with probability p: shift, rotation, blur,
+    """The cs231n study's five augmentations, each applied to an image with probability p: shift, rotation, blur,
     noise, lighting (brightness and contrast). Training batches only; same shape, values kept in [0, 1]."""
     out = np.empty(x.shape, np.float32)
     for start in range(0, len(x), 1024):  # chunks bound the memory of the coordinate grids

@@ -203,6 +203,7 @@ def _model_cost(name, source, nodes, inputs: dict, outputs: list, fuse=True) -> 
 def spec_cost(spec) -> ModelCost:
     """Cost of a ModelSpec (a chain or a DAG) from its shapes alone; figures equal keras_cost(spec.build())."""
     from compress.models.graph import tensor_shapes
+    from compress.models.temporal import spec_rows
 
     shapes, nodes = tensor_shapes(spec), []
     for layer, sources in zip(spec.layers, spec.inputs()):
@@ -210,25 +211,34 @@ def spec_cost(spec) -> ModelCost:
         if layer.kind == "residual":
             _residual(nodes, layer, ins[0], shapes[layer.name], sources[0])
             continue
-        nodes.append((_spec_layer(layer, ins, shapes[layer.name]), tuple(sources), layer.name))
+        if layer.kind in ("lstm", "select"):  # several Keras layers each (models/temporal.py)
+            nodes.extend(spec_rows(layer, ins[0], sources[0]))
+            continue
+        nodes.append((_spec_layer(layer, ins, shapes[layer.name], spec.temporal), tuple(sources), layer.name))
     last = spec.layers[-1].name if spec.layers else "input"
     if spec.head:
         nodes.append((_dense("head", shapes[last], (spec.classes,)), (last,), "head"))
     else:  # the identity build() names "head" so that the logits have a layer of their own
         nodes.append((_row("head", "identity", (spec.classes,)), (last,), "head"))
     nodes.append((_row("softmax", "softmax", (spec.classes,), flops=5 * spec.classes), ("head",), "softmax"))
+    if spec.temporal:  # branches of a sensor-window spec run stage by stage, as Keras orders them
+        from compress.models.temporal import keras_order
+
+        nodes = keras_order(nodes, "softmax")
     return _model_cost(spec.name or "model", "spec", nodes, {"input": _prod(spec.input_shape)}, ["softmax"])
 
 
-def _spec_layer(layer, ins, o) -> LayerCost:
+def _spec_layer(layer, ins, o, temporal=False) -> LayerCost:
+    """temporal: a (T, 1, C) spec, whose windows are k x 1."""
     kind, name, k, bias, i = layer.kind, layer.name, layer.kernel, layer.bias, ins[0]
+    kw = 1 if temporal else k
     formulas = {
-        "conv": lambda: _conv(name, i, o, k, k, bias),
-        "dwconv": lambda: _dwconv(name, i, o, k, k, bias),
-        "sepconv": lambda: _sepconv(name, i, o, k, k, bias=bias),
+        "conv": lambda: _conv(name, i, o, k, kw, bias),
+        "dwconv": lambda: _dwconv(name, i, o, k, kw, bias),
+        "sepconv": lambda: _sepconv(name, i, o, k, kw, bias=bias),
         "dense": lambda: _dense(name, i, o, bias),
-        "maxpool": lambda: _pool(name, kind, o, k, k),
-        "avgpool": lambda: _pool(name, kind, o, k, k),
+        "maxpool": lambda: _pool(name, kind, o, k, kw),
+        "avgpool": lambda: _pool(name, kind, o, k, kw),
         "bn": lambda: _bn(name, i, fused=len(i) == 3),  # Keras fuses BatchNormalization on 4-D (batch + image)
         "gap": lambda: _row(name, "gap", o, flops=_prod(i)),
         "add": lambda: _row(name, "add", o, flops=(len(ins) - 1) * _prod(o)),

@@ -18,8 +18,11 @@ def _spatial(size: int, kernel: int, stride: int, padding: str) -> int:
     return (size - kernel) // stride + 1
 
 
-def output_shape(layer: Layer, shapes: list[tuple]) -> tuple:
-    """The output shape of one layer from its input shapes; SpecError if they do not fit it."""
+def output_shape(layer: Layer, shapes: list[tuple], temporal: bool = False) -> tuple:
+    """The output shape of one layer from its input shapes; SpecError if they do not fit it.
+
+    temporal (a (T, 1, C) spec, ModelSpec.temporal): windows slide along the height only (k x 1, stride s x 1).
+    """
     kind, name = layer.kind, layer.name
     if kind in MERGE_KINDS:
         return _merge_shape(layer, shapes)
@@ -28,6 +31,10 @@ def output_shape(layer: Layer, shapes: list[tuple]) -> tuple:
     shape = shapes[0]
     if kind in ("bn", "relu", "relu6", "dropout", "identity"):
         return shape
+    if kind in ("lstm", "select"):
+        from compress.models.temporal import sequence_shape
+
+        return sequence_shape(layer, shape)
     if kind == "dense":
         if layer.units < 1 or len(shape) != 1:
             raise SpecError(f"layer {name!r}: dense needs at least one unit and a flat input, got {shape}")
@@ -46,17 +53,18 @@ def output_shape(layer: Layer, shapes: list[tuple]) -> tuple:
         if len(layer.scale) not in (1, c) or len(layer.offset) not in (1, c):
             raise SpecError(f"layer {name!r}: rescale needs one value or one per channel ({c})")
         return shape
-    return _window_shape(layer, h, w, c)
+    return _window_shape(layer, h, w, c, temporal)
 
 
-def _window_shape(layer: Layer, h: int, w: int, c: int) -> tuple:
+def _window_shape(layer: Layer, h: int, w: int, c: int, temporal: bool = False) -> tuple:
     kind, name, stride = layer.kind, layer.name, layer.stride
     padding = "same" if kind == "residual" else layer.padding
+    kernel_w, stride_w = (1, 1) if temporal else (layer.kernel, stride)
     if layer.kernel < 1 or stride < 1:
         raise SpecError(f"layer {name!r}: kernel and stride must be >= 1")
-    if padding == "valid" and (layer.kernel > h or layer.kernel > w):
+    if padding == "valid" and (layer.kernel > h or kernel_w > w):
         raise SpecError(f"layer {name!r}: kernel {layer.kernel} larger than its {h}x{w} input")
-    oh, ow = _spatial(h, layer.kernel, stride, padding), _spatial(w, layer.kernel, stride, padding)
+    oh, ow = _spatial(h, layer.kernel, stride, padding), _spatial(w, kernel_w, stride_w, padding)
     if oh < 1 or ow < 1:
         raise SpecError(f"layer {name!r}: output would be {oh}x{ow}")
     if kind in POOL_KINDS or kind == "dwconv":
@@ -85,7 +93,7 @@ def tensor_shapes(spec: ModelSpec) -> dict[str, tuple]:
         missing = [s for s in sources if s not in shapes]
         if missing:
             raise SpecError(f"layer {layer.name!r}: reads {missing}, which are not earlier layers")
-        shapes[layer.name] = output_shape(layer, [shapes[s] for s in sources])
+        shapes[layer.name] = output_shape(layer, [shapes[s] for s in sources], spec.temporal)
         read.update(sources)
     dead = [layer.name for layer in spec.layers[:-1] if layer.name not in read]
     if dead:

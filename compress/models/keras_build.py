@@ -14,7 +14,7 @@ def build(spec: ModelSpec, seed: int | None = None):
     x = tensors[INPUT_NAME]
     for layer, sources in zip(spec.layers, spec.inputs()):
         ins = [tensors[s] for s in sources]
-        x = tensors[layer.name] = _keras_layer(keras, layer, ins if len(ins) > 1 else ins[0])
+        x = tensors[layer.name] = _keras_layer(keras, layer, ins if len(ins) > 1 else ins[0], spec.temporal)
     if spec.head:
         x = keras.layers.Dense(spec.classes, name=HEAD_NAME)(x)
     else:  # the logits come from the last layer; an identity keeps HEAD_NAME the logits' layer for distillation
@@ -23,17 +23,23 @@ def build(spec: ModelSpec, seed: int | None = None):
     return keras.Model(tensors[INPUT_NAME], outputs, name=spec.name or "model")
 
 
-def _keras_layer(keras, layer: Layer, x):
-    """Apply one spec layer to tensor x. Convs carry no activation: Conv -> BN -> ReLU, as tfmot's QAT wants."""
+def _keras_layer(keras, layer: Layer, x, temporal: bool = False):
+    """Apply one spec layer to tensor x. Convs carry no activation: Conv -> BN -> ReLU, as tfmot's QAT wants.
+
+    temporal (a (T, 1, C) spec): windows are k x 1 with stride s x 1 (Conv1D as TFLite Micro runs it)."""
     L, n = keras.layers, layer.name
-    conv_args = dict(kernel_size=layer.kernel, strides=layer.stride, padding=layer.padding, name=n,
-                     use_bias=layer.bias)
+    if layer.kind in ("lstm", "select"):
+        from compress.models.temporal import build_layer
+
+        return build_layer(keras, layer, x)
+    k, s = ((layer.kernel, 1), (layer.stride, 1)) if temporal else (layer.kernel, layer.stride)
+    conv_args = dict(kernel_size=k, strides=s, padding=layer.padding, name=n, use_bias=layer.bias)
     simple = {
         "conv": lambda: L.Conv2D(layer.units, **conv_args),
         "dwconv": lambda: L.DepthwiseConv2D(**conv_args),
         "sepconv": lambda: L.SeparableConv2D(layer.units, **conv_args),
-        "maxpool": lambda: L.MaxPooling2D(layer.kernel, layer.stride, padding=layer.padding, name=n),
-        "avgpool": lambda: L.AveragePooling2D(layer.kernel, layer.stride, padding=layer.padding, name=n),
+        "maxpool": lambda: L.MaxPooling2D(k, s, padding=layer.padding, name=n),
+        "avgpool": lambda: L.AveragePooling2D(k, s, padding=layer.padding, name=n),
         "bn": lambda: L.BatchNormalization(momentum=BN_MOMENTUM, name=n),
         "relu": lambda: L.ReLU(name=n),
         "relu6": lambda: L.ReLU(max_value=6.0, name=n),

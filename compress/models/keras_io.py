@@ -11,7 +11,9 @@ def keras_cost(model) -> ModelCost:
     """Cost of a built tf_keras model (Sequential or functional); CompressError for a layer we cannot cost."""
     import tf_keras as keras
 
-    handlers = _keras_handlers(keras)
+    from compress.models.temporal import keras_handlers
+
+    handlers = _keras_handlers(keras) | keras_handlers(keras)
     nodes = []
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):

@@ -1,4 +1,4 @@
-"""Baseline specs from the seed projects, each a function of input shape and number of classes."""
+"""Baseline specs from the seed projects (images) and for sensor windows, each a function of input shape and classes."""
 from __future__ import annotations
 
 from compress.models.spec import Layer, ModelSpec
@@ -27,9 +27,9 @@ def _dense_block(i: int, units: int, rate: float, bn: bool = False) -> list[Laye
 def alexnet(input_shape=DEFAULT_INPUT, classes: int = 2) -> ModelSpec:
     """AlexNet's topology (11/5/3/3/3 kernels, 3 max-pools, 3 dense), widths scaled to ~80 M FLOPs at 48x48x1.
 
-    Seed 001's baseline cost 82.7 M FLOPs; AlexNet's 96/256/384/384/256 widths are scaled by ~0.4 and its
-    stride-4 first conv becomes stride 2 so a 48x48 input keeps enough resolution for five convs. Like the
-    original it has no batch norm, and it needs a small learning rate: at Adam 1e-3 its first-layer ReLUs die
+    The cs231n study's baseline (Shved 2019) cost 82.7 M FLOPs; AlexNet's 96/256/384/384/256 widths are scaled by
+    ~0.4 and its stride-4 first conv becomes stride 2 so a 48x48 input keeps enough resolution for five convs.
+    Like the original it has no batch norm, and it needs a small learning rate: at Adam 1e-3 its first-layer ReLUs die
     within ~20 steps and it predicts a constant (with or without BN after the convs, measured), hence the
     default `--lr` 1e-4.
     """
@@ -80,7 +80,7 @@ def resnet_like(input_shape=(48, 48, 3), classes: int = 4) -> ModelSpec:
 
 
 def embedded3(input_shape=DEFAULT_INPUT, classes: int = 2) -> ModelSpec:
-    """Seed 001's final embedded net: 3 convs (the first with a large stride), 3 max-pools, 1 BN, 1 dense."""
+    """The cs231n study's final embedded net: 3 convs (the first with a large stride), 3 max-pools, 1 BN, 1 dense."""
     layers = [
         *_conv_block(1, 8, 5, stride=3, bn=True), _pool("pool1"),
         *_conv_block(2, 16, 3), _pool("pool2"),
@@ -91,7 +91,42 @@ def embedded3(input_shape=DEFAULT_INPUT, classes: int = 2) -> ModelSpec:
     return ModelSpec(input_shape, classes, layers, name="embedded3")
 
 
-ZOO = {"alexnet": alexnet, "fer_cnn": fer_cnn, "resnet_like": resnet_like, "embedded3": embedded3}
+# --- sensor windows: a window of T samples x C channels is the image (T, 1, C) (models/temporal.py) -----------------
+WINDOW_INPUT = (20, 1, 4)  # 5 s at 4 Hz of BVP, EDA, TEMP, HR: compress.data.signals.CHANNELS' order
+SENSORS = ("bvp", "eda", "temp", "hr")
+
+
+def fusion_cnn(input_shape=WINDOW_INPUT, classes: int = 2) -> ModelSpec:
+    """Early fusion (Muenzner et al., ISWC 2017): every channel stacked into one input, three 1-D convs (k5 x 1)."""
+    layers = [*_conv_block(1, 64, 5, bn=True), *_conv_block(2, 64, 5, bn=True), *_conv_block(3, 64, 5, bn=True),
+              _pool("pool1"), Layer("flatten", "flatten"), *_dense_block(4, 128, 0.5)]
+    return ModelSpec(input_shape, classes, layers, name="fusion_cnn")
+
+
+def fusion_late(input_shape=WINDOW_INPUT, classes: int = 2) -> ModelSpec:
+    """Sensor-based late fusion (ISWC 2017): one two-conv branch per sensor, concatenated before the dense head."""
+    channels = input_shape[2]
+    names = SENSORS if channels == len(SENSORS) else tuple(f"ch{c}" for c in range(channels))
+    layers = []
+    for c, s in enumerate(names):
+        layers += [Layer("select", f"{s}_in", pads=(c, c + 1), inputs=("input",)),
+                   Layer("conv", f"{s}_conv1", units=32, kernel=5), Layer("bn", f"{s}_bn1"), Layer("relu", f"{s}_relu1"),
+                   Layer("conv", f"{s}_conv2", units=32, kernel=5), Layer("relu", f"{s}_relu2"),
+                   Layer("maxpool", f"{s}_pool", kernel=2, stride=2, padding="valid")]
+    layers += [Layer("concat", "fusion", inputs=tuple(f"{s}_pool" for s in names)), Layer("flatten", "flatten"),
+               *_dense_block(3, 128, 0.5)]
+    return ModelSpec(input_shape, classes, layers, name="fusion_late")
+
+
+def lstm(input_shape=WINDOW_INPUT, classes: int = 2) -> ModelSpec:
+    """An LSTM over the BVP window (the input's first channel) returning its last state, then dropout."""
+    layers = [Layer("select", "bvp_in", pads=(0, 1)), Layer("lstm", "lstm", units=64),
+              Layer("dropout", "drop", rate=0.3)]
+    return ModelSpec(input_shape, classes, layers, name="lstm")
+
+
+ZOO = {"alexnet": alexnet, "fer_cnn": fer_cnn, "resnet_like": resnet_like, "embedded3": embedded3,
+       "fusion_cnn": fusion_cnn, "fusion_late": fusion_late, "lstm": lstm}
 
 
 def get(name: str, input_shape=None, classes: int | None = None) -> ModelSpec:

@@ -1,0 +1,140 @@
+"""Wearable sources as a Dataset: generated or K-EmoCon recordings -> windows -> a leave-one-subject-out split.
+
+A window of T samples x C channels is an image of shape (T, 1, C): the zoo's 1-D models are 2-D networks whose
+windows slide along the height only (see ModelSpec's temporal rule), which is also how TFLite Micro runs them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from compress import CompressError
+from compress.config import DataConfig
+from compress.data import wearables
+from compress.data.dataset import Dataset, cache_root
+from compress.data.images import SPLITS
+from compress.data.kemocon import is_kemocon, read_kemocon
+from compress.data.signals import CHANNELS, TARGETS, Recording, subject_windows
+
+_PREPARED: dict = {}  # in-process memo: the folds of a LOSO run re-split the same windows
+
+
+def is_signal_source(source) -> bool:
+    return source == wearables.SYNTHETIC_WEARABLES or (source is not None and is_kemocon(source))
+
+
+@dataclass
+class SignalDataset(Dataset):
+    """Windows (N, T, 1, C), z-scored per subject; the splits are subjects (test: the held-out one)."""
+    channel_names: tuple = CHANNELS
+    subjects: tuple = ()  # every subject, in order: the LOSO folds
+    holdout: str = ""  # the test subject; val is the next one in order
+    rate_hz: float = 4.0
+    augmentable = False  # the image augmentations (warps, blur, clipping to [0, 1]) do not apply
+
+    def at_input(self, input_shape) -> "Dataset":
+        if tuple(int(d) for d in input_shape) != self.input_shape:
+            raise CompressError(f"model input {tuple(input_shape)} does not fit the {self.name} windows "
+                                f"{self.input_shape} (T samples x 1 x channels)")
+        return self
+
+
+def _cache_path(config: DataConfig, cache_dir) -> Path:
+    params = dict(generator=wearables.fingerprint(), subjects=config.subjects, seed=config.seed)
+    key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+    return cache_root(cache_dir) / f"{wearables.SYNTHETIC_WEARABLES}-{key}.npz"
+
+
+def _synthetic(config: DataConfig, cache_dir) -> list[Recording]:
+    """Generated recordings, cached as one .npz per parameter set (the windows are cut from them per run)."""
+    path = _cache_path(config, cache_dir)
+    if path.exists():
+        with np.load(path) as f:
+            return [_unpack(f, i) for i in range(int(f["subjects"]))]
+    recs = wearables.generate(config.subjects, config.seed)
+    arrays = {"subjects": np.array(len(recs))}
+    for i, rec in enumerate(recs):
+        arrays |= {f"{i}_{c}_{p}": a for c, pair in rec.signals.items() for p, a in zip("tv", pair)}
+        arrays |= {f"{i}_report": rec.report_s, f"{i}_arousal": rec.arousal, f"{i}_valence": rec.valence,
+                   f"{i}_subject": np.array(rec.subject)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)  # atomic: a concurrent run never reads half a file
+    return recs
+
+
+def _unpack(f, i: int) -> Recording:
+    signals = {c: (f[f"{i}_{c}_t"], f[f"{i}_{c}_v"]) for c in CHANNELS}
+    return Recording(str(f[f"{i}_subject"]), signals, f[f"{i}_report"], f[f"{i}_arousal"], f[f"{i}_valence"])
+
+
+def recordings(config: DataConfig, cache_dir=None) -> list[Recording]:
+    if config.source == wearables.SYNTHETIC_WEARABLES:
+        if config.subjects < 3:
+            raise CompressError(f"--subjects {config.subjects}: leave-one-subject-out needs at least 3")
+        return _synthetic(config, cache_dir)
+    return read_kemocon(config.source)
+
+
+def _check(config: DataConfig) -> None:
+    if config.target not in TARGETS:
+        raise CompressError(f"--target {config.target!r}: choose {' or '.join(TARGETS)}")
+    for name, value in (("--rate", config.rate_hz), ("--window-s", config.window_s), ("--hop-s", config.hop_s)):
+        if not value > 0:
+            raise CompressError(f"{name} {value:g}: must be positive")
+
+
+def windows(config: DataConfig, cache_dir=None) -> dict:
+    """subject -> (windows, labels) for every subject, memoised per preparation setting."""
+    _check(config)
+    key = (config.source, config.subjects, config.seed, config.rate_hz, config.window_s, config.hop_s, config.target,
+           str(cache_root(cache_dir)), json.dumps(wearables.fingerprint()))
+    if key not in _PREPARED:
+        name = Path(config.source).name if config.source != wearables.SYNTHETIC_WEARABLES else config.source
+        _PREPARED[key] = {rec.subject: subject_windows(rec, config.target, config.rate_hz, config.window_s,
+                                                       config.hop_s, name) for rec in recordings(config, cache_dir)}
+    return _PREPARED[key]
+
+
+def subjects(config: DataConfig, cache_dir=None) -> list[str]:
+    return list(windows(config, cache_dir))
+
+
+def subject_split(groups: np.ndarray, names: list, holdout: str) -> np.ndarray:
+    """Per window 0/1/2: test = the held-out subject, val = the next N // 5 subjects (at least one) in order.
+
+    Several validation subjects make the validation AUC (which picks epochs and, in a search, candidates) less
+    the verdict of one person: subjects differ far more than windows of one subject do.
+    """
+    i, n_val = names.index(holdout), max(1, len(names) // 5)
+    val = [names[(i + k) % len(names)] for k in range(1, n_val + 1)]
+    return np.where(groups == holdout, 2, np.where(np.isin(groups, val), 1, 0))
+
+
+def load_signals(config: DataConfig, cache_dir=None) -> SignalDataset:
+    """Train / val / test windows: test = the held-out subject (default: the first), val = the next ones."""
+    per_subject = windows(config, cache_dir)
+    names = list(per_subject)
+    holdout = names[0] if config.holdout_group is None else str(config.holdout_group)
+    if holdout not in names:
+        raise CompressError(f"--holdout-subject {holdout}: no such subject (subjects: {', '.join(names)})")
+    x = np.concatenate([per_subject[s][0] for s in names])
+    y = np.concatenate([per_subject[s][1] for s in names])
+    groups = np.concatenate([[s] * len(per_subject[s][1]) for s in names])
+    split = subject_split(groups, names, holdout)
+    rng = np.random.default_rng([config.seed, 2])
+    parts = {}
+    for i, s in enumerate(SPLITS):
+        idx = np.flatnonzero(split == i)
+        idx = rng.permutation(idx) if s == "train" else idx  # val and test keep time order (plots, streaming)
+        parts[f"x_{s}"], parts[f"y_{s}"] = x[idx], y[idx]
+    level = ("low", "high")
+    name = config.source if config.source == wearables.SYNTHETIC_WEARABLES else Path(config.source).name
+    return SignalDataset(name, tuple(f"{lv}-{config.target}" for lv in level), **parts, subjects=tuple(names),
+                         holdout=holdout, rate_hz=config.rate_hz)
