@@ -4,13 +4,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from compress import CompressError
+from compress import CompressError, files
 from compress.config import DataConfig, EmulatorConfig, ExportConfig, Targets, read_run_config
 
 
 def estimate(model: str, input_shape: tuple | None, classes: int | None, targets: Targets,
-             as_json: bool = False) -> int:
-    """Cost of a model and its device targets, without training; a .tflite's arena is measured in TFLM."""
+             as_json: bool = False, strict: bool = False) -> int:
+    """Cost of a model and its device targets, without training; a .tflite's arena is measured in TFLM.
+    strict: exit status 1 when a target fails, so a script or CI job can gate on it."""
     from compress.devices import latency, profiles
     from compress.devices.targets import check
     from compress.models.cost import cost_of
@@ -23,7 +24,7 @@ def estimate(model: str, input_shape: tuple | None, classes: int | None, targets
     if model.endswith(".tflite"):  # a real flatbuffer: measure its arena in the TFLite Micro runtime
         from compress.deploy.tflm import measure_arena_bytes
 
-        measured_arena = measure_arena_bytes(Path(model).read_bytes())
+        measured_arena = measure_arena_bytes(Path(model).read_bytes(), where=model)  # in a child: a crash is a line
     geometry = latency.geometry_of(model, input_shape, classes)  # kernel sizes for the emulated table
     checks = check(model_cost, device, targets, targets.latency_model, calibration=calibration,
                    measured_arena_bytes=measured_arena, geometry=geometry)
@@ -34,7 +35,7 @@ def estimate(model: str, input_shape: tuple | None, classes: int | None, targets
     else:
         print(tables.estimate_text(model_cost, device, checks, targets.latency_model, measured_arena, kernel_sets,
                                    targets.budget_flops))
-    return 0
+    return 1 if strict and not all(c.passed for c in checks) else 0
 
 
 def export(model_path: str, data_config: DataConfig, settings: ExportConfig, out: str | None = None,
@@ -53,53 +54,55 @@ def export(model_path: str, data_config: DataConfig, settings: ExportConfig, out
     beta = settings.beta
     summary = path.parent / "summary.json"
     if beta is None and summary.exists():
-        beta = json.loads(summary.read_text()).get("beta")
+        beta = _run_beta(summary)
     folder = Path(out) if out else path.parent
-    report = export_module.export_int8(model, load(data_config), folder, qat=settings.qat, beta=beta,
-                                       seed=data_config.seed)
+    data = load(data_config)
+    _check_model_fits_data(path, model, data)
+    report = export_module.export_int8(model, data, folder, qat=settings.qat, beta=beta, seed=data_config.seed)
     print(export_module.summary_text(report))
     print(f"wrote {folder / export_module.MODEL_FILE}, {folder / export_module.REPORT_FILE}, "
           f"{folder / export_module.TEST_INPUT_FILE}")
     return 0
 
 
-def firmware(model_path: str, board: str, out: str | None = None, emulated: EmulatorConfig | None = None) -> int:
+def firmware(model_path: str, board: str, out: str | None = None, emulated: EmulatorConfig | None = None,
+             device: str | None = None) -> int:
     """Arduino sketch for an int8 .tflite; its test image and class names from the export beside it. With
     `emulated`, the sketch itself is compiled for Cortex-M4 and run in QEMU, and its serial output printed."""
-    import numpy as np
-
     from compress.deploy import export, firmware as firmware_module
     from compress.deploy.c_arrays import c_identifier
     from compress.devices import latency, profiles
-    from compress.models.tflite_io import tflite_cost
+    from compress.deploy.tflm import check_runs
+    from compress.models.tflite_io import read, tflite_cost
 
     path = Path(model_path)
     if path.suffix != ".tflite":
         raise CompressError(f"{path}: expected an int8 .tflite (make one with `python -m compress export`)")
     if not path.exists():
         raise CompressError(f"{path}: no such file")
+    read(path)  # its structure, checked in Python first
+    check_runs(path)  # then TFLite Micro on it, in a child process: a crash there is one line naming the file
     folder = Path(out) if out else Path("firmware") / f"{c_identifier(path.stem)}_{board}"
     image = expected = names = None
     sample = path.parent / export.TEST_INPUT_FILE
     if sample.exists():
-        with np.load(sample) as npz:
-            image, expected = npz["x"], int(npz["label"])
-            names = [str(n) for n in npz["class_names"]] if "class_names" in npz.files else None
+        image, expected, names = _test_input(sample)
     report = path.parent / export.REPORT_FILE
     if names is None and report.exists():
-        names = json.loads(report.read_text()).get("class_names")
+        names = _class_names(report)
     estimated = None  # the default latency model's estimate on the board's device (emulated TFLM, CMSIS-NN)
     if board in firmware_module.BOARDS:
-        estimated = latency.latency_s(tflite_cost(path), profiles.get(firmware_module.BOARDS[board].device),
+        device = device or firmware_module.BOARDS[board].device
+        estimated = latency.latency_s(tflite_cost(path), profiles.get(device),
                                       "emulated", "cmsis-nn", geometry=latency.tflite_geometry(path))
-    result = firmware_module.generate_sketch(path, folder, board=board, test_image=image, expected_class=expected,
-                                             class_names=names, expected_latency_s=estimated)
+    result = firmware_module.generate_sketch(path, folder, board=board, device=device, test_image=image,
+                                             expected_class=expected, class_names=names, expected_latency_s=estimated)
     print(firmware_module.summary_text(result))
     passed = result["passed"] and result["self_test_passed"]
     if emulated is not None:
         from compress.deploy.sketch_emulator import run_sketch, verdict_text
 
-        clock_mhz = profiles.get(firmware_module.BOARDS[board].device).clock_hz / 1e6
+        clock_mhz = profiles.get(result["device"]).clock_hz / 1e6
         ran = run_sketch(folder, emulated.kernels, emulated.tflm_dir, clock_mhz)
         print(verdict_text(ran))
         passed = passed and ran["passed"]
@@ -113,7 +116,8 @@ def emulate(model: str, settings: EmulatorConfig, inputs: str | None = None, as_
     from compress.report import tables
 
     device = profiles.get(settings.device)
-    cpi = settings.cycles_per_instruction or latency.cycles_per_instruction(device, settings.kernels)
+    cpi = settings.cycles_per_instruction
+    cpi = latency.cycles_per_instruction(device, settings.kernels) if cpi is None else cpi
     run = run_emulated(model, settings.kernels, inputs, settings.tflm_dir)
     print(json.dumps(tables.emulated_dict(run, device, cpi)) if as_json else tables.emulated_text(run, device, cpi))
     return 0 if run.agrees else 1
@@ -153,3 +157,48 @@ def data_generate(data_config: DataConfig, out: str) -> int:
     n = overview.write_folder(ds, out)
     print(f"wrote {n} images of {ds.name} ({', '.join(ds.class_names)}) to {out}/{{train,val,test}}/<class>/")
     return 0
+
+
+# --- files a model brings along (written by export or a run; read back with one clear line if broken) -------
+
+def _run_beta(summary: Path) -> float | None:
+    found = files.read_json(summary)
+    beta = found.get("beta") if isinstance(found, dict) else "(the file is not a JSON object)"
+    if beta is not None and not (isinstance(beta, (int, float)) and 0 < beta <= 1):
+        raise CompressError(f"{summary}: 'beta' must be a number in (0, 1], not {beta!r}; fix the file or give "
+                            "--beta")
+    return beta
+
+
+def _class_names(report: Path) -> list[str] | None:
+    found = files.read_json(report)
+    names = found.get("class_names") if isinstance(found, dict) else None
+    if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        raise CompressError(f"{report}: 'class_names' must be a list of strings")
+    return names
+
+
+def _test_input(sample: Path) -> tuple:
+    """(image, expected class, class names or None) from test_input.npz, each checked."""
+    import numpy as np
+
+    try:
+        with np.load(sample, allow_pickle=False) as npz:
+            image, label = np.asarray(npz["x"]), np.asarray(npz["label"])
+            names = [str(n) for n in npz["class_names"].reshape(-1)] if "class_names" in npz.files else None
+    except Exception as exc:  # zipfile, zlib, numpy's header parser and a missing key all raise their own kind
+        raise CompressError(f"{sample}: not a readable test input ({type(exc).__name__}: {str(exc)[:100]}); "
+                            "delete it or export the model again") from None
+    if image.dtype.kind not in "iuf" or label.size != 1 or label.dtype.kind not in "iu":
+        raise CompressError(f"{sample}: needs 'x' (a numeric image) and one whole-number 'label'; got x "
+                            f"{image.dtype} and label {label.dtype} {label.shape}; delete it or export again")
+    return image, int(label.reshape(-1)[0]), names
+
+
+def _check_model_fits_data(path: Path, model, data) -> None:
+    """A model must output one score per class of the data it is scored on (2 outputs for 7 classes cannot)."""
+    shape = model.output_shape
+    outputs = shape[-1] if isinstance(shape, tuple) else None
+    if outputs != data.classes:
+        raise CompressError(f"{path}: the model has {outputs} outputs but the data {data.name} has {data.classes} "
+                            f"classes ({', '.join(data.class_names)}); choose them with --positive or --classes")

@@ -25,6 +25,13 @@ class DataConfig:
     balance: str = "none"  # class imbalance in training: 'oversample', 'class-weight' or 'none'
     seed: int = 0  # data, splits, training and int8 calibration
     holdout_group: str | None = None  # leave-one-group-out: this group (subject) is the test split
+    # wearable sources ('synthetic-wearables' or a K-EmoCon-layout folder) only:
+    subjects: int = 16  # synthetic-wearables: number of generated subjects
+    rate_hz: float = 4.0  # every sensor resampled to this rate (rolling mean down, linear interpolation up)
+    window_s: float = 5.0  # window length in seconds
+    hop_s: float = 1.0  # seconds between window starts
+    target: str = "arousal"  # 'arousal' or 'valence': low (1-3) vs high (4-5)
+    loso: bool = False  # leave-one-subject-out: report mean +- SD AUC over every held-out subject
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +74,9 @@ class SearchConfig:
     max_minutes: float = 30.0  # training time, summed over the journal
     patience: int | None = 10  # stop after this many evaluations without a better goal (None: never)
     finalists: int = 3  # the best goals fine-tuned after the search; the winner is the best of them on val
+    executor: str = "inline"  # where candidates train: 'inline' (this process), 'processes' or 'ray'
+    workers: int = 1  # evaluations at once (batch best-first); 1: the sequential search exactly
+    ray_address: str | None = None  # Ray cluster to join; None: $RAY_ADDRESS, else a local one with `workers` CPUs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,7 +87,8 @@ class ExportConfig:
 
 
 # What may change between a run and its --resume: how long it searches and what happens after the search.
-RESUMABLE_CHANGES = {"search": ("max_evals", "max_minutes", "patience", "finalists"), "train": ("distill",),
+RESUMABLE_CHANGES = {"search": ("max_evals", "max_minutes", "patience", "finalists", "executor", "workers",
+                                "ray_address"), "train": ("distill",),
                      "export": ("enabled", "qat", "beta")}
 
 
@@ -104,6 +115,7 @@ class RunConfig:
             unknown = sorted(set(values) - known) if isinstance(values, dict) else [part.name]
             if unknown:
                 raise CompressError(f"{where}: unknown setting(s) {', '.join(unknown)} under {part.name!r}")
+            _check_types(part.default_factory, values, f"{where}: {part.name}")
             parts[part.name] = part.default_factory(**values)
         extra = sorted(set(data) - set(parts))
         if extra:
@@ -119,6 +131,20 @@ class RunConfig:
                 if old_part[name] != value and name not in RESUMABLE_CHANGES.get(section, ()):
                     changed[f"{section}.{name}"] = (old_part[name], value)
         return changed
+
+
+_JSON_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "None": (type(None),)}
+
+
+def _check_types(section, values: dict, where: str) -> None:
+    """Each value of a section has its field's type ("units": "8" or epochs 2.5 is one line, not a crash later)."""
+    for f in dataclasses.fields(section):
+        if f.name not in values:
+            continue
+        value, kinds = values[f.name], str(f.type).replace(" ", "").split("|")
+        allowed = tuple(t for k in kinds for t in _JSON_TYPES.get(k, (object,)))
+        if not isinstance(value, allowed) or (isinstance(value, bool) and "bool" not in kinds):
+            raise CompressError(f"{where}.{f.name}: expected {' or '.join(kinds)}, not {value!r}")
 
 
 def read_run_config(run_dir) -> RunConfig | None:

@@ -8,7 +8,10 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Callable
 
 from compress import CompressError
 
@@ -37,3 +40,46 @@ def write_text(path, text: str) -> Path:
 
 def write_json(path, data) -> Path:
     return write_text(path, json.dumps(data, indent=1, default=str) + "\n")
+
+
+def write_with(path, write: Callable[[Path], object], size_hint: int = 0) -> Path:
+    """For writers that only take a path (Keras, h5py): `write` fills a file of the same name in a scratch folder
+    with room for size_hint bytes (h5py must never meet a full disk: it prints errors and can crash), then its
+    bytes go to `path` through write_bytes, so the target is all or nothing too."""
+    path = Path(path)
+    with tempfile.TemporaryDirectory(prefix="compress-", dir=_scratch_root(path, size_hint)) as scratch:
+        staged = Path(scratch) / path.name  # the same name: Keras picks the format from the suffix
+        try:
+            write(staged)
+            data = staged.read_bytes()
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise CompressError(f"{path}: no space left on the device for its temporary copy in {scratch}; "
+                                    "nothing was written") from exc
+            raise
+    return write_bytes(path, data)
+
+
+def _scratch_root(path: Path, size_hint: int) -> str:
+    """Memory-backed /dev/shm when it has room (no disk to fill), else the temporary folder; with room for
+    twice size_hint, or one CompressError line before anything starts writing."""
+    need = 2 * size_hint + (1 << 20)
+    for root in ("/dev/shm", tempfile.gettempdir()):
+        try:
+            if os.path.isdir(root) and os.access(root, os.W_OK) and shutil.disk_usage(root).free >= need:
+                return root
+        except OSError:
+            continue
+    raise CompressError(f"{path}: no space left for its temporary copy ({need:,} bytes needed in "
+                        f"{tempfile.gettempdir()}); nothing was written")
+
+
+def read_json(path):
+    """A JSON file's content; one CompressError line naming the file when it is unreadable or not JSON."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CompressError(f"{path}: no such file") from None
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise CompressError(f"{path}: not a readable JSON file ({exc}); fix or delete it") from None

@@ -5,19 +5,58 @@ Kept apart from cli.py (which only declares options) so every check on a value l
 from __future__ import annotations
 
 import argparse
+import math
 
 from compress import CompressError
 from compress.config import DataConfig, EmulatorConfig, ExportConfig, RunConfig, SearchConfig, Targets, TrainConfig
 
 
-def budget(text: str) -> float | None:
+def _number(text: str, cast, expected: str, ok) -> float | int:
+    """`text` as `cast` if ok(value); else argparse's one-line error (NaN and inf fail every test below)."""
     try:
-        value = None if text.strip().lower() == "none" else float(text)
-    except ValueError:
-        value = 0.0
-    if value is not None and not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of FLOPs or 'none'")
+        value = cast(text)
+        good = math.isfinite(value) and ok(value)
+    except (TypeError, ValueError, OverflowError):
+        good = False
+    if not good:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected {expected}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _number(text, int, "a whole number >= 1", lambda v: v >= 1)
+
+
+def count(text: str) -> int:
+    """A whole number where 0 has a meaning of its own (--patience 0: never stop for patience)."""
+    return _number(text, int, "a whole number >= 0", lambda v: v >= 0)
+
+
+def positive_float(text: str) -> float:
+    return _number(text, float, "a finite number > 0", lambda v: v > 0)
+
+
+def fraction(text: str) -> float:
+    return _number(text, float, "a number in (0, 1]", lambda v: 0 < v <= 1)
+
+
+def classes(text: str) -> int:
+    return _number(text, int, "a whole number of classes >= 2", lambda v: v >= 2)
+
+
+def class_list(text: str) -> str:
+    """Comma-separated class names or codes, at least one, none empty."""
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected class names or codes separated by commas, "
+                                         "e.g. happy,sad")
+    return ",".join(names)
+
+
+def budget(text: str) -> float | None:
+    if text.strip().lower() == "none":
+        return None
+    return _number(text, float, "a finite positive number of FLOPs or 'none'", lambda v: v > 0)
 
 
 def scaled(value: float | None, factor: float, option: str, cast=float):
@@ -38,12 +77,31 @@ def input_shape(text: str | None) -> tuple[int, int, int] | None:
     return shape
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its error as the one line `error: ...` every other failure prints (exit 2)."""
+
+    def error(self, message):
+        command = self.prog.replace("python -m compress", "").strip()
+        self.exit(2, f"error: {command + ': ' if command else ''}{message} (see --help)\n")
+
+
+def add_verbose(p: argparse.ArgumentParser, default=False) -> None:
+    """--verbose before or after the sub-command (SUPPRESS: a sub-parser keeps the global value)."""
+    p.add_argument("-v", "--verbose", action="store_true", default=default,
+                   help="show TensorFlow's, absl's and Python's own log lines and warnings")
+    subparsers = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+    for child in (c for a in subparsers for c in a.choices.values()):
+        add_verbose(child, argparse.SUPPRESS)
+
+
 # --- the configs, from parsed options ---------------------------------------------------------------
 
 def data_config(args, source: str | None = None) -> DataConfig:
-    return DataConfig(source=source or args.data, positive=args.positive, class_subset=args.class_subset,
-                      task=args.task, size=args.size, channels=args.channels, samples=args.samples,
-                      balance=args.balance, seed=args.seed)
+    return DataConfig(source=args.data if source is None else source, positive=args.positive,
+                      class_subset=args.class_subset, task=args.task, size=args.size, channels=args.channels, samples=args.samples,
+                      balance=args.balance, seed=args.seed, holdout_group=args.holdout_group,
+                      subjects=args.subjects, rate_hz=args.rate_hz, window_s=args.window_s, hop_s=args.hop_s,
+                      target=args.target, loso=args.loso)
 
 
 def targets(args) -> Targets:
@@ -64,7 +122,8 @@ def run_config(args) -> RunConfig:
                           retrain_baseline=args.retrain_baseline),
         search=SearchConfig(baseline=args.baseline, strategy=args.strategy, auc_ratio=args.auc_ratio,
                             max_evals=args.max_evals, max_minutes=args.max_minutes,
-                            patience=args.patience or None, finalists=args.finalists),
+                            patience=None if args.patience == 0 else args.patience, finalists=args.finalists,
+                            executor=args.executor, workers=args.workers, ray_address=args.ray_address),
         export=ExportConfig(enabled=not args.no_export, qat=args.qat))
 
 

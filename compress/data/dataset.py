@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -9,13 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from compress import CompressError
+from compress import CompressError, files
 from compress.config import SYNTHETIC_FACES as SYNTHETIC, DataConfig
-from compress.data.images import SPLITS, RawImages, read_fer_csv, read_folder, read_npz, log, resize_batch
+from compress.data.images import SPLITS, RawImages, read_fer_csv, read_folder, log, resize_batch
+from compress.data.npz import read_npz
 from compress.data.splits import complete_split, group_split, stratified_split
 
 SYNTHETIC_VERSION = 1  # bump when the drawing changes, so old caches are not reused
-SYNTHETIC_SAMPLES = 8000  # seed 001 used 8,000 images
+SYNTHETIC_SAMPLES = 8000  # the cs231n study (Shved 2019) used 8,000 images
 
 
 @dataclass
@@ -84,17 +86,19 @@ def _synthetic(task: str, positive, size: int, channels: int, samples: int | Non
     else:
         priors = (1 / len(names),) * len(names)
     params = dict(version=SYNTHETIC_VERSION, drawing=faces.fingerprint(), priors=[round(p, 6) for p in priors],
-                  size=size, channels=channels, samples=samples or SYNTHETIC_SAMPLES, seed=seed)
+                  size=size, channels=channels, samples=SYNTHETIC_SAMPLES if samples is None else samples, seed=seed)
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
     path = cache_root(cache_dir) / f"{SYNTHETIC}-{key}.npz"
-    if path.exists():
+    try:
         with np.load(path) as f:
             return RawImages(f["x"], f["y"], names, flip=f["flip"], flip_draw=f["flip_draw"])
+    except Exception:  # noqa: BLE001 - missing, or a damaged cache (a full disk before writes were atomic): remake
+        pass
     x, y, flip, draw = faces.generate(params["samples"], seed=seed, size=size, channels=channels, priors=priors)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, x=x, y=y, flip=flip, flip_draw=draw)
-    os.replace(tmp, path)  # atomic: a concurrent run never reads half a file
+    buffer = io.BytesIO()
+    np.savez(buffer, x=x, y=y, flip=flip, flip_draw=draw)
+    files.write_bytes(path, buffer.getvalue())  # atomic: a concurrent run never reads half a file
     return RawImages(x, y, names, flip=flip, flip_draw=draw)
 
 
@@ -120,6 +124,8 @@ def _select(raw: RawImages, class_subset, positive, source: str) -> RawImages:
     if class_subset:
         wanted = class_subset.split(",") if isinstance(class_subset, str) else list(class_subset)
         codes = sorted({_resolve(c, names, source, "--classes") for c in wanted if str(c).strip()})
+        if not codes:
+            raise CompressError(f"{source}: --classes {class_subset!r} names no class")
         keep = np.isin(y, codes)
         y, names = np.searchsorted(codes, np.where(keep, y, codes[0])), tuple(names[c] for c in codes)
     if positive is not None:
@@ -139,10 +145,24 @@ def _select(raw: RawImages, class_subset, positive, source: str) -> RawImages:
 
 
 def _add_label_noise(y: np.ndarray, classes: int, flip: np.ndarray, draw: np.ndarray) -> np.ndarray:
-    """Flipped labels move to another class chosen by `draw`: seed 001's 9 % annotation error, in any task."""
+    """Flipped labels move to another class chosen by `draw`: the cs231n study's 9 % annotation error, in any task."""
     other = (y + 1 + np.floor(draw * (classes - 1)).astype(np.int64)) % classes
     return np.where(flip, other, y)
 
+
+
+def _check_raw(raw: RawImages, source: str) -> None:
+    """What every source must deliver: images, distinct class names (any case), labels indexing them."""
+    lowered = [str(n).lower() for n in raw.class_names]
+    if len(set(lowered)) != len(lowered):
+        raise CompressError(f"{source}: class names repeat (ignoring case): {', '.join(raw.class_names)}")
+    if not len(raw.y) or len(raw.y) != len(raw.x):
+        raise CompressError(f"{source}: no images, or not one label per image ({len(raw.x)} images, "
+                            f"{len(raw.y)} labels)")
+    bad = (raw.y < 0) | (raw.y >= len(raw.class_names))
+    if bad.any():
+        raise CompressError(f"{source}: image {int(np.argmax(bad))}: label {raw.y[bad][0]} is not a class index "
+                            f"0..{len(raw.class_names) - 1}")
 
 
 def _check(y: np.ndarray, split: np.ndarray, names: tuple[str, ...], source: str) -> None:
@@ -175,13 +195,18 @@ def _source(source: str, task, positive, size, channels, samples, seed, cache_di
 
 def load(config: DataConfig = DataConfig(), *, cache_dir=None) -> Dataset:
     """A data set split into train/val/test, x float32 in [0, 1] NHWC, y int64; binary tasks: positive is 1."""
+    from compress.data import wearable_data  # wearable windows (signals.py): their own preparation and splits
+
+    if wearable_data.is_signal_source(config.source):
+        return wearable_data.load_signals(config, cache_dir=cache_dir)
     source, positive, seed = config.source, config.positive, config.seed
     if config.task not in ("binary", "4class"):
         raise CompressError(f"task must be 'binary' or '4class', not {config.task!r}")
     if source == SYNTHETIC and config.task == "binary" and positive is None:
-        positive = "happy"  # seed 001's "smiles back"
-    raw = _select(_source(source, config.task, positive, config.size, config.channels, config.samples, seed,
-                          cache_dir), config.class_subset, positive, source)
+        positive = "happy"  # the cs231n study's "smiles back"
+    raw = _source(source, config.task, positive, config.size, config.channels, config.samples, seed, cache_dir)
+    _check_raw(raw, source)
+    raw = _select(raw, config.class_subset, positive, source)
     y = raw.y
     if raw.flip is not None:
         y = _add_label_noise(y, len(raw.class_names), raw.flip, raw.flip_draw)

@@ -6,8 +6,10 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-EXPRESSIONS = ("happy", "neutral", "sad", "surprise")  # seed 004's four classes; "happy" is seed 001's positive
-LABEL_NOISE = 0.09  # seed 001 measured 9 % label error in its MTurk labels
+from compress import CompressError
+
+EXPRESSIONS = ("happy", "neutral", "sad", "surprise")  # the four expressions; "happy" is the cs231n study's positive
+LABEL_NOISE = 0.09  # the cs231n study (Shved 2019) measured 9 % label error in its MTurk labels
 SUPERSAMPLE = 2  # draw at 2x the output size, then downsample: smooth edges at 48x48
 
 # Expression = (mouth curvature, mouth opening, mouth half-width, eye opening, brow height, inner-brow raise).
@@ -164,6 +166,9 @@ def generate(n: int, *, seed: int = 0, size: int = 48, channels: int = 1, priors
 
     Image i depends only on (seed, i), so a larger n extends a smaller set instead of reshuffling it.
     """
+    if not (n >= 1 and size >= 1 and channels in (1, 3) and seed >= 0):
+        raise CompressError(f"synthetic-faces: need samples >= 1, size >= 1, 1 or 3 channels and a seed >= 0; got "
+                            f"{n}, {size}, {channels}, {seed}")
     x = np.empty((n, size, size, channels), np.uint8)
     codes = np.empty(n, np.int64)
     flips, draws = np.empty(n, bool), np.empty(n)

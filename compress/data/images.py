@@ -55,7 +55,7 @@ def _center_crop(x: np.ndarray) -> np.ndarray:
 
 
 def fit_images(x: np.ndarray, size: int, channels: int) -> np.ndarray:
-    """Center-crop to square, resize and set channels as seed 001 did; uint8 in, uint8 out."""
+    """Center-crop to square, resize and set channels as the cs231n study (Shved 2019) did; uint8 in, uint8 out."""
     if x.ndim == 3:
         x = x[..., None]
     x = _center_crop(x[..., :3])  # an alpha channel carries no class information
@@ -68,33 +68,68 @@ def fit_images(x: np.ndarray, size: int, channels: int) -> np.ndarray:
 
 
 def read_fer_csv(path: Path, size: int, channels: int) -> RawImages:
-    """FER2013: emotion (0-6), pixels (48*48 space-separated), Usage (Training/PublicTest/PrivateTest)."""
-    usage = {"training": 0, "publictest": 1, "privatetest": 2}
-    xs, ys, split, groups = [], [], [], []
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        cols = {c.strip().lower(): c for c in reader.fieldnames or []}
-        missing = [c for c in ("emotion", "pixels") if c not in cols]
-        if missing:
-            raise CompressError(f"{path}: not a FER2013 CSV: missing column(s) {', '.join(missing)} "
-                                f"(need emotion,pixels[,Usage]; found {', '.join(cols) or 'none'})")
-        group_col = cols.get("group") or cols.get("subject")
-        for row in reader:
-            line = reader.line_num
-            xs.append(_fer_pixels(row[cols["pixels"]], path, line))
-            ys.append(_fer_emotion(row[cols["emotion"]], path, line))
-            if "usage" in cols:
-                u = (row[cols["usage"]] or "").strip().lower()
-                if u not in usage:
-                    raise CompressError(f"{path}: row {line}: Usage {u!r} is not Training, PublicTest or PrivateTest")
-                split.append(usage[u])
-            if group_col:
-                groups.append(row[group_col])
+    """FER2013: emotion (0-6), pixels (48*48 space-separated), Usage (Training/PublicTest/PrivateTest).
+
+    UTF-8 with or without a byte-order mark (Excel writes one); a non-UTF-8 file or broken quoting is one line."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            xs, ys, split, groups = _fer_rows(csv.DictReader(f, strict=True), path)
+    except UnicodeDecodeError:
+        raise CompressError(f"{path}: line {_first_non_utf8_line(path)}: not UTF-8 text; save the CSV as UTF-8") \
+            from None
+    except csv.Error as exc:  # in the header row; _fer_rows names the row for the others
+        raise CompressError(f"{path}: row 1: not valid CSV ({exc})") from None
     if not xs:
         raise CompressError(f"{path}: no rows")
     x = np.stack(xs).reshape(-1, FER_SIDE, FER_SIDE, 1)
     return RawImages(fit_images(x, size, channels), np.array(ys, np.int64), FER_CLASSES,
-                np.array(split) if split else None, np.array(groups) if groups else None)
+                     np.array(split) if split else None, np.array(groups) if groups else None)
+
+
+def _fer_rows(reader: csv.DictReader, path: Path) -> tuple[list, list, list, list]:
+    usage = {"training": 0, "publictest": 1, "privatetest": 2}
+    xs, ys, split, groups = [], [], [], []
+    cols = {c.strip().lower(): c for c in reader.fieldnames or []}
+    missing = [c for c in ("emotion", "pixels") if c not in cols]
+    if missing:
+        raise CompressError(f"{path}: not a FER2013 CSV: missing column(s) {', '.join(missing)} "
+                            f"(need emotion,pixels[,Usage]; found {', '.join(cols) or 'none'})")
+    group_col = cols.get("group") or cols.get("subject")
+    for line, row in _csv_rows(reader, path):
+        xs.append(_fer_pixels(row[cols["pixels"]], path, line))
+        ys.append(_fer_emotion(row[cols["emotion"]], path, line))
+        if "usage" in cols:
+            u = (row[cols["usage"]] or "").strip().lower()
+            if u not in usage:
+                raise CompressError(f"{path}: row {line}: Usage {u!r} is not Training, PublicTest or PrivateTest")
+            split.append(usage[u])
+        if group_col:
+            groups.append(row[group_col])
+    return xs, ys, split, groups
+
+
+def _csv_rows(reader: csv.DictReader, path: Path):
+    """(line, row) pairs; broken quoting is one line naming the row where the bad field began."""
+    rows = iter(reader)
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise CompressError(f"{path}: row {start}: not valid CSV ({exc}); an unclosed quote?") from None
+        yield reader.line_num, row
+
+
+def _first_non_utf8_line(path: Path) -> int:
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 1
 
 
 def _fer_pixels(text: str, path: Path, line: int) -> np.ndarray:
@@ -104,6 +139,8 @@ def _fer_pixels(text: str, path: Path, line: int) -> np.ndarray:
         raise CompressError(f"{path}: row {line}: pixels are not all numbers") from None
     if pixels.size != FER_SIDE * FER_SIDE:
         raise CompressError(f"{path}: row {line}: {pixels.size} pixel values, expected 48x48 = {FER_SIDE ** 2}")
+    if not np.isfinite(pixels).all():
+        raise CompressError(f"{path}: row {line}: NaN or infinite pixel values")
     if pixels.min() < 0 or pixels.max() > 255:
         raise CompressError(f"{path}: row {line}: pixel values must lie in 0..255")
     return pixels.astype(np.uint8)
@@ -164,28 +201,3 @@ def read_folder(root: Path, size: int, channels: int) -> RawImages:
         log.warning("%s: skipped %d unreadable image(s) of %d, e.g. %s", root, len(bad), len(files), bad[0])
     y = np.array(ys, np.int64)[keep]
     return RawImages(np.stack(xs), y, names, np.array(split)[keep] if has_splits else None)
-
-
-def read_npz(path: Path, size: int, channels: int) -> RawImages:
-    """An .npz with x (N,H,W[,C], uint8 0-255 or float 0-1) and y (ints or names); optional split, group."""
-    with np.load(path, allow_pickle=False) as f:
-        if "x" not in f or "y" not in f:
-            raise CompressError(f"{path}: an .npz data set needs arrays 'x' and 'y' (found {', '.join(f.files)})")
-        x, y = f["x"], f["y"]
-        split = f["split"] if "split" in f else None
-        groups = f["group"] if "group" in f else None
-        names = tuple(str(n) for n in f["class_names"]) if "class_names" in f else None
-    if len(x) != len(y) or x.ndim not in (3, 4):
-        raise CompressError(f"{path}: x must be (N,H,W[,C]) with one y per image; got x {x.shape}, y {y.shape}")
-    if x.dtype.kind == "f":
-        x = x * 255.0 if x.max() <= 1.0 else x
-    if y.dtype.kind in "US":
-        names = tuple(sorted(set(y.tolist())))
-        y = np.array([names.index(v) for v in y.tolist()])
-    names = names or tuple(str(c) for c in range(int(y.max()) + 1))
-    if split is not None and split.dtype.kind in "US":
-        bad = set(split.tolist()) - set(SPLITS)
-        if bad:
-            raise CompressError(f"{path}: split values must be train, val or test, not {sorted(bad)}")
-        split = np.array([SPLITS.index(s) for s in split.tolist()])
-    return RawImages(fit_images(np.asarray(x, np.float32), size, channels), y.astype(np.int64), names, split, groups)

@@ -1,10 +1,12 @@
 """Looking at a data set: counts per split and class, a contact sheet, and the images written out as a folder."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 
+from compress import files
 from compress.data.dataset import SPLITS, Dataset
 
 
@@ -34,8 +36,9 @@ def contact_sheet(ds: Dataset, path, per_class: int = 8, scale: int = 2) -> Path
             sheet.paste(img.resize(cell, Image.NEAREST), (label_w + col * (cell[0] + gap), top))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(path)
-    return path
+    png = io.BytesIO()
+    sheet.save(png, format="PNG")
+    return files.write_bytes(path, png.getvalue())
 
 
 def write_folder(ds: Dataset, out) -> int:

@@ -5,6 +5,8 @@ import hashlib
 import re
 from pathlib import Path
 
+from compress import files
+
 
 def c_identifier(name: str) -> str:
     """A C identifier from any name: runs of other characters become one '_'; never empty, never '__'."""
@@ -44,8 +46,8 @@ def write_c_arrays(tflite_bytes: bytes, out_dir, name: str, *, stem: str = "mode
     out_dir.mkdir(parents=True, exist_ok=True)
     h, cc = c_arrays(tflite_bytes, name, header=f"{stem}.h")
     h_path, cc_path = out_dir / f"{stem}.h", out_dir / f"{stem}{source_suffix}"
-    h_path.write_text(h, newline="\n")
-    cc_path.write_text(cc, newline="\n")
+    files.write_text(h_path, h)  # temporary file + rename: a full disk leaves no half array behind
+    files.write_text(cc_path, cc)
     return h_path, cc_path
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from compress import CompressError
 from compress.deploy import export, tflm_build
+from compress.models import isolated
 from compress.models.tflite_io import parse, tflite_cost, tflite_info
 
 QEMU_MACHINE = ["-machine", "mps2-an386", "-cpu", "cortex-m4", "-nographic", "-monitor", "none", "-serial", "none",
@@ -113,8 +114,8 @@ def model_inputs(tflite_path: Path, info: dict, inputs=None) -> np.ndarray:
     try:
         with np.load(path) as npz:
             x = npz["x"] if "x" in npz.files else npz[npz.files[0]]
-    except (OSError, ValueError, KeyError, IndexError) as exc:
-        raise CompressError(f"{path}: cannot read an input array 'x': {exc}") from None
+    except Exception as exc:  # zipfile, zlib, numpy's header parser and a missing key all raise their own kind
+        raise CompressError(f"{path}: cannot read an input array 'x': {type(exc).__name__}: {exc}") from None
     if x.size % int(np.prod(shape)):
         raise CompressError(f"{path}: 'x' has {x.size} values, not a multiple of the model's input {shape}")
     if x.dtype != np.int8:
@@ -149,18 +150,26 @@ def emulate(tflite_path, kernels: str = "cmsis-nn", inputs=None, folder=None, co
     outputs = parsed["outputs"].reshape(len(x), -1)
     run = EmulatedRun(tflite_path.name, kernels, parsed["invoke"], _op_runs(tflite_path, parsed["ops"]),
                       parsed["arena_used"], outputs, samples=len(x))
-    return _compared(run, data, x) if compare else run
+    return _compared(run, data, x, str(tflite_path)) if compare else run
 
 
-def _compared(run: EmulatedRun, data: bytes, x: np.ndarray) -> EmulatedRun:
+def _compared(run: EmulatedRun, data: bytes, x: np.ndarray, where: str = "the model") -> EmulatedRun:
     """The run with its outputs compared to the TFLite interpreter's, and to TFLite's reference kernels when the
-    default (optimized) ones differ: TFLM implements the reference arithmetic, which rounds ADD differently."""
-    expected = export.run_tflite(data, x).reshape(run.outputs.shape).astype(np.int64)
+    default (optimized) ones differ: TFLM implements the reference arithmetic, which rounds ADD differently.
+    The interpreter runs in a child process: the file is the user's, and a corrupt one may crash it."""
+    expected, reference_outputs = isolated.call("compress.deploy.emulator:interpreter_outputs", (data, x),
+                                                where=where, what="the TFLite interpreter")
+    expected = expected.reshape(run.outputs.shape).astype(np.int64)
     diff = int(np.abs(run.outputs - expected).max()) if expected.size else 0
     reference = None
     if diff:
-        reference = bool(np.array_equal(run.outputs, _tflite_reference(data, x).reshape(run.outputs.shape)))
+        reference = bool(np.array_equal(run.outputs, reference_outputs.reshape(run.outputs.shape)))
     return replace(run, outputs_match=diff == 0, max_abs_diff=diff, reference_match=reference)
+
+
+def interpreter_outputs(data: bytes, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """_compared's child side: the TFLite interpreter's outputs with its default and its reference kernels."""
+    return export.run_tflite(data, x), _tflite_reference(data, x)
 
 
 def _tflite_reference(data: bytes, x: np.ndarray) -> np.ndarray:

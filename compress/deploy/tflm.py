@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from compress import CompressError
+from compress.models import isolated
 
 ARENA_ALIGN = 16  # TFLM aligns its arena allocations to 16 bytes
+CHILD_MEMORY_BYTES = 4 << 30  # address space for a TFLM child: a fuzzed size fails instead of swapping
 
 
 # TFLM crashes the process (not a Python error) when the arena cannot even hold its own bookkeeping, so the
@@ -38,6 +40,7 @@ class _Prober:
         self._model.write_bytes(tflite_bytes)
         self._log = open(Path(self._dir.name) / "stderr.txt", "w+")
         self._proc = None
+        self.died = 0  # the exit status of the last child that died (negative: the signal that killed it)
 
     def __enter__(self):
         return self
@@ -65,7 +68,7 @@ class _Prober:
             answer = ""
         if answer not in ("0", "1"):  # the child died: TFLM overran a too-small arena
             self._proc.stdout.close()
-            self._proc.wait()
+            self.died = self._proc.wait()
             self._proc = None
             return False
         return answer == "1"
@@ -73,7 +76,7 @@ class _Prober:
     def stderr_tail(self) -> str:
         self._log.flush()
         self._log.seek(0)
-        return self._log.read()[-300:].strip()
+        return " ".join(self._log.read()[-300:].split())  # one line
 
 
 def arena_allocates(tflite_bytes: bytes, arena_bytes: int) -> bool:
@@ -82,14 +85,17 @@ def arena_allocates(tflite_bytes: bytes, arena_bytes: int) -> bool:
         return allocates(arena_bytes)
 
 
-def measure_arena_bytes(tflite_bytes: bytes, *, limit_bytes: int = 64 << 20) -> int:
+def measure_arena_bytes(tflite_bytes: bytes, *, limit_bytes: int = 64 << 20, where: str = "the model") -> int:
     """Smallest arena (a multiple of 16 bytes) for which AllocateTensors() succeeds, by doubling then bisection."""
     with _Prober(tflite_bytes) as allocates:
+        if not allocates(limit_bytes):  # not the arena's fault: say why once, instead of doubling up to the limit
+            if allocates.died < 0:
+                raise CompressError(f"{where}: TFLite Micro crashed reading this file "
+                                    f"({isolated.signal_name(-allocates.died)}); is it a valid int8 model?")
+            raise CompressError(f"{where}: the tflite-micro runtime cannot allocate this model even in "
+                                f"{limit_bytes:,} bytes: {allocates.stderr_tail() or 'no message'}")
         fail, ok = 0, 4096
         while not allocates(ok):
-            if ok >= limit_bytes:
-                raise CompressError(f"the tflite-micro runtime cannot allocate this model even in {limit_bytes:,} "
-                                    f"bytes: {allocates.stderr_tail() or 'no message'}")
             fail, ok = ok, ok * 2
         while ok - fail > ARENA_ALIGN:
             mid = (fail + ok) // 2 // ARENA_ALIGN * ARENA_ALIGN
@@ -97,18 +103,37 @@ def measure_arena_bytes(tflite_bytes: bytes, *, limit_bytes: int = 64 << 20) -> 
         return ok
 
 
-def run_tflm(tflite_bytes: bytes, x_int8: np.ndarray, *, arena_bytes: int = 64 << 20) -> np.ndarray:
-    """Raw int8 outputs of the tflite-micro interpreter (the real TFLM kernels), one image at a time."""
+def run_tflm(tflite_bytes: bytes, x_int8: np.ndarray, *, arena_bytes: int = 64 << 20,
+             where: str = "the model") -> np.ndarray:
+    """Raw int8 outputs of the tflite-micro interpreter (the real TFLM kernels), one image at a time.
+
+    It runs in a child process: TFLM trusts the flatbuffer, and a corrupt one can crash it (one line here)."""
+    x = np.asarray(x_int8)
+    if x.dtype != np.int8:
+        raise CompressError(f"run_tflm takes int8 input, got {x.dtype}")
+    return isolated.call("compress.deploy.tflm:run_tflm_here", (bytes(tflite_bytes), x, arena_bytes), where=where,
+                         what="TFLite Micro", memory_bytes=CHILD_MEMORY_BYTES)
+
+
+def check_runs(path) -> None:
+    """Refuse, in one line naming the file, a .tflite that TFLite Micro cannot load and run on zeros (or that
+    crashes it), before anything trusts it."""
+    data = Path(path).read_bytes()
+    isolated.call("compress.deploy.tflm:run_tflm_here", (data, None, 64 << 20), where=str(path),
+                  what="TFLite Micro", memory_bytes=CHILD_MEMORY_BYTES)
+
+
+def run_tflm_here(tflite_bytes: bytes, x_int8: np.ndarray | None, arena_bytes: int) -> np.ndarray:
+    """run_tflm in this process (the child's side); x None: one all-zero input."""
     from tflite_micro.python.tflite_micro import runtime
 
     try:
         interpreter = runtime.Interpreter.from_bytes(bytes(tflite_bytes), arena_size=arena_bytes)
     except RuntimeError as exc:
         raise CompressError(f"the tflite-micro runtime cannot load this model: {exc}") from None
-    shape = interpreter.get_input_details(0)["shape"]
-    x = np.asarray(x_int8)
-    if x.dtype != np.int8:
-        raise CompressError(f"run_tflm takes int8 input, got {x.dtype}")
+    detail = interpreter.get_input_details(0)
+    shape = detail["shape"]
+    x = np.zeros((1, *shape[1:]), detail["dtype"]) if x_int8 is None else x_int8
     rows = []
     for image in x.reshape((-1, *shape[1:])):
         interpreter.set_input(image[None], 0)

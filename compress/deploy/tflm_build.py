@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 import compress
-from compress import CompressError
+from compress import CompressError, files
 
 KERNEL_TREES = {"cmsis-nn": "cortex_m4_cmsis_nn", "reference": "cortex_m4_reference"}
 PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm"
@@ -252,7 +252,7 @@ class Toolchain:
             elf = Path(tmp) / "program.elf"
             run([self.gxx, *CPU_FLAGS, *LINK_FLAGS, "-T", runner_file("mps2_an386.ld"), *own_objects, archive,
                  "-lm", "-o", elf], f"linking {out.name}")
-            shutil.move(elf, out)
+            files.write_bytes(out, elf.read_bytes())  # all or nothing, even across file systems
         return out
 
     def compile_own(self, source: Path, out_dir: Path, extra: list[str] = ()) -> Path:

@@ -46,6 +46,11 @@ def check(cost, device: Device, targets: Targets = Targets(), latency_model: str
         figure = latency_s(cost, device, latency_model, kernels or targets.kernels, calibration, geometry)
         rows.append(_check("latency", figure, limit_s, "s"))
     return rows + [
-        _check("flash", model_bytes + device.runtime_flash_bytes, targets.flash_bytes or device.flash_bytes, "bytes"),
-        _check("arena", arena_bytes + device.runtime_ram_bytes, targets.ram_bytes or device.ram_bytes, "bytes"),
+        _check("flash", model_bytes + device.runtime_flash_bytes, _given(targets.flash_bytes, device.flash_bytes),
+               "bytes"),
+        _check("arena", arena_bytes + device.runtime_ram_bytes, _given(targets.ram_bytes, device.ram_bytes), "bytes"),
     ]
+
+
+def _given(value, default):
+    return default if value is None else value

@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import numbers
 from dataclasses import dataclass, field
 
 from compress import CompressError
@@ -11,14 +13,14 @@ from compress import CompressError
 # Layer kinds and what their fields mean. Every layer has a name so that a reduction can be described ("conv3
 # filters 384->192") and weights can be inherited layer by layer; the key ignores names (see ModelSpec.key).
 CONV_KINDS = ("conv", "dwconv", "sepconv", "residual")
-FILTER_KINDS = ("conv", "sepconv", "residual")  # convolutions with a width (filters) of their own
+FILTER_KINDS = ("conv", "sepconv", "residual", "lstm")  # convolutions (and LSTMs) with a width of their own
 POOL_KINDS = ("maxpool", "avgpool")
 FOLLOWER_KINDS = ("bn", "relu", "relu6", "dropout")  # belong to the conv or dense layer before them
 # keep the channels of their input, in order (a removal or a thinning upstream passes straight through them)
 PASS_THROUGH_KINDS = ("relu", "relu6", "dropout", "identity", "zeropad") + POOL_KINDS
 MERGE_KINDS = ("add", "concat")  # the only kinds with several inputs
 KINDS = CONV_KINDS + POOL_KINDS + ("bn", "relu", "relu6", "dropout", "flatten", "gap", "gmp", "dense", "add",
-                                   "concat", "zeropad", "rescale", "identity")
+                                   "concat", "zeropad", "rescale", "identity", "lstm", "select")
 HEAD_NAME = "head"  # the output Dense(classes) + softmax that a spec ends with (head=True)
 INPUT_NAME = "input"  # what the first layer (and any layer naming it in `inputs`) reads
 # Candidates train for a few hundred steps: with Keras' default 0.99 the inference statistics of BN stay near
@@ -41,13 +43,29 @@ class Layer:
     rate: float = 0.0  # dropout rate
     inputs: tuple = ()  # names of the layers it reads (INPUT_NAME: the model input); () = the layer listed before
     bias: bool = True  # convs and dense: with a bias vector
-    pads: tuple = ()  # zeropad: (top, bottom, left, right)
+    pads: tuple = ()  # zeropad: (top, bottom, left, right); select: (first, stop), the input channels it keeps
     scale: tuple = ()  # rescale: y = x * scale + offset, one value or one per channel
     offset: tuple = ()
 
     def __post_init__(self):
+        where = f"layer {self.name!r}"
+        if not isinstance(self.name, str) or not self.name:
+            raise SpecError(f"layer {self.name!r}: a layer's name must be a non-empty string")
         for name in ("inputs", "pads", "scale", "offset"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
+            value = getattr(self, name)
+            if not isinstance(value, (list, tuple)):
+                raise SpecError(f"{where}: {name} must be a list, not {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        for name, least in (("units", 0), ("kernel", 0), ("stride", 1)):
+            object.__setattr__(self, name, _whole(getattr(self, name), f"{where}: {name}", least))
+        object.__setattr__(self, "pads", tuple(_whole(v, f"{where}: pads", 0) for v in self.pads))
+        for name in ("scale", "offset"):
+            object.__setattr__(self, name, tuple(_real(v, f"{where}: {name}") for v in getattr(self, name)))
+        object.__setattr__(self, "rate", _real(self.rate, f"{where}: rate"))
+        if not 0 <= self.rate < 1:
+            raise SpecError(f"{where}: rate must lie in [0, 1), not {self.rate:g}")
+        if not isinstance(self.bias, bool) or not all(isinstance(i, str) for i in self.inputs):
+            raise SpecError(f"{where}: bias must be true or false and inputs a list of layer names")
         if self.kind not in KINDS:
             raise SpecError(f"layer {self.name!r}: unknown kind {self.kind!r} (known: {', '.join(KINDS)})")
         if self.padding not in ("same", "valid"):
@@ -63,6 +81,19 @@ class Layer:
         return out
 
 
+def _whole(value, where: str, least: int) -> int:
+    """A JSON whole number >= least ("8" or 8.5 or true are not): SpecError naming the field otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+        raise SpecError(f"{where} must be a whole number >= {least}, not {value!r}")
+    return int(value)
+
+
+def _real(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise SpecError(f"{where} must be a finite number, not {value!r}")
+    return float(value)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     input_shape: tuple[int, int, int]  # (height, width, channels)
@@ -72,7 +103,11 @@ class ModelSpec:
     head: bool = True  # True: a Dense(classes) head follows; False: the last layer already outputs `classes` logits
 
     def __post_init__(self):
-        object.__setattr__(self, "input_shape", tuple(int(d) for d in self.input_shape))
+        shape = self.input_shape
+        if not isinstance(shape, (list, tuple)) or len(shape) != 3:
+            raise SpecError(f"spec {self.name!r}: input_shape must be [height, width, channels], not {shape!r}")
+        object.__setattr__(self, "input_shape", tuple(_whole(d, f"spec {self.name!r}: input_shape", 1) for d in shape))
+        object.__setattr__(self, "classes", _whole(self.classes, f"spec {self.name!r}: classes", 2))
         object.__setattr__(self, "layers", tuple(self.layers))
         names = [layer.name for layer in self.layers]
         if len(set(names)) != len(names) or HEAD_NAME in names or INPUT_NAME in names:
@@ -89,9 +124,16 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelSpec":
+        if not isinstance(data, dict) or not isinstance(data.get("layers"), list):
+            raise SpecError("not a model spec: expected an object with input_shape, classes and a list of layers")
+        fields = {f.name for f in dataclasses.fields(Layer)}
+        for i, layer in enumerate(data["layers"]):
+            unknown = sorted(set(layer) - fields) if isinstance(layer, dict) else ["(not an object)"]
+            if unknown or "kind" not in layer or "name" not in layer:
+                raise SpecError(f"layer {i}: needs kind and name; unknown field(s): {', '.join(unknown) or 'none'}")
         try:
             layers = tuple(Layer(**layer) for layer in data["layers"])
-            return cls(tuple(data["input_shape"]), int(data["classes"]), layers, data.get("name", ""),
+            return cls(data["input_shape"], data["classes"], layers, str(data.get("name", "")),
                        bool(data.get("head", True)))
         except (KeyError, TypeError) as exc:
             raise SpecError(f"not a model spec: {exc}") from exc
@@ -119,6 +161,12 @@ class ModelSpec:
             layers.append(body)
         body = {"input_shape": list(self.input_shape), "classes": self.classes, "head": self.head, "layers": layers}
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def temporal(self) -> bool:
+        """A (T, 1, C) input is a window of T samples x C channels: its convs and pools slide along T only
+        (kernel k x 1, stride s x 1), as Conv1D does and as TFLite Micro runs it (models/temporal.py)."""
+        return self.input_shape[1] == 1
 
     def replace(self, **changes) -> "ModelSpec":
         return dataclasses.replace(self, **changes)

@@ -4,6 +4,7 @@ It reads the flatbuffer with tflite-micro's generated schema, so looking into a 
 """
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +19,8 @@ TFLITE_ELEMENTWISE = {"ADD": 1, "SUB": 1, "MUL": 1, "DIV": 1, "MAXIMUM": 1, "MIN
 TFLITE_FREE = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "QUANTIZE", "DEQUANTIZE", "RELU", "RELU6", "RELU_N1_TO_1",
                "LEAKY_RELU", "LOGISTIC", "TANH", "ELU", "CONCATENATION", "PAD", "PADV2", "TRANSPOSE",
                "STRIDED_SLICE", "SHAPE", "PACK", "UNPACK", "SPLIT", "GATHER", "REDUCE_PROD"}  # the profiler skips
+MAX_RANK = 8
+MAX_TENSOR_ELEMENTS = 1 << 27  # 134 M elements: far above any microcontroller model, far below a fuzzed dimension
 TENSOR_BYTES = {0: 4, 1: 2, 2: 4, 3: 1, 4: 8, 6: 1, 7: 2, 9: 1}  # TensorType: float32 f16 i32 u8 i64 bool i16 i8
 
 
@@ -77,7 +80,7 @@ def _tflite_op(where, index, opname, op, ins, is_const, out_tensor) -> LayerCost
 
 def _op_label(index, opname, tensor) -> str:
     """'3:conv2' from an output tensor named 'model/relu2/Relu;model/conv2/Conv2D'; else '3:conv_2d'."""
-    name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name or "")
+    name = tensor.name.decode(errors="replace") if isinstance(tensor.name, bytes) else str(tensor.name or "")
     paths = [part.split("/") for part in name.split(";")]
     layers = [p[-2] for p in paths if len(p) >= 2 and not p[-1].startswith("Relu")]
     return f"{index}:{layers[0] if layers else opname.lower()}"
@@ -85,16 +88,26 @@ def _op_label(index, opname, tensor) -> str:
 
 def _runtime_shapes(path, graph) -> dict:
     """Tensor index -> shape, for files whose converter left shapes dynamic (shape_signature -1 past the batch axis,
-    e.g. Dense on a 3-D tensor): the flatbuffer then records placeholders, so run the model once on zeros."""
+    e.g. Dense on a 3-D tensor): the flatbuffer then records placeholders, so run the model once on zeros, in the
+    TFLite interpreter in a child process (a corrupt file must not crash this one)."""
     if not any(t.shapeSignature is not None and min(t.shapeSignature[1:], default=0) < 0 for t in graph.tensors):
         return {}
+    from compress.models import isolated
+
+    shapes = isolated.call("compress.models.tflite_io:interpreter_shapes", (str(path),), where=str(path),
+                           what="the TFLite interpreter", hint="is it a valid TFLite model?")
+    return {i: shape for i, shape in shapes.items() if i < len(graph.tensors)}  # the interpreter adds scratch ones
+
+
+def interpreter_shapes(path: str) -> dict:
+    """_runtime_shapes' child side: every tensor's shape after one run of the TFLite interpreter on zeros."""
     import numpy as np
     import tensorflow as tf
 
     try:
         with warnings.catch_warnings():  # tf.lite.Interpreter's notice that it moves to LiteRT
             warnings.simplefilter("ignore")
-            interpreter = tf.lite.Interpreter(model_path=str(path), experimental_op_resolver_type=(
+            interpreter = tf.lite.Interpreter(model_path=path, experimental_op_resolver_type=(
                 tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
         interpreter.allocate_tensors()
         for detail in interpreter.get_input_details():
@@ -102,8 +115,7 @@ def _runtime_shapes(path, graph) -> dict:
         interpreter.invoke()
     except (RuntimeError, ValueError) as exc:
         raise CompressError(f"{path}: has dynamic shapes and the TFLite interpreter cannot run it: {exc}") from None
-    return {d["index"]: tuple(int(x) for x in d["shape"]) for d in interpreter.get_tensor_details()
-            if d["index"] < len(graph.tensors)}  # the interpreter appends scratch tensors of its own
+    return {d["index"]: tuple(int(x) for x in d["shape"]) for d in interpreter.get_tensor_details()}
 
 
 def _shape(tensor) -> tuple:
@@ -128,10 +140,103 @@ def parse(data: bytes, where: str = "model"):
     try:
         model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(data), 0))
     except Exception as exc:  # a truncated or corrupt flatbuffer fails anywhere inside the generated reader
-        raise CompressError(f"{where}: cannot read the TFLite flatbuffer: {type(exc).__name__}: {exc}") from None
+        raise CompressError(f"{where}: cannot read the TFLite flatbuffer (truncated or corrupt: "
+                            f"{type(exc).__name__}: {str(exc)[:80]})") from None
     if not model.subgraphs:
         raise CompressError(f"{where}: the TFLite model has no subgraph")
+    for graph in model.subgraphs:
+        _check_graph(model, graph, where)
     return model
+
+
+def _check_graph(model, graph, where: str) -> None:
+    """Every index and size the readers here, TFLM and the firmware trust, checked first: a corrupt file is then
+    one line, not an IndexError, a crash or an array of 28 GiB (a fuzzed dimension)."""
+    tensors, buffers = graph.tensors or [], model.buffers or []
+    for i, t in enumerate(tensors):
+        _check_tensor(i, t, buffers, where)
+    ends = [list(getattr(graph, name) if getattr(graph, name) is not None else []) for name in ("inputs", "outputs")]
+    if not all(ends) or not all(0 <= i < len(tensors) for i in ends[0] + ends[1]):
+        raise CompressError(f"{where}: corrupt TFLite model: graph inputs {ends[0]} / outputs {ends[1]} are not "
+                            f"tensors (it has {len(tensors)})")
+    constant = {i for i, t in enumerate(tensors) if t.isVariable or (buffers and buffers[t.buffer].data is not None)}
+    written = set(ends[0]) | constant  # what an op may read: graph inputs, constants, earlier ops' outputs
+    for index, op in enumerate(graph.operators or []):
+        ins = list(op.inputs if op.inputs is not None else [])
+        outs = list(op.outputs if op.outputs is not None else [])
+        if not (0 <= op.opcodeIndex < len(model.operatorCodes or [])) or not outs \
+                or not all(-1 <= i < len(tensors) for i in ins) or not all(0 <= i < len(tensors) for i in outs):
+            raise CompressError(f"{where}: corrupt TFLite model: op {index} names an operator or tensor it does "
+                                "not have")
+        if not all(i in written for i in ins if i >= 0):
+            raise CompressError(f"{where}: corrupt TFLite model: op {index} reads a tensor no earlier op writes")
+        written.update(outs)
+        _check_op(index, op, op_names(model)[op.opcodeIndex], ins, tensors, where)
+        _check_options(index, op, op_names(model)[op.opcodeIndex], where)
+    if not all(i in written for i in ends[1]):
+        raise CompressError(f"{where}: corrupt TFLite model: a graph output is never written")
+
+
+def _check_tensor(i: int, t, buffers: list, where: str) -> None:
+    shape = [] if t.shape is None else [int(d) for d in t.shape]
+    if len(shape) > MAX_RANK or min(shape, default=1) < 1 or _prod(shape) > MAX_TENSOR_ELEMENTS:
+        raise CompressError(f"{where}: corrupt TFLite model: tensor {i} has shape {shape}")
+    signature = [] if t.shapeSignature is None else [int(d) for d in t.shapeSignature]
+    if signature and (len(signature) != len(shape) or any(s not in (d, -1) for s, d in zip(signature, shape))):
+        raise CompressError(f"{where}: corrupt TFLite model: tensor {i} has shape {shape} but signature {signature}")
+    if not 0 <= t.buffer < max(len(buffers), 1):
+        raise CompressError(f"{where}: corrupt TFLite model: tensor {i} names buffer {t.buffer} of {len(buffers)}")
+    data = buffers[t.buffer].data if buffers else None
+    if data is not None and t.type in TENSOR_BYTES and len(data) != _prod(shape) * TENSOR_BYTES[t.type]:
+        raise CompressError(f"{where}: corrupt TFLite model: tensor {i} of shape {shape} has {len(data)} bytes")
+    _check_quantization(i, t, shape, where)
+
+
+def _check_quantization(i: int, t, shape: list, where: str) -> None:
+    """Scales finite, zero points in their type's range, one of each per channel along a dimension the tensor
+    has (TFLM indexes the shape with quantized_dimension: a fuzzed one made it crash)."""
+    q = t.quantization
+    scales = [] if q is None or q.scale is None else [float(v) for v in q.scale]
+    zeros = [] if q is None or q.zeroPoint is None else [int(v) for v in q.zeroPoint]
+    limit = 255 if t.type in (3, 9) else 1 << 31  # uint8 and int8: one byte; wider types: int32
+    per_channel = len(scales) > 1 or len(zeros) > 1
+    ok = all(math.isfinite(v) and v >= 0 for v in scales) and all(abs(z) <= limit for z in zeros)
+    ok = ok and (not zeros or not scales or len(zeros) == len(scales))
+    ok = ok and (not per_channel or (0 <= q.quantizedDimension < len(shape)
+                                     and shape[q.quantizedDimension] == max(len(scales), len(zeros))))
+    if not ok:
+        raise CompressError(f"{where}: corrupt TFLite model: tensor {i} has impossible quantization (scales "
+                            f"{scales[:3]}, zero points {zeros[:3]}, dimension {q.quantizedDimension})")
+
+
+# operator -> (inputs that must be tensors, the rank of input 1, option fields read); what the readers rely on
+_OP_NEEDS = {"CONV_2D": (2, 4, ("strideW", "strideH", "padding")),
+             "DEPTHWISE_CONV_2D": (2, 4, ("strideW", "strideH", "padding")),
+             "FULLY_CONNECTED": (2, None, ()),
+             "MAX_POOL_2D": (1, None, ("strideW", "padding", "filterWidth", "filterHeight")),
+             "AVERAGE_POOL_2D": (1, None, ("strideW", "padding", "filterWidth", "filterHeight"))}
+
+
+def _check_op(index: int, op, name: str, ins: list, tensors: list, where: str) -> None:
+    if name not in _OP_NEEDS:
+        return
+    inputs, rank, fields = _OP_NEEDS[name]
+    ok = len(ins) >= inputs and all(i >= 0 for i in ins[:inputs])
+    ok = ok and (rank is None or len(_shape(tensors[ins[1]])) == rank)
+    ok = ok and (inputs < 2 or len(_shape(tensors[ins[1]])) >= 1)
+    if not ok or not all(hasattr(op.builtinOptions, f) for f in fields):
+        raise CompressError(f"{where}: corrupt TFLite model: op {index} ({name}) lacks the inputs or options it needs")
+
+
+def _check_options(index: int, op, name: str, where: str) -> None:
+    """Option values TFLM divides by or asserts on (a softmax beta of 0 made it abort)."""
+    options = op.builtinOptions
+    numbers = [getattr(options, f) for f in ("strideW", "strideH", "filterWidth", "filterHeight",
+                                             "dilationWFactor", "dilationHFactor")
+               if hasattr(options, f)]
+    beta = getattr(options, "beta", 1.0) if name == "SOFTMAX" else 1.0
+    if any(n < 1 for n in numbers) or not (math.isfinite(beta) and beta > 0):
+        raise CompressError(f"{where}: corrupt TFLite model: op {index} ({name}) has an impossible option value")
 
 
 def read(path):

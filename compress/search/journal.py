@@ -1,12 +1,14 @@
 """journal.jsonl (one line per finished evaluation, never rewritten), its rows, and the one goal rule."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from compress import CompressError
 from compress.models.spec import ModelSpec
 
 
@@ -58,7 +60,7 @@ class Journal:
         if not self.path.exists():
             return []
         rows = []
-        for number, line in enumerate(self.path.read_text().splitlines(), 1):
+        for number, line in enumerate(self.path.read_bytes().decode("utf-8", "replace").splitlines(), 1):
             if not line.strip():
                 continue
             try:
@@ -71,13 +73,29 @@ class Journal:
         return rows
 
     def append(self, row: dict) -> None:
+        """One whole line or nothing: a failed or short write (a full disk) is cut back off the file, so the
+        earlier rows stay readable; a kill can still leave half a line, which replay skips and the next append
+        starts after."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # A kill can leave a half-written last line: start on a fresh line so this one stays readable.
-        needs_newline = self.path.exists() and self.path.stat().st_size > 0 and not self._ends_with_newline()
-        with open(self.path, "a") as f:
-            f.write(("\n" if needs_newline else "") + json.dumps(row) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        line = (json.dumps(row) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            if size and not self._ends_with_newline():
+                line = b"\n" + line
+            try:
+                done = 0
+                while done < len(line):
+                    done += os.write(fd, line[done:])
+                os.fsync(fd)
+            except OSError as exc:
+                os.ftruncate(fd, size)
+                if exc.errno == errno.ENOSPC:
+                    raise CompressError(f"{self.path}: no space left on the device; the journal keeps every "
+                                        "evaluation before this one: free some space and add --resume") from None
+                raise
+        finally:
+            os.close(fd)
 
     def _ends_with_newline(self) -> bool:
         with open(self.path, "rb") as f:

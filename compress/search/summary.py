@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import time
 
+from compress import files
 from compress.config import RunConfig
-from compress.search.train import LONG_PATIENCE
+from compress.search.train import LONG_PATIENCE, save_model
 
 LEADERBOARD_SIZE = 10  # goals listed in summary.json and the report
 
@@ -59,8 +60,8 @@ def summarise(config: RunConfig, search, base, winner, evaluator, costing, data,
                               for k, ev in search.closest().items()}
         return summary
     model, final = _fine_tune_finalists(config, search, evaluator, base_model, summary["leaderboard"], log)
-    model.save(out / "best.keras")
-    (out / "best_spec.json").write_text(final["spec"].to_json())
+    save_model(model, out / "best.keras")
+    files.write_text(out / "best_spec.json", final["spec"].to_json())
     ev = final["evaluation"]
     summary["final"] = {**model_entry(costing, ev.spec, final["val"], trainer.score(model, "test")),
                         "reductions": lineage(search, ev), "search_val_auc": ev.auc, "history": final["history"],

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from compress import CompressError
+from compress import CompressError, files
 from compress.data.augment import augment, balance
 from compress.data.metrics import classification_metrics
 from compress.models.spec import HEAD_NAME, ModelSpec
@@ -19,17 +19,28 @@ DISTILL_TEMPERATURE = 4.0
 DISTILL_ALPHA = 0.5
 
 
-def configure_tensorflow() -> None:
-    """Limit TensorFlow to this machine's cores (it would otherwise oversubscribe a 2-core CI box)."""
+def cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def save_model(model, path, weights_only: bool = False) -> None:
+    """A Keras model (or its weights) saved whole or not at all: Keras and h5py fill a scratch copy first."""
+    files.write_with(path, model.save_weights if weights_only else model.save, size_hint=8 * model.count_params())
+
+
+def configure_tensorflow(threads: int | None = None) -> None:
+    """Limit TensorFlow to `threads` (default: this machine's cores); it would otherwise oversubscribe a 2-core CI
+    box, and parallel workers each get their share of the cores (compress.search.workers)."""
     global _TF_CONFIGURED
     if _TF_CONFIGURED:
         return
     import tensorflow as tf
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = cores() if threads is None else threads
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(cores)
-        tf.config.threading.set_inter_op_parallelism_threads(min(2, cores))
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
     except RuntimeError:  # TensorFlow already initialised by the caller: keep its settings
         pass
     _TF_CONFIGURED = True
@@ -40,8 +51,13 @@ class Trainer:
 
     def __init__(self, data, *, epochs: int = 3, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
                  augment: bool = False, balance: str = "none", patience: int = 2, log=None):
+        if not (epochs >= 1 and batch_size >= 1 and 0 < lr < float("inf")):  # NaN fails too
+            raise CompressError(f"training needs epochs >= 1, batch size >= 1 and a finite learning rate > 0; got "
+                                f"{epochs}, {batch_size} and {lr}")
         self.data, self.epochs, self.batch_size, self.lr = data, epochs, batch_size, lr
-        self.seed, self.augment, self.balance, self.patience = seed, augment, balance, patience
+        # image augmentations only where they apply (wearable windows are not images: augmentable False)
+        self.augment = augment and getattr(data, "augmentable", True)
+        self.seed, self.balance, self.patience = seed, balance, patience
         self.log = log or (lambda message: None)
         configure_tensorflow()
 
@@ -101,7 +117,7 @@ class Trainer:
         return _logits_model(keras, teacher).predict(x, batch_size=256, verbose=0)
 
     def score(self, model, split: str = "val", data=None) -> dict:
-        data = data or self.data.at_input(model.input_shape[1:])
+        data = self.data.at_input(model.input_shape[1:]) if data is None else data
         x, y = data.split(split)
         probs = model.predict(x, batch_size=256, verbose=0)
         return classification_metrics(y, probs, positive=1 if probs.shape[1] == 2 else None)
@@ -138,7 +154,7 @@ class Evaluator:
             model, history = self.trainer.fit(spec, epochs=self.baseline_epochs, patience=LONG_PATIENCE,
                                               lr=self.baseline_lr)
         metrics = self.trainer.score(model, "val")
-        model.save_weights(self.weights_dir / f"{spec.key}.weights.h5")
+        save_model(model, self.weights_dir / f"{spec.key}.weights.h5", weights_only=True)
         cost = self.costing.cost(spec)
         extra = {"params": cost.params, "arena_bytes": cost.arena_bytes, "flash_bytes": cost.flash_bytes,
                  "epochs": len(history), "train_seconds": round(time.monotonic() - start, 2),
