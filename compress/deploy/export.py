@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 
-from compress import CompressError
+from compress import CompressError, files
 from compress.data.metrics import classification_metrics
+from compress.deploy import threshold
 from compress.models.tflite_io import tflite_info
 
 MODEL_FILE = "model_int8.tflite"
@@ -112,11 +114,24 @@ def verify(float_model, tflite_bytes: bytes, x: np.ndarray, y: np.ndarray) -> tu
             "agreement": agreement}, q_out
 
 
-def _pick_test_image(y: np.ndarray, q_out: np.ndarray) -> int:
-    """Index of the correctly classified test image the int8 model is surest of (first of ties); 0 if none."""
-    predicted = q_out.argmax(1)
+def _pick_test_image(y: np.ndarray, q_out: np.ndarray, point: dict | None = None) -> int:
+    """Index of the test image the device classifies correctly (by its operating point) and the int8 model is
+    surest of (first of ties); 0 if none."""
+    predicted = threshold.predict(q_out, point)
     confidence = np.where(predicted == y, q_out[np.arange(len(y)), y].astype(int), -1000)
     return int(np.argmax(confidence))
+
+
+def _operating_figures(tflite_bytes: bytes, info: dict, data, test: tuple) -> tuple[dict, dict]:
+    """The device's decision rule (Youden's J on the int8 val scores) and the int8 ROC curves on val and test."""
+    x_val, y_val = data.split("val")
+    q_val = run_tflite(tflite_bytes, quantize(x_val, info["input"]["scale"], info["input"]["zero_point"]))
+    point = threshold.operating_point((y_val, q_val), test, info["output"], data.class_names)
+    out = info["output"]
+    roc = {"model": "int8", **{split: threshold.roc_curves(y, dequantize(q, out["scale"], out["zero_point"]),
+                                                           data.class_names)
+                               for split, (y, q) in (("val", (y_val, q_val)), ("test", test))}}
+    return point, roc
 
 
 # --- the export job ---------------------------------------------------------------------------------
@@ -136,14 +151,16 @@ def export_int8(model, data, out_dir, *, qat: bool = False, beta: float | None =
     info = tflite_info(tflite_bytes)
     x_test, y_test = data.split("test")
     checks, q_out = verify(model, tflite_bytes, x_test, y_test)
-    pick = _pick_test_image(y_test, q_out)
+    point, roc = _operating_figures(tflite_bytes, info, data, (y_test, q_out))
+    pick = _pick_test_image(y_test, q_out, point)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / MODEL_FILE).write_bytes(tflite_bytes)
+    files.write_bytes(out_dir / MODEL_FILE, tflite_bytes)
     x_pick = quantize(x_test[pick:pick + 1], info["input"]["scale"], info["input"]["zero_point"])
-    np.savez(out_dir / TEST_INPUT_FILE, x=x_pick, label=np.int64(y_test[pick]),
-             predicted=np.int64(q_out[pick].argmax()), index=np.int64(pick),
-             class_names=np.array(list(data.class_names)))
+    sample = io.BytesIO()
+    np.savez(sample, x=x_pick, label=np.int64(y_test[pick]), predicted=np.int64(q_out[pick].argmax()),
+             index=np.int64(pick), class_names=np.array(list(data.class_names)))
+    files.write_bytes(out_dir / TEST_INPUT_FILE, sample.getvalue())
     int8_auc = checks["int8"]["auc"]
     report = {
         "model": MODEL_FILE, "model_bytes": len(tflite_bytes), "sha256": hashlib.sha256(tflite_bytes).hexdigest(),
@@ -151,11 +168,11 @@ def export_int8(model, data, out_dir, *, qat: bool = False, beta: float | None =
         "representative_samples": len(calibration), "seed": seed,
         "data": data.name, "class_names": list(data.class_names),
         "input": info["input"], "output": info["output"], "ops": info["ops"],
-        "metrics": checks, "beta": beta,
+        "metrics": checks, "operating_point": point, "roc": roc, "beta": beta,
         "passed": None if beta is None else bool(int8_auc is not None and int8_auc >= beta),
         "test_input": TEST_INPUT_FILE,
     }
-    (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")
+    files.write_text(out_dir / REPORT_FILE, json.dumps(report, indent=1) + "\n")
     if report["passed"] is False:
         raise CompressError(f"int8 test AUC {_fmt(int8_auc)} is below beta {beta:.4f} (float AUC "
                             f"{_fmt(checks['float']['auc'])}); files are in {out_dir}; try again with --qat")
@@ -180,6 +197,7 @@ def summary_text(report: dict) -> str:
         f"test accuracy  float {_fmt(f['accuracy'])}   int8 {_fmt(q['accuracy'])}   "
         f"agreement {m['agreement']:.4f}  ({m['samples']} images)",
     ]
+    lines.append(f"device decision: {threshold.describe(report.get('operating_point'))}")
     if report["beta"] is not None:
         lines.append(f"int8 AUC >= beta {report['beta']:.4f}: {'PASS' if report['passed'] else 'FAIL'}")
     return "\n".join(lines)

@@ -1,4 +1,6 @@
-"""Arduino sketch for TensorFlow Lite Micro from an int8 .tflite: exact op resolver, measured arena, self-test image."""
+"""Firmware for TensorFlow Lite Micro from an int8 .tflite: an Arduino sketch (apollo3, nano33ble) or a C++ library
+with a CMake project (generic), each with the model's exact op resolver, measured arena, operating threshold and a
+self-test input. The files themselves are rendered by compress.deploy.firmware_files."""
 from __future__ import annotations
 
 import hashlib
@@ -6,31 +8,33 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from string import Template
 
 import numpy as np
 
-from compress import CompressError, __version__
-from compress.deploy import c_arrays, export
+from compress import CompressError
+from compress.deploy import export, threshold
 from compress.deploy.tflm import ARENA_ALIGN, measure_arena_bytes, run_tflm
 from compress.devices import profiles
+from compress.files import write_text
 from compress.models.tflite_io import tflite_info
 
 
 @dataclass(frozen=True)
 class Board:
     title: str
-    device: str  # compress.devices profile: flash and RAM limits, runtime allowances
-    fqbns: tuple[tuple[str, str], ...]  # (board, FQBN), the default first
+    device: str  # the default compress.devices profile: flash and RAM limits, runtime allowances, clock
+    kind: str  # "sketch": an Arduino sketch named after its folder; "library": C++ library + CMake project
+    fqbns: tuple[tuple[str, str], ...] = ()  # (board, FQBN), the default first
     baud: int = 115200
+    devices: tuple[str, ...] | None = None  # the profiles it may target; None: any whose core it knows
 
 
-# FQBNs: the board ids of the SparkFun Arduino_Apollo3 core v2.x boards.txt (vendor SparkFun, architecture apollo3).
+# FQBNs: the board ids of the SparkFun Arduino_Apollo3 core v2.x boards.txt (vendor SparkFun, architecture apollo3)
+# and of the Arduino Mbed OS Nano core (arduino:mbed_nano), which serves the Nano 33 BLE and BLE Sense alike.
 BOARDS = {
     "apollo3": Board(
-        title="SparkFun Apollo3 (Edge, Artemis)", device="apollo3",
+        title="SparkFun Apollo3 (Edge, Artemis)", device="apollo3", kind="sketch", devices=("apollo3",),
         fqbns=(("SparkFun Edge", "SparkFun:apollo3:sfe_edge"),
                ("SparkFun Edge 2", "SparkFun:apollo3:sfe_edge2"),
                ("RedBoard Artemis", "SparkFun:apollo3:sfe_artemis"),
@@ -39,6 +43,12 @@ BOARDS = {
                ("Artemis Thing Plus", "SparkFun:apollo3:sfe_artemis_thing_plus"),
                ("Artemis Module", "SparkFun:apollo3:sfe_artemis_module"),
                ("Artemis Dev Kit", "SparkFun:apollo3:sfe_artemis_dk"))),
+    # Arduino_TensorFlowLite's tflite::InitializeTarget() opens the USB serial port itself (9600 baud, which USB
+    # CDC ignores): the sketch only prints.
+    "nano33ble": Board(
+        title="Arduino Nano 33 BLE (nRF52840)", device="nano33ble", kind="sketch", devices=("nano33ble",),
+        fqbns=(("Arduino Nano 33 BLE, Nano 33 BLE Sense", "arduino:mbed_nano:nano33ble"),), baud=9600),
+    "generic": Board(title="any Cortex-M (C++ library + CMake)", device="stm32f746", kind="library"),
 }
 
 # Builtin ops that TFLM's MicroMutableOpResolver can register (tflite-micro micro_mutable_op_resolver.h;
@@ -95,21 +105,74 @@ def arena_with_margin(measured_bytes: int) -> int:
     return -(-(measured_bytes + margin) // ARENA_ALIGN) * ARENA_ALIGN
 
 
-# --- the sketch ----------------------------------------------------------------------------------------
 
-def _template(name: str) -> Template:
-    return Template((resources.files("compress.deploy") / "templates" / name).read_text())
+# --- generation ------------------------------------------------------------------------------------------
+
+def generate_sketch(tflite_path, out_dir, *, board: str = "apollo3", device: str | None = None, test_image=None,
+                    expected_class=None, class_names=None, expected_latency_s: float | None = None,
+                    operating_point: dict | None = None) -> dict:
+    """Write the board's firmware for the int8 model into out_dir (named after the folder); return its figures.
+
+    device: the profile whose limits are checked (default: the board's). operating_point: how scores become a
+    class (threshold.operating_point); default: export.json beside the model when it describes this model, else
+    argmax. Raises CompressError before writing anything for a float model, an op TFLM lacks, an unknown board or
+    device, or a folder name Arduino refuses. A model whose arena exceeds the device's SRAM still gets its files,
+    reported as FAIL in the returned checks, firmware.json and README.md.
+    """
+    from compress.deploy import firmware_files
+
+    tflite_path, out_dir = Path(tflite_path), Path(out_dir)
+    tflite_bytes, info, names, device = _validate(tflite_path, out_dir, board, device, class_names)
+    image, image_source = _test_image(test_image, info)
+    sha = hashlib.sha256(tflite_bytes).hexdigest()
+    point = operating_point if operating_point is not None else operating_point_beside(tflite_path, sha)
+    result = {"sketch": out_dir.name, "sketch_dir": str(out_dir), "board": board, "device": device,
+              "model_file": tflite_path.name, "decision": point,
+              **_measure(tflite_bytes, info, device, names, image, expected_class, expected_latency_s, point)}
+    files = firmware_files.render(tflite_bytes, info, result, image, image_source)
+    _write(out_dir, files, result)
+    return result
 
 
-def _c_string(text: str) -> str:
-    clean = "".join(c if 32 <= ord(c) < 127 else "?" for c in str(text))
-    return '"' + clean.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _validate(tflite_path: Path, out_dir: Path, board: str, device, class_names) -> tuple:
+    """The model's bytes, its info, class names and the device, or CompressError before anything is written."""
+    if board not in BOARDS:
+        raise CompressError(f"unknown board {board!r}; supported: {', '.join(BOARDS)}")
+    device = device or BOARDS[board].device
+    profiles.get(device)
+    allowed = BOARDS[board].devices
+    if allowed is not None and device not in allowed:
+        raise CompressError(f"board {board} is for device {', '.join(allowed)}, not {device}; "
+                            f"--board generic serves any Cortex-M device")
+    sketch = out_dir.name
+    if not _SKETCH_NAME.match(sketch) or sketch.endswith("."):
+        raise CompressError(f"{sketch!r} cannot be an Arduino sketch name (letters, digits, _ . -; at most 63); "
+                            "choose another --out folder")
+    tflite_bytes = tflite_path.read_bytes()
+    info = tflite_info(tflite_bytes, str(tflite_path))
+    check_deployable(info)
+    classes = int(np.prod(info["output"]["shape"][1:]))
+    names = list(class_names) if class_names is not None else [f"class{i}" for i in range(classes)]
+    if len(names) != classes:
+        raise CompressError(f"{len(names)} class names for a model with {classes} outputs")
+    return tflite_bytes, info, names, device
 
 
-def _int_rows(values: np.ndarray, per_row: int = 16) -> str:
-    flat = [int(v) for v in values.reshape(-1)]
-    return "\n".join("  " + ", ".join(f"{v:4d}" for v in flat[i:i + per_row]) + ","
-                     for i in range(0, len(flat), per_row))
+def operating_point_beside(tflite_path: Path, sha256: str) -> dict:
+    """export.json's operating point when that file describes this very model (same sha256); else argmax."""
+    report = tflite_path.parent / export.REPORT_FILE
+    if not report.is_file():
+        return {"rule": "argmax", "why": f"no {export.REPORT_FILE} beside the model"}
+    try:
+        found = json.loads(report.read_text())
+    except (ValueError, UnicodeDecodeError):
+        raise CompressError(f"{report}: not valid JSON; delete it or export the model again") from None
+    if not isinstance(found, dict) or found.get("sha256") != sha256:
+        return {"rule": "argmax", "why": f"{export.REPORT_FILE} beside the model describes another model"}
+    point = found.get("operating_point")
+    if not isinstance(point, dict) or point.get("rule") not in ("youden", "argmax"):
+        return {"rule": "argmax", "why": f"{export.REPORT_FILE} records no operating threshold"}
+    return point
 
 
 def _test_image(image, info: dict) -> tuple[np.ndarray, str]:
@@ -129,9 +192,9 @@ def _test_image(image, info: dict) -> tuple[np.ndarray, str]:
     return q, "a float test image quantized with the model's input scale and zero point"
 
 
-def _checks(board: Board, model_bytes: int, arena_bytes: int) -> list[dict]:
+def _checks(device_name: str, model_bytes: int, arena_bytes: int) -> list[dict]:
     """DESIGN.md's flash and arena targets with the measured figures: model (arena) + runtime allowance <= limit."""
-    device = profiles.get(board.device)
+    device = profiles.get(device_name)
     rows = [("flash", "model bytes", model_bytes, device.runtime_flash_bytes, device.flash_bytes),
             ("arena", "tensor arena", arena_bytes, device.runtime_ram_bytes, device.ram_bytes)]
     return [{"target": target, "what": f"{what} + runtime allowance", "measured": figure, "allowance": allowance,
@@ -139,65 +202,19 @@ def _checks(board: Board, model_bytes: int, arena_bytes: int) -> list[dict]:
              "source": f"compress.devices {device.name!r}"} for target, what, figure, allowance, limit in rows]
 
 
-def _expected_output(sketch, model_bytes, classes, arena, names, scores, expected) -> str:
-    best = int(np.argmax(scores))
-    lines = [f"compress sketch {sketch}: {model_bytes}-byte model, {classes} classes, arena {arena} bytes",
-             f"arena used: <the arena TFLM really used> of {arena} bytes"]
-    lines += [f"score {name}: {score:.4f}" for name, score in zip(names, scores)]
-    lines += [f"predicted: {names[best]}  expected: {names[expected]}  {'PASS' if best == expected else 'FAIL'}",
-              "latency_us: <measured on the board>"]
-    return "\n".join(lines)
-
-
-def generate_sketch(tflite_path, out_dir, *, board: str = "apollo3", test_image=None, expected_class=None,
-                    class_names=None, expected_latency_s: float | None = None) -> dict:
-    """Write a complete Arduino sketch for the int8 model into out_dir (named after the folder); return its figures.
-
-    Raises CompressError before writing anything for a float model, an op TFLM lacks, an unknown board or a
-    folder name Arduino refuses. A model whose arena exceeds the board's SRAM still gets its sketch, reported
-    as FAIL in the returned checks, firmware.json and README.md.
-    """
-    tflite_path, out_dir = Path(tflite_path), Path(out_dir)
-    tflite_bytes, info, names = _validate(tflite_path, out_dir, board, class_names)
-    image, image_source = _test_image(test_image, info)
-    result = {"sketch": out_dir.name, "sketch_dir": str(out_dir), "board": board, "model_file": tflite_path.name,
-              **_measure(tflite_bytes, info, board, names, image, expected_class, expected_latency_s)}
-    files = _render(tflite_bytes, info, result, image, image_source)
-    _write(out_dir, files, result)
-    return result
-
-
-def _validate(tflite_path: Path, out_dir: Path, board: str, class_names) -> tuple[bytes, dict, list[str]]:
-    """The model's bytes, its info and class names, or CompressError before anything is written."""
-    if board not in BOARDS:
-        raise CompressError(f"unknown board {board!r}; supported: {', '.join(BOARDS)}")
-    sketch = out_dir.name
-    if not _SKETCH_NAME.match(sketch) or sketch.endswith("."):
-        raise CompressError(f"{sketch!r} cannot be an Arduino sketch name (letters, digits, _ . -; at most 63); "
-                            "choose another --out folder")
-    tflite_bytes = tflite_path.read_bytes()
-    info = tflite_info(tflite_bytes, str(tflite_path))
-    check_deployable(info)
-    classes = int(np.prod(info["output"]["shape"][1:]))
-    names = list(class_names) if class_names is not None else [f"class{i}" for i in range(classes)]
-    if len(names) != classes:
-        raise CompressError(f"{len(names)} class names for a model with {classes} outputs")
-    return tflite_bytes, info, names
-
-
-def _measure(tflite_bytes: bytes, info: dict, board: str, names: list[str], image: np.ndarray, expected_class,
-             expected_latency_s) -> dict:
-    """Run the built-in test image in the tflite-micro runtime and measure the arena: the sketch's figures."""
+def _measure(tflite_bytes: bytes, info: dict, device: str, names: list[str], image: np.ndarray, expected_class,
+             expected_latency_s, point: dict) -> dict:
+    """Run the built-in test image in the tflite-micro runtime and measure the arena: the firmware's figures."""
     classes = len(names)
     q_scores = run_tflm(tflite_bytes, image)[0]
-    predicted = int(np.argmax(q_scores))
+    predicted = int(threshold.predict(q_scores, point)[0])
     expected = predicted if expected_class is None else int(expected_class)
     if not 0 <= expected < classes:
         raise CompressError(f"expected class {expected} is not one of the model's {classes} classes")
     scores = export.dequantize(q_scores, info["output"]["scale"], info["output"]["zero_point"])
     measured = measure_arena_bytes(tflite_bytes)
     arena = arena_with_margin(measured)
-    checks = _checks(BOARDS[board], len(tflite_bytes), arena)
+    checks = _checks(device, len(tflite_bytes), arena)
     return {
         "model_bytes": len(tflite_bytes), "sha256": hashlib.sha256(tflite_bytes).hexdigest(), "ops": info["ops"],
         "resolver_size": len(info["ops"]), "arena_measured_bytes": measured, "arena_bytes": arena,
@@ -209,73 +226,26 @@ def _measure(tflite_bytes: bytes, info: dict, board: str, names: list[str], imag
     }
 
 
-def _render(tflite_bytes: bytes, info: dict, result: dict, image: np.ndarray, image_source: str) -> dict[str, str]:
-    """The sketch's files as text, by name."""
-    sketch, names, expected = result["sketch"], result["class_names"], result["expected_class"]
-    fields = _fields(sketch, result["model_file"], tflite_bytes, info, BOARDS[result["board"]], names,
-                     result["arena_measured_bytes"], result["arena_bytes"], result["checks"],
-                     result["expected_latency_s"])
-    fields.update(image_bytes=image.size, expected_class=expected, expected_name=names[expected],
-                  image_rows=_int_rows(image), image_source=image_source,
-                  expected_output=_expected_output(sketch, len(tflite_bytes), len(names), result["arena_bytes"],
-                                                   names, result["tflm_scores"], expected))
-    files = {
-        f"{sketch}.ino": _template("sketch.ino.tmpl").substitute(fields),
-        "tflm_platform.cpp": _template("tflm_platform.cpp.tmpl").substitute(fields),
-        "test_image.h": _template("test_image.h.tmpl").substitute(fields),
-        "README.md": _template("README.md.tmpl").substitute(fields),
-    }
-    files["model_data.h"], files["model_data.cpp"] = c_arrays.c_arrays(tflite_bytes, sketch, header="model_data.h")
-    return files
-
-
 def _write(out_dir: Path, files: dict[str, str], result: dict) -> None:
-    """The sketch's files and firmware.json (the result without the machine's folder)."""
+    """The firmware's files and firmware.json (the result without the machine's folder), each written atomically."""
     result["files"] = sorted([*files, "firmware.json"])
     files["firmware.json"] = json.dumps({k: v for k, v in result.items() if k != "sketch_dir"}, indent=1) + "\n"
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
-        (out_dir / name).write_text(text, newline="\n")
-
-
-def _fields(sketch, model_file, tflite_bytes, info, profile: Board, names, measured, arena, checks,
-            expected_latency_s) -> dict:
-    """Template fields shared by the .ino, tflm_platform.cpp, test_image.h and README.md."""
-    inp, out = info["input"], info["output"]
-    sha = hashlib.sha256(tflite_bytes).hexdigest()
-    latency = ("not estimated here (the run's report has the estimate)" if expected_latency_s is None else
-               f"about {expected_latency_s:.3g} s per inference (estimate from the cost model, not measured)")
-    return dict(
-        sketch=sketch, model_file=model_file, version=__version__, board_title=profile.title, baud=profile.baud,
-        model_bytes=len(tflite_bytes), sha256=sha, sha256_short=sha[:16], array_name=c_arrays.c_array_name(sketch),
-        input_desc="x".join(str(d) for d in inp["shape"][1:]), classes=len(names),
-        class_names=", ".join(_c_string(n) for n in names), ops_list=", ".join(info["ops"]),
-        op_count=len(info["ops"]), resolver_lines=resolver_lines(info["ops"]),
-        arena_bytes=arena, arena_measured=measured, arena_margin=arena - measured,
-        margin_rule=f"max({ARENA_MARGIN_MIN_BYTES} bytes, {ARENA_MARGIN_FRACTION:.0%} of the measurement), "
-                    f"rounded up to {ARENA_ALIGN} bytes",
-        input_scale=f"{inp['scale']:.8g}", input_zero_point=inp["zero_point"],
-        output_scale=f"{out['scale']:.8g}", output_zero_point=out["zero_point"],
-        output_scale_text=f"{out['scale']:.4g} in score",
-        latency_text=latency,
-        checks_table="\n".join(f"| {c['target']}: {c['what']} | {c['measured']:,} + {c['allowance']:,} = "
-                               f"{c['figure']:,} | {c['limit']:,} | {'PASS' if c['passed'] else 'FAIL'} |"
-                               for c in checks),
-        fqbn_table="\n".join(f"   | {title} | `{fqbn}` |" for title, fqbn in profile.fqbns),
-        fqbn_default=profile.fqbns[0][1], fqbn_edge=profile.fqbns[0][1],
-    )
+        write_text(out_dir / name, text)
 
 
 def summary_text(result: dict) -> str:
-    lines = [f"sketch {result['sketch_dir']}: {', '.join(result['files'])}",
+    what = "library" if BOARDS[result["board"]].kind == "library" else "sketch"
+    lines = [f"{what} {result['sketch_dir']}: {', '.join(result['files'])}",
+             f"board {result['board']}; limits of the {result['device']} device profile",
              f"ops ({result['resolver_size']}): {', '.join(result['ops'])}",
              f"arena {result['arena_bytes']:,} bytes = {result['arena_measured_bytes']:,} measured in tflite-micro "
              f"+ {result['arena_margin_bytes']:,} margin",
+             f"decision: {threshold.describe(result['decision'])}",
              f"built-in test image: expected {result['class_names'][result['expected_class']]}, tflite-micro says "
              f"{result['class_names'][result['tflm_predicted_class']]}"
              f" ({'PASS' if result['self_test_passed'] else 'FAIL'})"]
     lines += [f"{c['target']}: {c['what']} {c['measured']:,} + {c['allowance']:,} = {c['figure']:,} of "
               f"{c['limit']:,} {c['unit']}: {'PASS' if c['passed'] else 'FAIL'}" for c in result["checks"]]
     return "\n".join(lines)
-
-

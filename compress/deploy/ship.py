@@ -1,4 +1,4 @@
-"""The deploy stage of a search: the winner (best.keras in the run folder) to int8, then to an Arduino sketch."""
+"""The deploy stage of a search: the winner (best.keras in the run folder) to int8, then to the device's firmware."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,11 +6,13 @@ from pathlib import Path
 import numpy as np
 
 from compress.deploy import export, firmware
+from compress.devices import profiles
 
 
-def ship(out: Path, data, *, beta: float, qat: bool, seed: int, board: str, expected_latency_s: float,
+def ship(out: Path, data, *, beta: float, qat: bool, seed: int, device: str, expected_latency_s: float,
          log=print) -> dict:
-    """Write model_int8.tflite, export.json, test_input.npz and firmware/model_<board>/; the sketch's figures.
+    """Write model_int8.tflite, export.json, test_input.npz and firmware/model_<board>/ (the device's board, with
+    the operating threshold export.json records); the firmware's figures, its folder relative to the run folder.
 
     Raises CompressError (after writing the files) when the int8 test AUC falls below beta.
     """
@@ -21,8 +23,11 @@ def ship(out: Path, data, *, beta: float, qat: bool, seed: int, board: str, expe
     log(export.summary_text(exported))
     with np.load(out / export.TEST_INPUT_FILE) as sample:
         image, label = sample["x"], int(sample["label"])
-    result = firmware.generate_sketch(out / export.MODEL_FILE, out / "firmware" / f"model_{board}", board=board,
+    board = profiles.board_for(device)
+    folder = Path("firmware") / f"model_{board}"
+    result = firmware.generate_sketch(out / export.MODEL_FILE, out / folder, board=board, device=device,
                                       test_image=image, expected_class=label, class_names=data.class_names,
                                       expected_latency_s=expected_latency_s)
     log(firmware.summary_text(result))
+    result["sketch_dir"] = folder.as_posix()  # summary.json and the report: no machine path
     return result

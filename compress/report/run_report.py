@@ -4,8 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from compress import CompressError
+from compress.files import write_text
 from compress.report.doc import Doc
 from compress.report.compare import compare_section
+from compress.report.operating import roc_section
 from compress.report.run import Run, estimates, load_run, search_nodes
 from compress.report.tables import RESULT_HEADERS, model_rows, results_blocks, target_rows
 from compress.search.space import Costing
@@ -243,6 +245,7 @@ def run_document(run: Run, files: Path, others: list[Run] = ()) -> Doc:
     _layer_section(doc, run, files)
     _training_section(doc, run, files)
     _confusion_section(doc, run, files)
+    roc_section(doc, run.exported, files)
     _saliency_section(doc, run, files)
     if others:
         compare_section(doc, [run, *others], files)
@@ -270,8 +273,6 @@ def write_run_report(run_dir, formats=("md", "html"), compare=(), data=None) -> 
     for fmt, text in (("md", lambda: doc.markdown(run.path)), ("html", lambda: doc.html(run.path.name))):
         if fmt in formats:
             target = run.path / f"report.{fmt}"
-            tmp = target.with_suffix(f".{fmt}.tmp")
-            tmp.write_text(text())
-            tmp.replace(target)
+            write_text(target, text())  # temporary file + rename: all or nothing
             written.append(target)
     return written

@@ -1,5 +1,8 @@
-"""Tables for people and programs: `estimate`'s text tables, seed 001's results table and the device targets."""
+"""Tables for people and programs: `estimate`'s text tables, the results table of the cs231n study (Shved 2019)
+and the device targets."""
 from __future__ import annotations
+
+from pathlib import Path
 
 from compress.report.doc import Doc
 
@@ -130,7 +133,7 @@ def emulated_dict(run, device, cycles_per_instruction: float) -> dict:
                             "latency_s": run.instructions * cycles_per_instruction / device.clock_hz}
 
 
-# --- seed 001's table, the targets and the deployment -----------------------------------------------
+# --- the cs231n study's table, the targets and the deployment -----------------------------------------------
 
 RESULT_HEADERS = ["model", "split", "AUC", "\u0394AUC", "accuracy", "precision", "recall", "FLOPs", "est. runtime"]
 
@@ -156,7 +159,7 @@ def target_rows(targets: list[dict]) -> list[list]:
 
 
 def results_blocks(doc: Doc, summary: dict, level: int = 2) -> None:
-    """Seed 001's baseline-vs-final table, the device targets, the reductions and the measured deployment."""
+    """The cs231n study's baseline-vs-final table, the device targets, the reductions and the measured deployment."""
     base = summary["baseline"]
     base_auc = {split: base[split]["auc"] for split in ("val", "test") if base.get(split)}
     rows = model_rows(f"baseline ({base['name']})", base, base_auc)
@@ -189,7 +192,7 @@ def results_blocks(doc: Doc, summary: dict, level: int = 2) -> None:
         doc.h("Deployment (measured)", level)
         doc.p(f"int8 model {fw['model_bytes']:,} bytes; arena measured in the TFLite Micro runtime "
               f"{fw['arena_measured_bytes']:,} bytes (sketch reserves {fw['arena_bytes']:,}); ops "
-              f"{', '.join(fw['ops'])}; sketch in `{fw['sketch_dir']}`; TFLM self-test "
+              f"{', '.join(fw['ops'])}; firmware in `{_run_relative(fw['sketch_dir'])}`; TFLM self-test "
               f"{'PASS' if fw['self_test_passed'] else 'FAIL'}.")
         doc.table(["target", "figure", "limit", "result"],
                   [[c["target"], f"{c['figure']:,} {c['unit']}", f"{c['limit']:,} {c['unit']}",
@@ -197,6 +200,12 @@ def results_blocks(doc: Doc, summary: dict, level: int = 2) -> None:
     emulated_block(doc, summary.get("emulated"))
     if summary.get("stopped"):
         doc.p(f"Search stopped early: {summary['stopped']}.")
+
+
+def _run_relative(folder: str) -> str:
+    """The firmware folder inside the run folder: older summaries recorded the machine's absolute path."""
+    parts = Path(folder).parts
+    return "/".join(parts[-2:]) if Path(folder).is_absolute() and len(parts) >= 2 else folder
 
 
 def emulated_block(doc: Doc, emulated: dict | None) -> None:

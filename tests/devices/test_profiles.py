@@ -110,3 +110,11 @@ def test_unknown_latency_model_or_kernels():
         latency.latency_s(_cost(), APOLLO3, "magic")
     with pytest.raises(CompressError):
         latency.latency_s(_cost(), APOLLO3, "ops", kernels="tvm")
+
+
+def test_every_device_has_a_firmware_board_and_others_are_refused_by_name():
+    assert set(profiles.DEVICE_BOARDS) == set(profiles.DEVICES)
+    assert [profiles.board_for(d) for d in ("apollo3", "nano33ble", "stm32f746")] == ["apollo3", "nano33ble", "generic"]
+    with pytest.raises(CompressError, match="--device esp32: no firmware board supports it; devices with a board: "
+                                            "apollo3, nano33ble, stm32f746"):
+        profiles.board_for("esp32")

@@ -24,7 +24,16 @@ from compress.models.spec import Layer, ModelSpec
 INPUT = (24, 24, 1)
 AUC_RATIO = 0.8
 SECTIONS = ("## Results", "## Pareto plot", "## Search tree", "## Per-layer cost",
-            "## Learning curves of the fine-tune", "## Confusion matrices and per-class metrics", "## Saliency maps")
+            "## Learning curves of the fine-tune", "## Confusion matrices and per-class metrics",
+            "## ROC curve and operating threshold", "## Saliency maps")
+# export.json's operating point and ROC curves, by hand: threshold 0.42 (int8 -20) chosen on val
+POINT = {"rule": "youden", "chosen_on": "val", "positive_class": 1, "positive_name": "smiling", "threshold_q": -20,
+         "threshold": 0.421875, "val": {"tpr": 0.8, "fpr": 0.2, "j": 0.6, "samples": 12},
+         "test": {"tpr": 0.75, "fpr": 0.25, "j": 0.5, "samples": 12},
+         "argmax": {"val": {"tpr": 0.6, "fpr": 0.1, "j": 0.5}, "test": {"tpr": 0.5, "fpr": 0.125, "j": 0.375}}}
+ROC = {"model": "int8",
+       "val": [{"label": "smiling", "auc": 0.85, "fpr": [0, 0.1, 0.2, 0.5, 1], "tpr": [0, 0.6, 0.8, 0.9, 1]}],
+       "test": [{"label": "smiling", "auc": 0.8, "fpr": [0, 0.125, 0.25, 1], "tpr": [0, 0.5, 0.75, 1]}]}
 
 
 def _metrics(auc: float, rng) -> dict:
@@ -109,7 +118,8 @@ def runs(tmp_path_factory):
                                         "passed": True}]}}
     (done / "summary.json").write_text(json.dumps(summary))
     (done / "export.json").write_text(json.dumps({"class_names": ["calm", "smiling"], "metrics": {
-        "split": "test", "float": final["test"], "int8": {**final["test"], "confusion": [[5, 1], [2, 4]]}}}))
+        "split": "test", "float": final["test"], "int8": {**final["test"], "confusion": [[5, 1], [2, 4]]}},
+        "operating_point": POINT, "roc": ROC}))
 
     killed = root / "killed"
     killed.mkdir()
@@ -148,7 +158,7 @@ def test_finished_run_report_has_every_section_and_image(runs):
         assert re.search(rf"\| {target} \| .* \| (PASS|FAIL) \|", md), target
     images = _images(md, run)
     assert [p.name for p in images] == ["pareto.png", "search_tree.png", "layer_cost.png", "learning_curves.png",
-                                        "confusion.png", "saliency.png"]
+                                        "confusion.png", "roc.png", "saliency.png"]
     for path in images:
         _check_png(path.read_bytes())
     # the text tree lists every evaluation once and marks exactly the rows below beta as pruned
@@ -164,7 +174,7 @@ def test_html_is_self_contained_with_every_image_embedded(runs):
     run_report.write_run_report(run, formats=("html",))
     html = (run / "report.html").read_text()
     embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
-    assert len(embedded) == 6
+    assert len(embedded) == 7
     for data in embedded:
         _check_png(base64.b64decode(data))
     assert "report_files" not in html and "<table>" in html and 'class="pass"' in html
@@ -188,7 +198,7 @@ def test_killed_run_report_comes_from_the_journal_alone(runs, capsys):
     md = (run / "report.md").read_text()
     assert "**Unfinished run**" in md and "9 evaluations so far" in md  # the half-written 10th line is skipped
     assert [s for s in SECTIONS if s not in md] == []
-    assert "No fine-tune recorded" in md
+    assert "No fine-tune recorded" in md and "No ROC curve" in md
     assert "| winner so far | val |" in md and "Device targets (winner so far, estimated)" in md
     assert "`weights/" in md  # saliency from the winner's saved weights, no best.keras
     names = [p.name for p in _images(md, run)]
@@ -231,17 +241,57 @@ def test_compare_has_one_row_per_run(runs):
     table = compare.compare_markdown([runs["done"], runs["killed"]])
     lines = table.splitlines()
     assert len(lines) == 2 + 2
-    assert lines[0].startswith("| run | strategy | status | trainings |")
+    assert lines[0].startswith("| run | device | budget | strategy | status | trainings | wall time (all sessions) |")
     done, killed = lines[2].split(" | "), lines[3].split(" | ")
-    assert done[0] == "| done" and done[2] == "goal" and done[3] == "10" and done[4] == "42 s"
-    assert done[8] == "0.7900" and "3,000 B (measured)" in lines[2] and "4/4 PASS" in lines[2]
-    assert killed[0] == "| killed" and killed[2] == "unfinished" and killed[3] == "9" and killed[8] == "-"
+    budget = f"{json.loads((runs['done'] / 'summary.json').read_text())['budget_flops'] / 1e6:.3g} M FLOPs"
+    assert done[:7] == ["| done", "apollo3", budget, "astar", "goal", "10", "42 s (measured)"]
+    assert done[10] == "0.7900" and "3,000 B (measured)" in lines[2] and "4/4 PASS" in lines[2]
+    # the killed run: its 9 journal rows took 1.5 s each
+    assert killed[:7] == ["| killed", "apollo3", budget, "astar", "unfinished", "9", "14 s (evaluations so far)"]
+    assert killed[10] == "-"
+
+
+def test_compare_counts_wall_time_over_resumed_sessions(runs, tmp_path):
+    """The last session trained 4 of the 10 rows in 42 s; the 6 before came from killed sessions (1.5 s each)."""
+    run = tmp_path / "resumed"
+    shutil.copytree(runs["done"], run)
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "trainings_this_run": 4}))
+    seconds, how = compare.wall_seconds(compare.load_run(run))
+    assert seconds == 42 + 6 * 1.5 and how == "last session measured + 6 earlier evaluations"
+
+
+def test_compare_a_latency_bounded_run_without_a_flops_budget(runs, tmp_path, capsys):
+    """--budget-flops none: null in summary.json and config.json; the table says what bounds the run instead, and
+    the comparison plot draws no budget line for it (this used to crash `report --compare`)."""
+    run = tmp_path / "latency"
+    shutil.copytree(runs["done"], run)
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "budget_flops": None}))
+    config = json.loads((run / "config.json").read_text())
+    config["targets"].update(budget_flops=None, latency_s=1.0)
+    (run / "config.json").write_text(json.dumps(config))
+    assert main(["report", str(runs["done"]), "--format", "md", "--compare", str(run), str(runs["killed"])]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| latency |"))
+    assert row.split(" | ")[2] == "none; latency <= 1000 ms"
+    _check_png((runs["done"] / "report_files" / "compare.png").read_bytes())
+    assert compare.budget_text(compare.load_run(runs["killed"])).endswith("M FLOPs")
+
+
+def test_roc_section_states_the_threshold_the_firmware_uses(runs):
+    run_report.write_run_report(runs["done"], formats=("md",))
+    md = (runs["done"] / "report.md").read_text()
+    section = md.split("## ROC curve and operating threshold")[1].split("## Saliency maps")[0]
+    assert "**smiling** when the int8 model's score for it is >= 0.4219 (int8 -20)" in section
+    assert "| threshold (Youden's J on val) | val | 0.800 | 0.200 | 0.600 |" in section
+    assert "| argmax | test | 0.500 | 0.125 | 0.375 |" in section
+    _check_png((runs["done"] / "report_files" / "roc.png").read_bytes())
 
 
 def test_cli_report_with_compare_writes_both_formats_and_prints_the_table(runs, capsys):
     assert main(["report", str(runs["done"]), "--format", "md", "--compare", str(runs["killed"])]) == 0
     out = capsys.readouterr().out
-    assert str(runs["done"] / "report.md") in out and "| killed | astar | unfinished |" in out
+    assert str(runs["done"] / "report.md") in out and "| killed | apollo3 |" in out and "| astar | unfinished |" in out
     md = (runs["done"] / "report.md").read_text()
     assert "## Comparison of runs" in md and "report_files/compare.png" in md
     _check_png((runs["done"] / "report_files" / "compare.png").read_bytes())

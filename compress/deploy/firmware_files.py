@@ -1,0 +1,180 @@
+"""The text of each board's firmware files, from templates/ and the figures compress.deploy.firmware measured."""
+from __future__ import annotations
+
+import textwrap
+from importlib import resources
+from string import Template
+
+import numpy as np
+
+from compress import __version__
+from compress.deploy import c_arrays, threshold
+from compress.deploy.firmware import ARENA_ALIGN, ARENA_MARGIN_FRACTION, ARENA_MARGIN_MIN_BYTES, BOARDS, resolver_lines
+from compress.devices import profiles
+
+# gcc flags, CMSIS device and TFLM defines of each core a device profile names (TFLM's cortex_m_generic makefile:
+# CPU_<core>=1, hard float; the FPU of each part: Cortex-M4F fpv4-sp-d16, STM32F7x6's single-precision fpv5-sp-d16).
+CORES = {
+    "Cortex-M4F": {"cpu_flags": "-mcpu=cortex-m4 -mfloat-abi=hard -mfpu=fpv4-sp-d16 -mthumb",
+                   "cmsis_device": "ARMCM4", "cpu_define": "CPU_M4=1", "tflm_arch": "cortex-m4+fp"},
+    "Cortex-M7": {"cpu_flags": "-mcpu=cortex-m7 -mfloat-abi=hard -mfpu=fpv5-sp-d16 -mthumb",
+                  "cmsis_device": "ARMCM7_SP", "cpu_define": "CPU_M7=1", "tflm_arch": "cortex-m7+fp"},
+}
+
+# What differs between the boards' READMEs: where the limits come from and what the runtime allowance holds.
+_LIMITS = {
+    "apollo3": ("the SparkFun Apollo3 core's `upload.maximum_size` and `upload.maximum_data_size` (boards.txt)",
+                "Mbed OS core, Serial, TFLM", "`arduino-cli compile`"),
+    "nano33ble": ("the Arduino Mbed OS Nano core's `upload.maximum_size` and `upload.maximum_data_size` (boards.txt)",
+                  "Mbed OS core, USB serial, TFLM", "`arduino-cli compile`"),
+    "generic": ("the `{device}` profile in `compress/devices/profiles.py`; check them against your part's linker "
+                "script", "start-up code, C library, TFLM", "`arm-none-eabi-size` on your firmware"),
+}
+_BUILD_NOTE = {
+    "apollo3": "// Build and upload: see README.md in this folder (SparkFun Apollo3 core + TensorFlow Lite Micro sources).\n"
+               "// DebugLog() and tflite::InitializeTarget() are in tflm_platform.cpp (a .cpp, so Arduino's prototype\n"
+               "// generator leaves their C linkage alone).",
+    "nano33ble": "// Build and upload: see README.md in this folder (Arduino Mbed OS Nano core + the Arduino_TensorFlowLite\n"
+                 "// library). The library provides DebugLog() and tflite::InitializeTarget() for this board.",
+}
+_INCLUDES = {"apollo3": "#include <Arduino.h>", "nano33ble": "#include <TensorFlowLite.h>\n\n#include <Arduino.h>"}
+
+
+class _CMakeTemplate(Template):
+    delimiter = "@"  # CMake itself uses ${...}
+
+
+def _text(name: str) -> str:
+    return (resources.files("compress.deploy") / "templates" / name).read_text()
+
+
+def _c_string(text: str) -> str:
+    clean = "".join(c if 32 <= ord(c) < 127 else "?" for c in str(text))
+    return '"' + clean.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _int_rows(values: np.ndarray, per_row: int = 16) -> str:
+    flat = [int(v) for v in values.reshape(-1)]
+    return "\n".join("  " + ", ".join(f"{v:4d}" for v in flat[i:i + per_row]) + ","
+                     for i in range(0, len(flat), per_row))
+
+
+def _short_decision(point: dict) -> str:
+    if point.get("rule") == "youden":
+        return f"{point['positive_name']} if score >= {point['threshold']:.4g} (Youden's J on val)"
+    return "argmax: the highest score"
+
+
+def _decision_fields(point: dict) -> dict:
+    """C++ for the decision: a threshold on the positive class's int8 score, or argmax."""
+    text = threshold.describe(point)
+    if point.get("rule") == "youden":
+        pc, q = point["positive_class"], point["threshold_q"]
+        constants = (f"constexpr int kPositiveClass = {pc};  // {point['positive_name']}\n"
+                     f"constexpr int8_t kThresholdQ = {q};  // score {point['threshold']:.6g}: Youden's J on val")
+        line = ("  // The operating threshold chosen on val (export.json), not argmax:\n"
+                "  const int predicted = output->data.int8[kPositiveClass] >= kThresholdQ ? kPositiveClass\n"
+                "                                                                         : 1 - kPositiveClass;")
+        defines = (f"#define MODEL_RUNNER_POSITIVE_CLASS {pc}  // {point['positive_name']}\n"
+                   f"#define MODEL_RUNNER_THRESHOLD_Q ({q})  // score {point['threshold']:.6g}: Youden's J on val")
+        runner = ("  return scores[MODEL_RUNNER_POSITIVE_CLASS] >= MODEL_RUNNER_THRESHOLD_Q ? MODEL_RUNNER_POSITIVE_CLASS\n"
+                  "                                                                  : 1 - MODEL_RUNNER_POSITIVE_CLASS;")
+        bullet = (f"{text}. From `export.json` beside the model (`operating_point`), compiled in as an int8 score, so "
+                  "the device compares integers exactly as the host did.")
+    else:
+        constants, defines, bullet = "", "// decision: argmax (no threshold)", text + "."
+        line = ("  int predicted = 0;  // argmax: the highest score wins\n"
+                "  for (int i = 1; i < kNumClasses; ++i) {\n"
+                "    if (output->data.int8[i] > output->data.int8[predicted]) predicted = i;\n"
+                "  }")
+        runner = ("  int best = 0;  // argmax: the highest score wins\n"
+                  "  for (int i = 1; i < MODEL_RUNNER_CLASSES; ++i) {\n"
+                  "    if (scores[i] > scores[best]) best = i;\n"
+                  "  }\n"
+                  "  return best;")
+    short = _short_decision(point)
+    constants += ("\n" if constants else "") + f"const char* const kDecision = {_c_string(short)};"
+    comment = "\n".join(textwrap.wrap(text, 116, initial_indent="// Decision: ", subsequent_indent="//           "))
+    return dict(decision_text=text, decision_comment=comment, decision_constants=constants, decision_line=line, decision_bullet=bullet,
+                runner_decision_defines=defines, runner_decision=runner, decision_short=short,
+                decision_c_string=_c_string(short))
+
+
+def expected_output(result: dict, what: str = "sketch") -> str:
+    """The serial lines the board should print for its built-in image (scores of the host's TFLM run)."""
+    names, scores, expected = result["class_names"], result["tflm_scores"], result["expected_class"]
+    best = result["tflm_predicted_class"]
+    lines = [f"compress {what} {result['sketch']}: {result['model_bytes']}-byte model, {len(names)} classes, "
+             f"arena {result['arena_bytes']} bytes",
+             f"arena used: <the arena TFLM really used> of {result['arena_bytes']} bytes",
+             f"decision: {_short_decision(result['decision'])}"]
+    lines += [f"score {name}: {score:.4f}" for name, score in zip(names, scores)]
+    lines.append(f"predicted: {names[best]}  expected: {names[expected]}  {'PASS' if best == expected else 'FAIL'}")
+    return "\n".join(lines + (["latency_us: <measured on the board>"] if what == "sketch" else []))
+
+
+def _fields(tflite_bytes: bytes, info: dict, result: dict, image: np.ndarray, image_source: str) -> dict:
+    """Template fields shared by every board's files."""
+    inp, out, names, board = info["input"], info["output"], result["class_names"], result["board"]
+    device = profiles.get(result["device"])
+    profile = BOARDS[board]
+    latency = result["expected_latency_s"]
+    limits, runtime_what, sizes_tool = _LIMITS[board]
+    arena_note = ("The sketch prints the arena it really used: shrink `kTensorArenaSize` to that plus a little if RAM "
+                  "is tight." if profile.kind == "sketch" else "`model_runner_arena_used_bytes()` gives the arena "
+                  "really used: shrink `MODEL_RUNNER_ARENA_BYTES` to that plus a little if RAM is tight.")
+    return dict(
+        sketch=result["sketch"], model_file=result["model_file"], version=__version__, board_title=profile.title,
+        baud=profile.baud, model_bytes=len(tflite_bytes), sha256=result["sha256"], sha256_short=result["sha256"][:16],
+        array_name=c_arrays.c_array_name(result["sketch"]), target=c_arrays.c_identifier(result["sketch"]),
+        input_desc="x".join(str(d) for d in inp["shape"][1:]), classes=len(names),
+        class_names=", ".join(_c_string(n) for n in names), ops_list=", ".join(info["ops"]),
+        op_count=len(info["ops"]), resolver_lines=resolver_lines(info["ops"]),
+        arena_bytes=result["arena_bytes"], arena_measured=result["arena_measured_bytes"],
+        arena_margin=result["arena_margin_bytes"], arena_advice=arena_note,
+        margin_rule=f"max({ARENA_MARGIN_MIN_BYTES} bytes, {ARENA_MARGIN_FRACTION:.0%} of the measurement), "
+                    f"rounded up to {ARENA_ALIGN} bytes",
+        input_scale=f"{inp['scale']:.8g}", input_zero_point=inp["zero_point"],
+        output_scale=f"{out['scale']:.8g}", output_zero_point=out["zero_point"],
+        output_scale_text=f"{out['scale']:.4g} in score",
+        latency_text=("not estimated here (the run's report has the estimate)" if latency is None else
+                      f"about {latency:.3g} s per inference on {device.name} (estimate from the cost model, "
+                      "not measured)"),
+        checks_table="\n".join(f"| {c['target']}: {c['what']} | {c['measured']:,} + {c['allowance']:,} = "
+                               f"{c['figure']:,} | {c['limit']:,} | {'PASS' if c['passed'] else 'FAIL'} |"
+                               for c in result["checks"]),
+        limits_source=limits.format(device=device.name), runtime_what=runtime_what, sizes_tool=sizes_tool,
+        fqbn_table="\n".join(f"   | {title} | `{fqbn}` |" for title, fqbn in profile.fqbns),
+        fqbn_default=profile.fqbns[0][1] if profile.fqbns else "", fqbn_edge=profile.fqbns[0][1] if profile.fqbns
+        else "", device=device.name, core=device.core, **CORES[device.core],
+        image_bytes=image.size, expected_class=result["expected_class"],
+        expected_name=names[result["expected_class"]], image_rows=_int_rows(image), image_source=image_source,
+        build_note=_BUILD_NOTE.get(board, ""), sketch_includes=_INCLUDES.get(board, ""),
+        **_decision_fields(result["decision"]))
+
+
+def render(tflite_bytes: bytes, info: dict, result: dict, image: np.ndarray, image_source: str) -> dict[str, str]:
+    """Every file of the board's firmware as text, by name (firmware.json excepted)."""
+    fields = _fields(tflite_bytes, info, result, image, image_source)
+    sketch, board = result["sketch"], result["board"]
+    fill = lambda name: Template(_text(name)).substitute(fields)  # noqa: E731
+    files = {"test_image.h": fill("test_image.h.tmpl")}
+    if board == "generic":
+        fields["expected_output_indented"] = "\n".join("   " + line for line in
+                                                       expected_output(result, "library").splitlines())
+        fields["figures"] = fill("figures.md.tmpl")
+        files.update({name: fill(f"{name}.tmpl") for name in ("model_runner.h", "model_runner.cc", "model_ops.h",
+                                                              "selftest_main.cc")})
+        files["README.md"] = fill("generic_README.md.tmpl")
+        files["CMakeLists.txt"] = _CMakeTemplate(_text("CMakeLists.txt.tmpl")).substitute(fields)
+        files["arm-none-eabi.cmake"] = _text("arm-none-eabi.cmake.tmpl")
+        files["model_data.h"], files["model_data.cc"] = c_arrays.c_arrays(tflite_bytes, sketch)
+        return files
+    fields["expected_output"] = expected_output(result)
+    fields["figures"] = fill("figures.md.tmpl")
+    files[f"{sketch}.ino"] = fill("sketch.ino.tmpl")
+    files["README.md"] = fill(f"{board}_README.md.tmpl")
+    if board == "apollo3":  # the official library brings these hooks for the Nano 33 BLE only
+        files["tflm_platform.cpp"] = fill("tflm_platform.cpp.tmpl")
+    files["model_data.h"], files["model_data.cpp"] = c_arrays.c_arrays(tflite_bytes, sketch, header="model_data.h")
+    return files
