@@ -29,8 +29,9 @@ class Search:
 
     def __init__(self, space: Space, evaluator: Callable, beta: float, journal: Journal | None = None,
                  max_evals: int | None = None, max_seconds: float | None = None, patience: int | None = None,
-                 log=print):
+                 log=print, executor=None):
         self.space, self.evaluator, self.beta, self.journal = space, evaluator, beta, journal
+        self.executor = executor  # None: the evaluator, in this process (compress.search.executors: the others)
         self.max_evals, self.max_seconds, self.patience, self.log = max_evals, max_seconds, patience, log
         self.cache: dict[str, Evaluation] = {}  # journal order: the order the evaluations were made in
         self.order: list[str] = []  # keys in the order this run visited them (cached ones included)
@@ -42,23 +43,61 @@ class Search:
                 self.cache.setdefault(row["key"], Evaluation.from_json(row))
 
     def evaluate(self, spec: ModelSpec, parent: Evaluation | None, label: str) -> Evaluation:
-        key = spec.key
-        if key in self.cache:
-            ev = self.cache[key]
-        else:
-            self._check_budget()
-            metrics, extra = self.evaluator(spec, parent)
-            depth = parent.depth + 1 if parent else 0
-            ev = Evaluation(key, spec, parent.key if parent else None, label, depth, self.space.flops(spec),
-                            self.space.fits(spec), metrics, extra)
-            self.trainings += 1
-            if self.journal:
-                self.journal.append(ev.to_json())
-            self.cache[key] = ev
-            self._progress(ev)
-        if key not in self.order:
+        return self.evaluate_many([(spec, parent, label)])[0]
+
+    @property
+    def workers(self) -> int:
+        """How many evaluations the executor runs at once: the strategies' batch size."""
+        return getattr(self.executor, "workers", 1)
+
+    def evaluate_many(self, tasks) -> list[Evaluation]:
+        """Evaluate (spec, parent, label) tasks, up to `workers` at once; journal rows in the order they finish.
+
+        Budgets are checked before each dispatch (trainings in flight count toward --max-evals), so with one
+        worker this is `evaluate` in a loop: N = 1 trains and journals exactly what the sequential search does.
+        --max-minutes and --patience see finished evaluations only: N workers may pass them by N - 1 trainings.
+        """
+        tasks, stop = list(tasks), []
+        run = self.executor.run if self.executor else self._inline
+        for (spec, parent, label), (metrics, extra) in run(self._dispatch(tasks, stop)):
+            self._record(spec, parent, label, metrics, extra)
+        if stop:
+            raise stop[0]
+        return [self.cache[spec.key] for spec, _, _ in tasks]
+
+    def _inline(self, tasks):
+        for spec, parent, label in tasks:
+            yield (spec, parent, label), self.evaluator(spec, parent)
+
+    def _dispatch(self, tasks: list, stop: list):
+        """The tasks still to train, each handed out only while the budgets allow; cached ones are only visited."""
+        sent = set()
+        for spec, parent, label in tasks:
+            if spec.key in self.cache or spec.key in sent:
+                self._visit(spec.key)
+                continue
+            try:
+                self._check_budget(in_flight=len(sent - self.cache.keys()))
+            except BudgetExhausted as exc:
+                stop.append(exc)
+                return
+            sent.add(spec.key)
+            yield spec, parent, label
+
+    def _record(self, spec: ModelSpec, parent: Evaluation | None, label: str, metrics: dict, extra: dict) -> None:
+        depth = parent.depth + 1 if parent else 0
+        ev = Evaluation(spec.key, spec, parent.key if parent else None, label, depth, self.space.flops(spec),
+                        self.space.fits(spec), metrics, extra)
+        self.trainings += 1
+        if self.journal:
+            self.journal.append(ev.to_json())
+        self.cache[spec.key] = ev
+        self._progress(ev)
+        self._visit(spec.key)
+
+    def _visit(self, key: str) -> None:
+        if key in self.cache and key not in self.order:
             self.order.append(key)
-        return ev
 
     # --- budgets, all counted from the journal -----------------------------------------------------
     @property
@@ -74,8 +113,8 @@ class Search:
                 best, last = ev.auc, i
         return None if last is None else len(self.cache) - last
 
-    def _check_budget(self) -> None:
-        if self.max_evals is not None and len(self.cache) >= self.max_evals:
+    def _check_budget(self, in_flight: int = 0) -> None:
+        if self.max_evals is not None and len(self.cache) + in_flight >= self.max_evals:
             self.exhausted = f"--max-evals {self.max_evals} reached"
         elif self.max_seconds is not None and self.seconds_used >= self.max_seconds:
             self.exhausted = f"--max-minutes {self.max_seconds / 60:g} of training reached"
@@ -85,15 +124,28 @@ class Search:
             raise BudgetExhausted(self.exhausted)
 
     def _progress(self, ev: Evaluation) -> None:
+        """`[k/max-evals] elapsed, ETA, best goal so far` and the evaluation's own figures; a log with a
+        `progress(status, detail)` method (jobs' console) keeps the status on one live line on a terminal."""
         if ev.parent is None:
             verdict = "baseline"
         else:
             mark = "GOAL" if self.is_goal(ev) else ("pruned" if ev.auc < self.beta else "kept")
             verdict = f"{'>=' if ev.auc >= self.beta else '< '} \u03b2 {self.beta:.4f}  {mark:<6s}"
-        best = self.best_goal()
-        limit = f"/{self.max_evals}" if self.max_evals else ""
-        self.log(f"[{len(self.cache):3d}{limit}] {ev.label:<38s} {ev.flops / 1e6:9.3f} MFLOPs  AUC {ev.auc:.4f} "
-                 f"{verdict} {self.seconds_used:6.0f} s" + (f"  best goal {best.auc:.4f}" if best else ""))
+        board = self.leaderboard() + ([ev] if self.is_goal(ev) and ev.key not in self.order else [])
+        best = max(board, key=lambda e: goal_rank(e.auc, e.flops), default=None)  # this evaluation included
+        elapsed = time.monotonic() - self.started
+        per_eval = elapsed / max(self.trainings, 1)  # wall time per evaluation this process has made
+        left = [per_eval * (self.max_evals - len(self.cache))] if self.max_evals else []
+        left += [max(self.max_seconds - self.seconds_used, 0.0)] if self.max_seconds else []  # training seconds
+        status = (f"[{len(self.cache)}/{self.max_evals or '-'}] {_clock(elapsed)} elapsed, ETA "
+                  f"{'<= ' + _clock(min(left)) if left else 'unknown'}, best goal "
+                  f"{f'{best.auc:.4f}' if best else 'none yet'}")
+        detail = f"{ev.label:<38s} {ev.flops / 1e6:9.3f} MFLOPs  AUC {ev.auc:.4f} {verdict}"
+        show = getattr(self.log, "progress", None)
+        if show is not None:
+            show(status, detail)
+        else:
+            self.log(f"{status}  {detail}")
 
     def is_goal(self, ev: Evaluation) -> bool:
         return is_goal(ev.fits, ev.auc, self.beta)
@@ -118,3 +170,10 @@ class Search:
         fitting = [ev for ev in evs if ev.fits]
         return {"smallest_above_beta": min(good, key=lambda ev: ev.flops, default=None),
                 "best_under_budget": max(fitting, key=lambda ev: ev.auc, default=None)}
+
+
+def _clock(seconds: float) -> str:
+    """1h02m, 3m05s or 42s."""
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else (f"{rest // 60}m{rest % 60:02d}s" if rest >= 60 else f"{rest}s")

@@ -1,4 +1,5 @@
-"""Search strategies over reductions: anytime A* (default), seed 001's DFS, NetAdapt's greedy rule, random walks.
+"""Search strategies over reductions: anytime A* (default), the DFS of the cs231n study (Shved 2019), NetAdapt's
+greedy rule, random walks.
 
 The strategies see only specs, costs and scores through `Search`, so a fake evaluator tests them without Keras.
 
@@ -101,16 +102,22 @@ def astar(search: Search, baseline: ModelSpec, weight: float = HEURISTIC_WEIGHT,
     space, tie = search.space, itertools.count()
     open_list = [((1, weight * heuristic(space, baseline), 0.0, 0.0), next(tie), baseline, None, "baseline")]
     closed, pruned_moves, base_auc = set(), set(), None
-    while open_list:
-        priority, _, spec, parent, label = heapq.heappop(open_list)
-        if spec.key in closed or math.isinf(priority[1]):
+    evaluated = []  # batch best-first: the search.workers best open nodes, trained at once, expanded in order
+    while open_list or evaluated:
+        if not evaluated:
+            batch = []
+            while open_list and len(batch) < search.workers:
+                priority, _, spec, parent, label = heapq.heappop(open_list)
+                if spec.key not in closed and not math.isinf(priority[1]):
+                    closed.add(spec.key)
+                    batch.append((spec, parent, label))
+            evaluated = list(zip(batch, search.evaluate_many(batch)))
             continue
-        closed.add(spec.key)
-        ev = search.evaluate(spec, parent, label)
+        (spec, parent, label), ev = evaluated.pop(0)
         base_auc = ev.auc if base_auc is None else base_auc
         if ev.auc < search.beta:
             pruned_moves.add(move_of(label))
-            continue  # pruned: seed 001's rule, its reductions can only lose more
+            continue  # pruned: the cs231n study's rule, its reductions can only lose more
         if search.is_goal(ev):
             for child_label, child in space.widenings(spec):
                 if child.key not in closed:
@@ -127,7 +134,7 @@ def astar(search: Search, baseline: ModelSpec, weight: float = HEURISTIC_WEIGHT,
 
 
 def dfs(search: Search, baseline: ModelSpec) -> None:
-    """Seed 001's Algorithm 1: recurse into the reductions in order; stop at the first goal."""
+    """The cs231n study's Algorithm 1: recurse into the reductions in order; stop at the first goal."""
     visited = set()
 
     def visit(spec, parent, label) -> bool:
@@ -155,7 +162,7 @@ def greedy(search: Search, baseline: ModelSpec, cut: float = GREEDY_CUT) -> None
         target = max((1 - cut) * ev.flops, space.budget_flops)
         meeting = [c for c in children if space.flops(c.spec) <= target]
         meeting = meeting or [min(children, key=lambda c: space.flops(c.spec))]
-        scored = [search.evaluate(c.spec, ev, c.label) for c in meeting]
+        scored = search.evaluate_many([(c.spec, ev, c.label) for c in meeting])  # siblings: in parallel
         good = [child for child in scored if child.auc >= search.beta]
         if not good:
             return
@@ -168,16 +175,19 @@ def random_walks(search: Search, baseline: ModelSpec, seed: int = 0) -> None:
     base = search.evaluate(baseline, None, "baseline")
     repeats = 0
     while repeats < RANDOM_REPEATS:
-        spec, labels = baseline, []
-        while not space.fits(spec):
-            children = space.children(spec)
-            if not children:
-                break
-            step = rng.choice(children)
-            spec, labels = step.spec, labels + [step.label]
-        repeats = repeats + 1 if spec.key in search.cache or not space.fits(spec) else 0
-        if space.fits(spec):
-            search.evaluate(spec, base, f"random walk: {' > '.join(labels)}")
+        walks = {}  # search.workers walks drawn, then trained at once
+        while len(walks) < search.workers and repeats < RANDOM_REPEATS:
+            spec, labels = baseline, []
+            while not space.fits(spec):
+                children = space.children(spec)
+                if not children:
+                    break
+                step = rng.choice(children)
+                spec, labels = step.spec, labels + [step.label]
+            repeats = repeats + 1 if spec.key in search.cache or spec.key in walks or not space.fits(spec) else 0
+            if space.fits(spec) and spec.key not in walks:
+                walks[spec.key] = (spec, base, f"random walk: {' > '.join(labels)}")
+        search.evaluate_many(list(walks.values()))
 
 
 def run(strategy: str, search: Search, baseline: ModelSpec, seed: int = 0) -> Evaluation | None:
