@@ -2,16 +2,43 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
 
-from compress import CompressError
+from compress import CompressError, files
 from compress.config import CONFIG_FILE, DataConfig, RunConfig, Targets, TrainConfig, read_run_config
 
 
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+class _Console:
+    """The jobs' messages, one per line on stderr. On a terminal the search's progress status (`[k/max-evals]
+    elapsed, ETA, best goal`) stays on one live line under them; elsewhere it is part of each plain line."""
+
+    def __init__(self):
+        self.status = ""
+
+    def __call__(self, message: str) -> None:
+        live = "\r\x1b[K" if self.status else ""
+        sys.stderr.write(f"{live}{message}\n{self.status}")
+        sys.stderr.flush()
+
+    def progress(self, status: str, detail: str) -> None:
+        if not sys.stderr.isatty():
+            return self(f"{status}  {detail}")
+        self(f"{status[:status.find(']') + 1]} {detail}")  # a permanent line above the status
+        self.status = status[:shutil.get_terminal_size().columns - 1]  # a wrapped line could not be redrawn
+        sys.stderr.write("\r\x1b[K" + self.status)
+        sys.stderr.flush()
+
+    def end_status(self) -> None:
+        """Leave the last status on screen and write below it from now on."""
+        if self.status:
+            self.status = ""
+            self("")
+
+
+_log = _Console()
 
 
 def run_dir(out: str | None, prefix: str = "") -> Path:
@@ -20,9 +47,7 @@ def run_dir(out: str | None, prefix: str = "") -> Path:
 
 def write_json(path: Path, data) -> None:
     """Write via a temporary file and rename, so a kill or a full disk never leaves half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str) + "\n")
-    tmp.replace(path)
+    files.write_json(path, data)
 
 
 def _prepare(data_config: DataConfig, baseline_name: str, train: TrainConfig):
@@ -64,10 +89,25 @@ def _check_resume(out: Path, config: RunConfig, resume: bool) -> None:
 
 
 def search(config: RunConfig, out: str | None = None, resume: bool = False, as_json: bool = False) -> int:
-    """The main job: baseline, search, fine-tune, report, then int8 export and firmware."""
+    """The main job: baseline, search, fine-tune, report, then int8 export and firmware; one process per run
+    folder (a second one on the same --out is refused with the holder's pid)."""
+    from compress.search.lock import RunLock
+
+    if not 0 < config.search.auc_ratio <= 1:
+        raise CompressError(f"--auc-ratio {config.search.auc_ratio}: must be in (0, 1]; beta above the baseline's "
+                            "own AUC could never be met")
+    out = run_dir(out)
+    try:
+        with RunLock(out):
+            return _search(config, out, resume, as_json)
+    finally:
+        _log.end_status()
+
+
+def _search(config: RunConfig, out: Path, resume: bool, as_json: bool) -> int:
     from compress.devices import profiles
     from compress.report import run_report, tables
-    from compress.search import strategies
+    from compress.search import executors, strategies
     from compress.search.journal import Journal
     from compress.search.session import Search
     from compress.search.space import Costing
@@ -75,12 +115,9 @@ def search(config: RunConfig, out: str | None = None, resume: bool = False, as_j
     from compress.search.train import Evaluator
 
     settings = config.search
-    if not 0 < settings.auc_ratio <= 1:
-        raise CompressError(f"--auc-ratio {settings.auc_ratio}: must be in (0, 1]; beta above the baseline's own AUC "
-                            "could never be met")
-    device = profiles.get(config.targets.device)
     _check_deployable_device(config)
-    out = run_dir(out)
+    device = profiles.get(config.targets.device)
+    executors.check(settings.executor, settings.workers)
     _check_resume(out, config, resume)
     data, baseline, trainer, (given, preparation) = _prepare(config.data, settings.baseline, config.train)
     costing = Costing(config.targets)
@@ -95,16 +132,20 @@ def search(config: RunConfig, out: str | None = None, resume: bool = False, as_j
          f"{len(data.y_test)} test, {data.classes} classes")
     _start_baseline(out, baseline, given, costing.flops(baseline), config.train.final_epochs)
     base = search.evaluate(baseline, None, "baseline")
-    _check_baseline_learned(base.auc, config)
-    search.beta = settings.auc_ratio * base.auc
-    _log(f"baseline val AUC {base.auc:.4f}; target beta = {settings.auc_ratio} x {base.auc:.4f} = "
+    base_loso, reference = _beta_reference(config, baseline, out, data, base.auc)  # --loso: the LOSO mean
+    search.beta = settings.auc_ratio * reference
+    _log(f"baseline val AUC {base.auc:.4f}; target beta = {settings.auc_ratio} x {reference:.4f} = "
          f"{search.beta:.4f}; budget {space.budget_flops:,.0f} FLOPs on {device.name}; "
          f"strategy {settings.strategy}")
-    winner = strategies.run(settings.strategy, search, baseline, seed=config.data.seed)
+    with executors.make(settings.executor, evaluator, settings.workers, settings.ray_address, _log) as executor:
+        search.executor = executor  # the baseline trained here; the candidates where --executor says
+        winner = strategies.run(settings.strategy, search, baseline, seed=config.data.seed)
+    _log.end_status()
     summary = summarise(config, search, base, winner, evaluator, costing, data, log=_log)
+    _add_loso(summary, config, base_loso, out, data)
     summary.update({"baseline_preparation": preparation} if preparation else {})  # a user's model: how it began
     write_json(out / "summary.json", summary)
-    print(json.dumps(summary, indent=1, default=str) if as_json else tables.search_markdown(summary))
+    print(json.dumps(summary, indent=1, default=str) if as_json else tables.search_markdown(summary) + _loso_md(summary))
     try:
         if winner is None:
             _log("no model met every target and AUC >= beta; the closest are listed above")
@@ -122,7 +163,43 @@ def _start_baseline(out: Path, baseline, given, flops: float, epochs: int) -> No
         return
     _log(f"scoring the given baseline {baseline.name} ({flops / 1e6:.2f} MFLOPs)")
     if not (out / "weights" / f"{baseline.key}.weights.h5").exists():
-        given.save_weights(out / "weights" / f"{baseline.key}.weights.h5")
+        from compress.search.train import save_model
+
+        save_model(given, out / "weights" / f"{baseline.key}.weights.h5", weights_only=True)
+
+
+def _beta_reference(config: RunConfig, baseline, out: Path, data, val_auc: float) -> tuple[dict | None, float]:
+    """(LOSO scores or None, the AUC beta is relative to): the baseline's val AUC, or with --loso its mean test
+    AUC over every held-out subject (search/loso.py); refused when the baseline learned next to nothing."""
+    if not config.data.loso:
+        _check_baseline_learned(val_auc, config)
+        return None, val_auc
+    if not hasattr(data, "subjects"):
+        raise CompressError(f"--loso: {config.data.source} has no subjects; use synthetic-wearables or a "
+                            "K-EmoCon-layout folder")
+    from compress.search import loso
+
+    scores = loso.baseline_scores(baseline, config, out, log=_log)
+    _log(f"baseline LOSO AUC {scores['mean']:.4f} +- {scores['sd']:.4f} over {len(scores['per_subject'])} "
+         f"subjects; the search selects on the fold holding out {data.holdout}")
+    _check_baseline_learned(scores["mean"], config)
+    return scores, scores["mean"]
+
+
+def _add_loso(summary: dict, config: RunConfig, base_scores: dict | None, out: Path, data) -> None:
+    """--loso: summary['loso'], the baseline's and the winner's scores over every held-out subject."""
+    if base_scores:
+        from compress.models.spec import ModelSpec
+        from compress.search import loso
+
+        final = ModelSpec.from_json((out / "best_spec.json").read_text()) if "final" in summary else None
+        summary["loso"] = loso.summary(config, base_scores, final, data.holdout, log=_log)
+
+
+def _loso_md(summary: dict) -> str:
+    from compress.search import loso
+
+    return "\n" + loso.markdown(summary["loso"]) if "loso" in summary else ""
 
 
 MIN_BASELINE_AUC = 0.55  # a baseline at or below this has learned next to nothing: beta would mean nothing
@@ -137,12 +214,10 @@ def _check_baseline_learned(auc: float, config: RunConfig) -> None:
 
 
 def _check_deployable_device(config: RunConfig) -> None:
-    """A search that ends in firmware must target a board we can write a sketch for: say so before training."""
-    from compress.deploy.firmware import BOARDS
+    """A search must target a device some firmware board supports (profiles.DEVICE_BOARDS): say so before training."""
+    from compress.devices import profiles
 
-    if config.export.enabled and config.targets.device not in BOARDS:
-        raise CompressError(f"--device {config.targets.device}: no firmware board for it (boards: "
-                            f"{', '.join(BOARDS)}); add --no-export to search for it without firmware")
+    profiles.board_for(config.targets.device)
 
 
 def _check_reachable(space, baseline, budget_flops: float) -> None:
@@ -161,7 +236,7 @@ def _ship(config: RunConfig, out: Path, summary: dict, data) -> int:
     _log("exporting the winner to int8 TFLite (full-integer PTQ" + (" after QAT)" if config.export.qat else ")"))
     try:
         result = ship(out, data, beta=summary["beta"], qat=config.export.qat, seed=config.data.seed,
-                      board=config.targets.device, expected_latency_s=summary["final"]["latency_s"], log=_log)
+                      device=config.targets.device, expected_latency_s=summary["final"]["latency_s"], log=_log)
     finally:  # the int8 figures count even when int8 AUC fell below beta
         exported = out / "export.json"
         if exported.exists():
@@ -193,6 +268,7 @@ def train(data_config: DataConfig, baseline_name: str, train_config: TrainConfig
     """Train and score the baseline alone: how good is the model we start from?"""
     from compress.search.space import Costing
     from compress.search.summary import model_entry
+    from compress.search.train import save_model
 
     out = run_dir(out, prefix="train-")
     out.mkdir(parents=True, exist_ok=True)
@@ -203,7 +279,7 @@ def train(data_config: DataConfig, baseline_name: str, train_config: TrainConfig
     model, history = trainer.fit(baseline, given, baseline if given is not None else None)  # a user's: further
     result = {"baseline": baseline.name, "data": data.name, "history": history, "baseline_preparation": preparation,
               **model_entry(costing, baseline, trainer.score(model, "val"), trainer.score(model, "test"))}
-    model.save(out / "model.keras")
+    save_model(model, out / "model.keras")
     write_json(out / "train.json", result)
     if as_json:
         print(json.dumps(result, indent=1))

@@ -91,7 +91,7 @@ def test_sigkill_then_resume_finishes_with_the_same_result_and_retrains_nothing(
     (["--baseline", "nosuchnet"], "nosuchnet"),
     (["--auc-ratio", "1.2"], "--auc-ratio"),
     (["--resume"], "nothing to resume"),
-    (["--device", "nano33ble"], "no firmware board"),
+    (["--device", "esp32"], "no firmware board supports it"),
 ])
 def test_bad_search_input_is_one_clear_line(tmp_path, capsys, extra, message, tiny):
     argv = ["search", *tiny, "--out", str(tmp_path / "run"), *extra]
