@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from compress import CompressError
+from compress import CompressError, files
 from compress.config import DataConfig
 from compress.data import wearables
 from compress.data.dataset import Dataset, cache_root
@@ -63,9 +62,7 @@ def _synthetic(config: DataConfig, cache_dir) -> list[Recording]:
         arrays |= {f"{i}_report": rec.report_s, f"{i}_arousal": rec.arousal, f"{i}_valence": rec.valence,
                    f"{i}_subject": np.array(rec.subject)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)  # atomic: a concurrent run never reads half a file
+    files.write_with(path, lambda staged: np.savez(staged, **arrays))  # all or nothing, ENOSPC as one line
     return recs
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from compress import files
+
 # status -> (colour, marker, legend text); the same everywhere so every figure reads alike
 STYLE = {"baseline": ("#222222", "s", "baseline"), "pruned": ("#d62728", "x", "pruned (AUC < \u03b2)"),
          "kept": ("#1f77b4", "o", "kept (AUC \u2265 \u03b2, over a target)"),
@@ -27,7 +29,7 @@ def pyplot():
 def save_figure(fig, path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130, bbox_inches="tight")
+    files.write_with(path, lambda staged: fig.savefig(staged, dpi=130, bbox_inches="tight"))  # all or nothing
     import matplotlib.pyplot as plt
 
     plt.close(fig)
