@@ -17,6 +17,9 @@ class CompressError(Exception):
     """A problem with the user's input or environment: the CLI prints it as one line and exits non-zero."""
 
 
+QUIET_ENV = "COMPRESS_QUIET"
+
+
 @contextlib.contextmanager
 def quiet(verbose: bool = False):
     """Unless verbose: no TensorFlow, absl, CUDA, oneDNN, TFLite or converter lines and no Python warnings.
@@ -29,6 +32,7 @@ def quiet(verbose: bool = False):
         yield
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # read when TensorFlow is first imported, later in this block
+    os.environ[QUIET_ENV] = "1"  # worker processes (--executor) inherit it and silence themselves
     for name in ("tensorflow", "absl", "h5py"):
         logging.getLogger(name).setLevel(logging.ERROR)
     with warnings.catch_warnings():

@@ -7,12 +7,15 @@ there and returns (metrics, extra). Workers never write the journal: only the dr
 """
 from __future__ import annotations
 
+import os
 import pickle
 import signal
 import traceback
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from compress import QUIET_ENV
 from compress.config import Targets
 
 TRAINER_SETTINGS = ("epochs", "batch_size", "lr", "seed", "augment", "balance", "patience")
@@ -37,9 +40,20 @@ class EvaluatorRecipe:
         from compress.search.space import Costing
         from compress.search.train import Evaluator, Trainer, configure_tensorflow
 
+        if os.environ.get(QUIET_ENV) == "1":  # the driver is quiet: so is this worker (errors go back by pipe)
+            silence_stderr()
         configure_tensorflow(threads)  # before the Trainer's own call, which then keeps these settings
         return Evaluator(Trainer(data, **self.trainer), Path(self.weights_dir), Costing(self.targets),
                          self.baseline_epochs, self.baseline_lr)
+
+
+def silence_stderr() -> None:
+    """TensorFlow's C++ start-up lines and Python warnings of a worker go nowhere; its results and errors travel
+    to the driver, which prints them."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    warnings.simplefilter("ignore")
 
 
 def portable(exc: BaseException) -> BaseException:

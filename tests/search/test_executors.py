@@ -244,8 +244,9 @@ def test_a_real_search_with_two_ray_workers_reaches_a_goal(tmp_path, ray_cluster
     assert len(rows) == 3 and all(r["parent"] == rows[0]["key"] for r in rows[1:])  # one batch of two children
 
 
-def test_the_search_command_with_two_worker_processes_reaches_a_goal(tmp_path):
-    """The whole `compress search` on 300 blob images, its 2 candidates trained at once in 2 processes."""
+def test_the_search_command_with_two_worker_processes_reaches_a_goal(tmp_path, capfd):
+    """The whole `compress search` on 300 blob images, its 2 candidates trained at once in 2 processes, whose
+    TensorFlow start-up lines stay out of the user's terminal (no --verbose)."""
     import numpy as np
     from conftest import blob_images
 
@@ -264,6 +265,10 @@ def test_the_search_command_with_two_worker_processes_reaches_a_goal(tmp_path):
     assert summary["status"] == "goal" and summary["final"]["flops"] <= 70000
     assert len(rows) == 3 and all(r["parent"] == rows[0]["key"] for r in rows[1:])
     assert json.loads((out / "config.json").read_text())["search"]["workers"] == 2
+    # absl lines carry their process id: this (driver) process is not silenced under pytest's capture, the
+    # workers must be
+    absl = [line.split() for line in capfd.readouterr().err.splitlines() if line[:1] in "IWE" and "]" in line]
+    assert not [words for words in absl if len(words) > 2 and words[2].isdigit() and int(words[2]) != os.getpid()]
 
 
 def test_a_run_may_resume_on_another_executor():
