@@ -23,7 +23,7 @@ def test_loso_search_reports_baseline_and_winner_over_every_subject(tmp_path, sm
     out = tmp_path / "run"
     code = main(["search", "--data", "synthetic-wearables", "--subjects", "4", "--loso", "--baseline", str(small_spec),
                  "--epochs", "1", "--final-epochs", "2", "--baseline-lr", "3e-3", "--max-evals", "3",
-                 "--finalists", "1", "--budget-flops", "12000", "--auc-ratio", "0.5", "--no-export", "--out", str(out)])
+                 "--finalists", "1", "--budget-flops", "12000", "--auc-ratio", "0.5", "--out", str(out)])
     assert code == 0  # the baseline fits the budget and beta is low: there is a winner
     summary = json.loads((out / "summary.json").read_text())
     loso = summary["loso"]
@@ -38,6 +38,9 @@ def test_loso_search_reports_baseline_and_winner_over_every_subject(tmp_path, sm
     assert sorted(loso["winner"]["per_subject"]) == sorted(base["per_subject"])  # the winner went through every fold
     assert loso["winner"]["key"] == summary["final"]["key"]
     assert json.loads((out / "loso_baseline.json").read_text())["mean"] == base["mean"]  # kept for --resume
+    # ... and the winner went on like an image model's: int8, checked in TFLite Micro, a sketch with a sensor window
+    assert (out / "model_int8.tflite").exists() and summary["int8"]["test"]["auc"] > 0
+    assert summary["firmware"]["self_test_passed"] and summary["firmware"]["passed"], summary["firmware"]
 
 
 def test_loso_needs_subjects(tmp_path, capsys, monkeypatch):
