@@ -145,12 +145,12 @@ def _search(config: RunConfig, out: Path, resume: bool, as_json: bool) -> int:
     _add_loso(summary, config, base_loso, out, data)
     summary.update({"baseline_preparation": preparation} if preparation else {})  # a user's model: how it began
     write_json(out / "summary.json", summary)
-    print(json.dumps(summary, indent=1, default=str) if as_json else tables.search_markdown(summary) + _loso_md(summary))
+    print(json.dumps(summary, indent=1, default=str) if as_json else tables.search_markdown(summary, True) + _loso_md(summary))
     try:
         if winner is None:
             _log("no model met every target and AUC >= beta; the closest are listed above")
             return 3
-        return _ship(config, out, summary, data) if config.export.enabled else 0
+        return _ship(config, out, summary, data, as_json) if config.export.enabled else 0
     finally:
         paths = run_report.write_run_report(out, data=data)
         _log("report: " + ", ".join(str(p) for p in paths))
@@ -229,9 +229,11 @@ def _check_reachable(space, baseline, budget_flops: float) -> None:
                             f"reach from {baseline.name or 'the baseline'} costs {flops:,.0f} FLOPs")
 
 
-def _ship(config: RunConfig, out: Path, summary: dict, data) -> int:
-    """Export the winner to int8, check it against beta, and generate its Arduino sketch in the run folder."""
+def _ship(config: RunConfig, out: Path, summary: dict, data, as_json: bool = False) -> int:
+    """Export the winner to int8, check it against beta, generate its Arduino sketch in the run folder, and
+    (unless --json) show the results table again, now with the int8 row."""
     from compress.deploy.ship import ship
+    from compress.report import tables
 
     _log("exporting the winner to int8 TFLite (full-integer PTQ" + (" after QAT)" if config.export.qat else ")"))
     try:
@@ -248,6 +250,7 @@ def _ship(config: RunConfig, out: Path, summary: dict, data) -> int:
                                                   "arena_bytes", "ops", "checks", "passed", "self_test_passed")}
     summary["emulated"] = _emulate_winner(config, out, summary)
     write_json(out / "summary.json", summary)
+    print("" if as_json else "\n" + tables.final_results_text(summary))
     return 0 if result["passed"] else 1
 
 

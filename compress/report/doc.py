@@ -9,6 +9,24 @@ def markdown_table(headers, rows) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
+def aligned_table(headers, rows) -> str:
+    """A table for a terminal, laid out like `estimate`'s: padded columns, numbers right-aligned, a dashed rule."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    numeric = [all(_numeric(row[i]) for row in cells[1:]) and len(cells) > 1 for i in range(len(headers))]
+
+    def line(values):
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
+
+    return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths)] + [line(r) for r in cells[1:]])
+
+
+def _numeric(cell: str) -> bool:
+    """A figure such as 0.8715, +1.2%, 363,108, 0.363 M, 12,912 B or '-' (no figure)."""
+    head = cell.split(" ")[0].rstrip("%")
+    return cell in ("-", "") or head.lstrip("+-").replace(",", "").replace(".", "", 1).isdigit()
+
+
 class Doc:
     """Headings, paragraphs (Markdown `code` and **bold** only), tables, images and preformatted text."""
 
@@ -33,13 +51,17 @@ class Doc:
     def items(self, texts, ordered: bool = False):
         self.blocks.append(("list", list(texts), ordered))
 
-    def markdown(self, base: Path | None = None) -> str:
+    def text(self) -> str:
+        """For a terminal: the Markdown, with its tables aligned instead of piped."""
+        return self.markdown(table=aligned_table)
+
+    def markdown(self, base: Path | None = None, table=markdown_table) -> str:
         out = []
         for kind, *rest in self.blocks:
             if kind == "h":
                 out.append("#" * rest[0] + " " + rest[1])
             elif kind == "table":
-                out.append(markdown_table(*rest))
+                out.append(table(*rest))
             elif kind == "img":
                 where = rest[0].relative_to(base) if base else rest[0]
                 out.append(f"![{rest[1]}]({where.as_posix()})\n\n*{rest[1]}*")

@@ -153,6 +153,17 @@ def model_rows(name: str, entry: dict, base_auc: dict) -> list[list]:
     return rows
 
 
+def result_rows(summary: dict) -> list[list]:
+    """Baseline, final and (once exported) final int8 rows, val and test, Delta AUC against the baseline."""
+    base = summary["baseline"]
+    base_auc = {split: base[split]["auc"] for split in ("val", "test") if base.get(split)}
+    rows = model_rows(f"baseline ({base['name']})", base, base_auc)
+    for name, key in (("final", "final"), ("final int8", "int8")):
+        if summary.get(key):
+            rows += model_rows(name, summary[key], base_auc)
+    return rows
+
+
 def target_rows(targets: list[dict]) -> list[list]:
     return [[t["name"], f"{t['figure']:,.6g} {t['unit']}", f"{t['limit']:,.6g} {t['unit']}", f"{t['margin']:+.1%}",
              "PASS" if t["passed"] else "FAIL"] for t in targets]
@@ -160,12 +171,7 @@ def target_rows(targets: list[dict]) -> list[list]:
 
 def results_blocks(doc: Doc, summary: dict, level: int = 2) -> None:
     """The cs231n study's baseline-vs-final table, the device targets, the reductions and the measured deployment."""
-    base = summary["baseline"]
-    base_auc = {split: base[split]["auc"] for split in ("val", "test") if base.get(split)}
-    rows = model_rows(f"baseline ({base['name']})", base, base_auc)
-    for name, key in (("final", "final"), ("final int8", "int8")):
-        if summary.get(key):
-            rows += model_rows(name, summary[key], base_auc)
+    rows = result_rows(summary)
     budget = "no FLOPs limit" if summary["budget_flops"] is None else f"FLOPs <= {summary['budget_flops']:,.0f}"
     doc.p(f"Strategy {summary['strategy']}: {summary['evaluations']} models evaluated "
           f"({summary['trainings_this_run']} trained in this run), training time "
@@ -227,12 +233,19 @@ def emulated_block(doc: Doc, emulated: dict | None) -> None:
                for op in e["ops"]])
 
 
-def search_markdown(summary: dict) -> str:
-    """The short report of a search from its summary alone (printed by `search`)."""
+def search_markdown(summary: dict, text: bool = False) -> str:
+    """The short report of a search from its summary alone; text=True: aligned tables, for the terminal."""
     doc = Doc()
     doc.h(f"Search on {summary['data']} for {summary['device']}", 1)
     results_blocks(doc, summary)
-    return doc.markdown()
+    return doc.text() if text else doc.markdown()
+
+
+def final_results_text(summary: dict) -> str:
+    """The cs231n study's table once more after the export, now with the int8 row, aligned for the terminal."""
+    doc = Doc()
+    doc.table(RESULT_HEADERS, result_rows(summary))
+    return doc.text()
 
 
 LEADERBOARD_HEADERS = ["rank", "val AUC (search)", "val AUC (fine-tuned)", "FLOPs", "params", "est. latency",
