@@ -166,9 +166,11 @@ def test_fuzzed_keras_through_estimate_and_export(keras_file, tmp_path, capsys):
 
 @pytest.mark.parametrize("member, count", [("model.weights.h5", 12), ("config.json", 16)])
 def test_fuzzed_keras_members_behind_a_valid_zip(member, count, keras_file, tmp_path, capsys):
-    """The weights reach HDF5 (in a child process), the config reaches the allow-list and Keras."""
-    fuzz(keras_file, "tiny.keras", lambda p, d: ["estimate", p], count, tmp_path, capsys, SEED + 6,
-         rezipped(member))
+    """The weights reach HDF5 (in a child process), the config reaches the allow-list and Keras: every mutation
+    ends with exit 0 or 2 and at most one error line (checked by `run`), and the damage is caught, not ignored."""
+    codes = fuzz(keras_file, "tiny.keras", lambda p, d: ["estimate", p], count, tmp_path, capsys, SEED + 6,
+                 rezipped(member))
+    assert sum(codes.values()) == count and codes.get(2, 0) >= count // 2, codes
 
 
 def test_fuzzed_npz_arrays_behind_a_valid_zip(tmp_path, capsys):
