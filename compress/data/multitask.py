@@ -1,0 +1,194 @@
+"""Multi-task windows: one study of 8 sensors at 250 Hz with arousal, dominance and valence labels, as a Dataset.
+
+Sources: 'synthetic-multitask' (multitask_synth.py) or a folder with one CSV per subject (file stem = subject id):
+
+    root/<subject>.csv   time,eeg,eog,gsr,temp,ppg,emg,resp,ecg,arousal,dominance,valence   (a header row)
+
+- time: a column `time` or `timestamp` in seconds, strictly increasing (it wins over --source-rate); without one
+  every file is sampled at `source_rate` Hz. Column names are matched ignoring case. The sensor columns are all
+  the others except the label columns, the same set in every file (their order may differ: the first file's is
+  used), so one model input fits every subject.
+- labels (arousal, dominance, valence): per sample, a 1-9 self-rating (DEAP-style); high = rating >=
+  HIGH_FROM[task] (5, DEAP's midpoint, for each). A task whose column holds only 0 and 1 in every file is taken as
+  already binary (decided over the whole folder, so a subject rated high throughout is not read as a rating of 1).
+- preparation (signals.py's own steps): every channel resampled to `rate_hz` (rolling mean down, linear up), the
+  labels too (a sample is -1 where its interval mixes labels); windows of `window_s` every `hop_s` inside runs
+  where every requested task's label is constant, so no window straddles a change of any task, nor a subject;
+  per-subject, per-channel z-scores from the subject's own recording.
+- split, subject-wise: test = round(test_fraction x subjects) subjects (at least one) drawn with the seed, or the
+  `holdout_subject` alone; validation = a fifth of the others (at least one; drawn with the seed too, or the next
+  ones in name order after the held-out subject): with 20 subjects 4 test, 3 val, 13 train. Several validation
+  subjects make the validation AUC less the verdict of one person. Every split must hold both classes of every
+  task, else no AUC is defined for that head.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from compress import CompressError
+from compress.data.dataset import Dataset, cache_root
+from compress.data.images import SPLITS
+from compress.data.multitask_synth import (  # noqa: F401 - generate is part of this module's API
+    CHANNELS, HIGH_FROM, SYNTHETIC_MULTITASK, TASKS, Session, cached, fingerprint, generate)
+from compress.data.multitask_csv import (  # noqa: F401 - TIME_COLUMNS, is_multitask_source: this API
+    TIME_COLUMNS, binary_labels, csv_files, header, is_multitask_source, read_folder)
+from compress.data.signals import resample, window_starts, windows_at, zscore
+
+CLASS_NAMES = ("low", "high")
+_PREPARED: dict = {}  # in-process memo: the folds of a LOSO run re-split the same windows
+
+
+@dataclass
+class MultiTaskDataset(Dataset):
+    """Windows (N, T, 1, C) z-scored per subject; y (N, K): column k = task k, 0 low / 1 high."""
+    tasks: tuple = TASKS
+    channel_names: tuple = CHANNELS
+    subjects: tuple = ()  # every subject, in order
+    test_subjects: tuple = ()
+    val_subjects: tuple = ()
+    holdout: str = ""  # the test subject when one was held out
+    rate_hz: float = 4.0
+    groups: dict = field(default_factory=dict, repr=False, compare=False)  # split -> subject of every window
+    augmentable = False  # the image augmentations do not apply
+
+    def at_input(self, input_shape, rate_divisor: int = 1) -> "Dataset":
+        return windows_at(self, input_shape, rate_divisor)
+
+    def task_labels(self, split: str, task: str) -> np.ndarray:
+        """The 1-D labels of one task in one split."""
+        if task not in self.tasks:
+            raise CompressError(f"task {task!r}: not among this data's tasks ({', '.join(self.tasks)})")
+        return self.split(split)[1][:, self.tasks.index(task)]
+
+    def task_counts(self) -> dict:
+        """split -> task -> {low: n, high: n}."""
+        return {s: {t: {c: int(np.sum(self.task_labels(s, t) == i)) for i, c in enumerate(self.class_names)}
+                    for t in self.tasks} for s in SPLITS}
+
+
+# --- windows, splits, the data set ----------------------------------------------------------------------------
+
+def _labels_at(times: np.ndarray, labels: np.ndarray, rate: float, n: int) -> np.ndarray:
+    """0/1 labels on the output grid, resampled as the signals are; -1 where an interval mixes both."""
+    r = resample(times, labels.astype(float), rate, n)
+    return np.where((r == 0) | (r == 1), r, -1).astype(np.int64)
+
+
+def subject_windows(session: Session, labels: np.ndarray, rate: float, window_s: float,
+                    hop_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(windows (N, T, 1, C) float32, labels (N, K) int64, starts (N,) on the rate grid) of one subject;
+    labels (n, K) are its 0/1 labels per source sample."""
+    length, hop = round(window_s * rate), round(hop_s * rate)
+    if length < 1 or hop < 1:
+        raise CompressError(f"{session.source}: --window-s {window_s:g} and --hop-s {hop_s:g} at --rate {rate:g} "
+                            "Hz must each span at least one sample")
+    t = session.times - session.times[0]
+    duration = float(t[-1])
+    n = int(np.floor(duration * rate + 1e-9)) + 1
+    if length > n:
+        raise CompressError(f"{session.source}: --window-s {window_s:g} is longer than subject {session.subject}'s "
+                            f"recording ({duration:.1f} s)")
+    signal = zscore(np.stack([resample(t, column, rate, n) for column in session.signals.T], axis=1))
+    per_sample = np.stack([_labels_at(t, column, rate, n) for column in labels.T], axis=1)
+    code = np.where((per_sample >= 0).all(axis=1), per_sample @ (2 ** np.arange(labels.shape[1])), -1)
+    starts = window_starts(code, length, hop)
+    windows = signal[starts[:, None] + np.arange(length)[None, :]]
+    return windows[:, :, None, :], per_sample[starts], starts
+
+
+def split_subjects(names: list, seed: int, test_fraction: float = 0.2, holdout=None) -> tuple[list, list, list]:
+    """(train, val, test) subjects: test = the holdout, or round(test_fraction x n) (at least 1) drawn with the
+    seed; val = a fifth of the rest (at least one): the next in order after the holdout, else drawn too."""
+    if holdout is not None:
+        i = names.index(holdout)
+        rest = [names[(i + k) % len(names)] for k in range(1, len(names))]
+        test = [holdout]
+    else:
+        order = np.random.default_rng([seed, 3]).permutation(len(names))
+        n_test = max(1, round(test_fraction * len(names)))
+        test, rest = [names[i] for i in order[:n_test]], [names[i] for i in order[n_test:]]
+    val = rest[:max(1, len(rest) // 5)]
+    train = [s for s in names if s not in test and s not in val]
+    if not train:
+        raise CompressError(f"--test-fraction {test_fraction:g}: leaves no training subject of {len(names)}")
+    return train, sorted(val), sorted(test)
+
+
+def _check(source: str, tasks, rate_hz, window_s, hop_s, test_fraction, source_rate) -> tuple:
+    """The tasks (None: every task column of the first file), after checking every option."""
+    paths = [] if source == SYNTHETIC_MULTITASK else csv_files(Path(source))
+    labelled = [h for h in (header(paths[0]) if paths else TASKS) if h.lower() in TASKS]
+    if tasks is None:
+        tasks = [t for t in TASKS if t in {h.lower() for h in labelled}] or TASKS
+    tasks = tuple(t.strip().lower() for t in (tasks.split(",") if isinstance(tasks, str) else tasks) if t.strip())
+    if not tasks or len(set(tasks)) < len(tasks):
+        raise CompressError(f"--tasks {','.join(tasks)}: name each task once (of {', '.join(TASKS)})")
+    for name, value in (("--rate", rate_hz), ("--window-s", window_s), ("--hop-s", hop_s),
+                        ("--source-rate", 1.0 if source_rate is None else source_rate)):
+        if not value > 0:
+            raise CompressError(f"{name} {value:g}: must be positive")
+    if not 0 < test_fraction < 1:
+        raise CompressError(f"--test-fraction {test_fraction:g}: must be between 0 and 1")
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        raise CompressError(f"--tasks {unknown[0]}: not a label column of {paths[0] if paths else source} "
+                            f"(labels: {', '.join(labelled) or 'none'})")
+    return tasks
+
+
+def _windows(source, tasks, rate_hz, window_s, hop_s, subjects, seed, source_rate, cache_dir) -> tuple[dict, tuple]:
+    """(subject -> (windows, labels), channel names), memoised per preparation setting."""
+    stamp = [(p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in csv_files(Path(source))] \
+        if source != SYNTHETIC_MULTITASK else json.dumps(fingerprint())
+    key = (source, tasks, rate_hz, window_s, hop_s, subjects, seed, source_rate, str(cache_root(cache_dir)), str(stamp))
+    if key not in _PREPARED:
+        if source == SYNTHETIC_MULTITASK:
+            if subjects < 3:
+                raise CompressError(f"--subjects {subjects}: a subject-wise split needs at least 3")
+            sessions, channels = cached(subjects, seed, cache_dir), CHANNELS
+        else:
+            sessions, channels = read_folder(source, tasks, source_rate)
+        labels = [np.stack(per, axis=1) for per in zip(*(binary_labels(sessions, t) for t in tasks))]
+        _PREPARED[key] = ({s.subject: subject_windows(s, y, rate_hz, window_s, hop_s)[:2]
+                           for s, y in zip(sessions, labels)}, channels)
+    return _PREPARED[key]
+
+
+def load_multitask(source, tasks=TASKS, *, rate_hz: float = 4.0, window_s: float = 5.0, hop_s: float = 1.0,
+                   seed: int = 0, subjects: int = 20, source_rate: float | None = None, holdout_subject=None,
+                   test_fraction: float = 0.2, cache_dir=None) -> MultiTaskDataset:
+    """Train / val / test windows of `tasks` (a subset of TASKS in the order of the heads; None: every task the
+    first file labels), split subject-wise."""
+    source = str(source)
+    if source != SYNTHETIC_MULTITASK and not Path(source).is_dir():
+        raise CompressError(f"{source}: no such folder (and not '{SYNTHETIC_MULTITASK}')")
+    tasks = _check(source, tasks, rate_hz, window_s, hop_s, test_fraction, source_rate)
+    per_subject, channels = _windows(source, tasks, float(rate_hz), float(window_s), float(hop_s), int(subjects),
+                                     int(seed), source_rate, cache_dir)
+    names = list(per_subject)
+    if holdout_subject is not None and str(holdout_subject) not in names:
+        raise CompressError(f"--holdout-subject {holdout_subject}: no such subject (subjects: {', '.join(names)})")
+    holdout = None if holdout_subject is None else str(holdout_subject)
+    split_names = dict(zip(SPLITS, split_subjects(names, seed, test_fraction, holdout)))
+    name = source if source == SYNTHETIC_MULTITASK else Path(source).name
+    rng, parts, groups = np.random.default_rng([seed, 2]), {}, {}
+    for s in SPLITS:
+        who = [n for n in names if n in split_names[s]]
+        x = np.concatenate([per_subject[n][0] for n in who])
+        y = np.concatenate([per_subject[n][1] for n in who])
+        g = np.concatenate([[n] * len(per_subject[n][1]) for n in who])
+        for k, task in enumerate(tasks):
+            if len(np.unique(y[:, k])) < 2:
+                only = "no" if not len(y) else ("only high" if y[0, k] else "only low")
+                raise CompressError(f"{name}: the {s} split (subjects {', '.join(who)}) has {only} '{task}' "
+                                    "windows: its AUC is undefined (try another --seed or --holdout-subject)")
+        idx = rng.permutation(len(y)) if s == "train" else np.arange(len(y))  # val, test keep time order
+        parts[f"x_{s}"], parts[f"y_{s}"], groups[s] = x[idx], y[idx].astype(np.int64), g[idx]
+    return MultiTaskDataset(name, CLASS_NAMES, **parts, tasks=tasks, channel_names=tuple(channels),
+                            subjects=tuple(names), test_subjects=tuple(split_names["test"]),
+                            val_subjects=tuple(split_names["val"]), holdout=holdout or "", rate_hz=float(rate_hz),
+                            groups=groups)
