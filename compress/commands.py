@@ -83,10 +83,10 @@ def firmware(model_path: str, board: str, out: str | None = None, emulated: Emul
     read(path)  # its structure, checked in Python first
     check_runs(path)  # then TFLite Micro on it, in a child process: a crash there is one line naming the file
     folder = Path(out) if out else Path("firmware") / f"{c_identifier(path.stem)}_{board}"
-    image = expected = names = None
+    image = expected = names = tasks = None
     sample = path.parent / export.TEST_INPUT_FILE
     if sample.exists():
-        image, expected, names = _test_input(sample)
+        image, expected, names, tasks = _test_input(sample)
     report = path.parent / export.REPORT_FILE
     if names is None and report.exists():
         names = _class_names(report)
@@ -96,7 +96,8 @@ def firmware(model_path: str, board: str, out: str | None = None, emulated: Emul
         estimated = latency.latency_s(tflite_cost(path), profiles.get(device),
                                       "emulated", "cmsis-nn", geometry=latency.tflite_geometry(path))
     result = firmware_module.generate_sketch(path, folder, board=board, device=device, test_image=image,
-                                             expected_class=expected, class_names=names, expected_latency_s=estimated)
+                                             expected_class=expected, class_names=names, expected_latency_s=estimated,
+                                             tasks=tasks)
     print(firmware_module.summary_text(result))
     passed = result["passed"] and result["self_test_passed"]
     if emulated is not None:
@@ -161,8 +162,17 @@ def data_generate(data_config: DataConfig, out: str) -> int:
 
 # --- files a model brings along (written by export or a run; read back with one clear line if broken) -------
 
-def _run_beta(summary: Path) -> float | None:
+def _run_beta(summary: Path) -> float | dict | None:
+    """The run's int8 floor: beta, or for a multi-task run one per task (compress.search.tasks.int8_floor)."""
+    from compress.search import tasks
+
     found = files.read_json(summary)
+    if isinstance(found, dict) and found.get("task_beta") and isinstance(found.get("baseline"), dict):
+        try:
+            return tasks.int8_floor(found)
+        except (KeyError, TypeError, AttributeError):
+            raise CompressError(f"{summary}: not the summary of a multi-task run (baseline test AUC per task "
+                                "missing); fix the file or give --beta") from None
     beta = found.get("beta") if isinstance(found, dict) else "(the file is not a JSON object)"
     if beta is not None and not (isinstance(beta, (int, float)) and 0 < beta <= 1):
         raise CompressError(f"{summary}: 'beta' must be a number in (0, 1], not {beta!r}; fix the file or give "
@@ -179,26 +189,39 @@ def _class_names(report: Path) -> list[str] | None:
 
 
 def _test_input(sample: Path) -> tuple:
-    """(image, expected class, class names or None) from test_input.npz, each checked."""
+    """(image, expected class, class names or None, tasks or None) from test_input.npz, each checked. A multi-task
+    export's (it records `tasks`) has a label per task: the expected class is then {task: label}."""
     import numpy as np
 
     try:
         with np.load(sample, allow_pickle=False) as npz:
             image, label = np.asarray(npz["x"]), np.asarray(npz["label"])
             names = [str(n) for n in npz["class_names"].reshape(-1)] if "class_names" in npz.files else None
+            tasks = [str(t) for t in npz["tasks"].reshape(-1)] if "tasks" in npz.files else None
     except Exception as exc:  # zipfile, zlib, numpy's header parser and a missing key all raise their own kind
         raise CompressError(f"{sample}: not a readable test input ({type(exc).__name__}: {str(exc)[:100]}); "
                             "delete it or export the model again") from None
-    if image.dtype.kind not in "iuf" or label.size != 1 or label.dtype.kind not in "iu":
-        raise CompressError(f"{sample}: needs 'x' (a numeric image) and one whole-number 'label'; got x "
-                            f"{image.dtype} and label {label.dtype} {label.shape}; delete it or export again")
-    return image, int(label.reshape(-1)[0]), names
+    wanted = "one whole-number 'label'" if tasks is None else f"a whole-number 'label' per task ({len(tasks)})"
+    if image.dtype.kind not in "iuf" or label.size != len(tasks or [0]) or label.dtype.kind not in "iu" or tasks == []:
+        raise CompressError(f"{sample}: needs 'x' (a numeric image) and {wanted}; got x {image.dtype} and label "
+                            f"{label.dtype} {label.shape}; delete it or export again")
+    if tasks is not None:
+        return image, dict(zip(tasks, (int(v) for v in label.reshape(-1)))), names, tasks
+    return image, int(label.reshape(-1)[0]), names, None
 
 
 def _check_model_fits_data(path: Path, model, data) -> None:
-    """A model must output one score per class of the data it is scored on (2 outputs for 7 classes cannot)."""
+    """A model must output one score per class of the data it is scored on (2 outputs for 7 classes cannot); a
+    multi-task model (a list of output shapes) one such output per task of the data (its `tasks`)."""
     shape = model.output_shape
-    outputs = shape[-1] if isinstance(shape, tuple) else None
-    if outputs != data.classes:
-        raise CompressError(f"{path}: the model has {outputs} outputs but the data {data.name} has {data.classes} "
+    tasks = tuple(getattr(data, "tasks", None) or ())
+    heads = shape if isinstance(shape, list) else [shape]
+    if len(heads) != max(len(tasks), 1):
+        what = f"{len(tasks)} tasks ({', '.join(tasks)})" if tasks else "one task"
+        raise CompressError(f"{path}: the model has {len(heads)} output(s) but the data {data.name} has {what}; a "
+                            "multi-task model has one output per task of its data")
+    outputs = [head[-1] if isinstance(head, tuple) else None for head in heads]
+    wrong = [n for n in outputs if n != data.classes]
+    if wrong:
+        raise CompressError(f"{path}: the model has {wrong[0]} outputs but the data {data.name} has {data.classes} "
                             f"classes ({', '.join(data.class_names)}); choose them with --positive or --classes")

@@ -1,4 +1,5 @@
-"""C arrays of a .tflite, on tflite-micro generate_cc_arrays.py's contract: a 16-byte aligned array and its length."""
+"""C arrays of a .tflite, on tflite-micro generate_cc_arrays.py's contract: a 16-byte aligned array and its length;
+and the C identifiers and string literals the generated sources use."""
 from __future__ import annotations
 
 import hashlib
@@ -16,6 +17,12 @@ def c_identifier(name: str) -> str:
 
 def c_array_name(name: str) -> str:
     return f"g_{c_identifier(name)}_model_data"
+
+
+def c_string(text: str) -> str:
+    """A C string literal of any text: printable ASCII kept (quotes and backslashes escaped), anything else '?'."""
+    clean = "".join(c if 32 <= ord(c) < 127 else "?" for c in str(text))
+    return '"' + clean.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _hex_rows(data: bytes, per_row: int = 12) -> str:

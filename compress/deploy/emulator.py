@@ -1,8 +1,9 @@
 """Run an int8 .tflite in the real TFLite Micro runtime on an emulated Cortex-M4 (QEMU mps2-an386).
 
 One runner program per kernel set (compress/deploy/runner/runner.cc, built by tflm_build) reads the model and its
-inputs from the host through semihosting, so a new model needs no relink. It reports the outputs, the arena TFLM
-used and the instructions of every op (QEMU -icount shift=0: instructions, not cycles).
+inputs from the host through semihosting, so a new model needs no relink. It reports the outputs (every output
+tensor: a multi-task model has one per task), the arena TFLM used and the instructions of every op (QEMU -icount
+shift=0: instructions, not cycles).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from compress import CompressError
 from compress.deploy import export, tflm_build
+from compress.deploy.outputs import output_tensors, quantize, run_tflite_outputs
 from compress.models import isolated
 from compress.models.tflite_io import parse, tflite_cost, tflite_info
 
@@ -42,10 +44,11 @@ class EmulatedRun:
     ops: tuple[OpRun, ...]
     arena_bytes: int  # MicroInterpreter::arena_used_bytes() on the Cortex-M4 (32-bit, this kernel set's scratch)
     outputs: np.ndarray = field(repr=False)  # int8 outputs of the first output tensor, one row per sample
-    outputs_match: bool | None = None  # equal to the TFLite interpreter's, element by element (None: not compared)
+    outputs_match: bool | None = None  # every output equal to the TFLite interpreter's, element by element
     samples: int = 1
-    max_abs_diff: int | None = None  # largest difference from the TFLite interpreter's int8 outputs
+    max_abs_diff: int | None = None  # largest difference from the TFLite interpreter's int8 outputs (any output)
     reference_match: bool | None = None  # equal to TFLite's reference kernels (compared only when not to the above)
+    output_list: tuple = field(default=(), repr=False)  # every output tensor's rows, by TFLite output index
 
     @property
     def agrees(self) -> bool:
@@ -56,17 +59,29 @@ class EmulatedRun:
     def macs(self) -> int:
         return sum(op.macs for op in self.ops)
 
+    @property
+    def all_outputs(self) -> tuple:
+        """Every output tensor's int8 rows, by TFLite output index (a one-output model: (outputs,))."""
+        return self.output_list or (self.outputs,)
+
     def to_dict(self) -> dict:
-        d = asdict(self) | {"macs": self.macs, "outputs": self.outputs.tolist()}
+        d = {k: v for k, v in asdict(self).items() if k != "output_list"}
+        d |= {"macs": self.macs, "outputs": self.outputs.tolist()}
+        if len(self.all_outputs) > 1:  # a multi-output model: every output, by TFLite output index
+            d["all_outputs"] = [o.tolist() for o in self.all_outputs]
         d["ops"] = [asdict(op) | {"output_shape": list(op.output_shape)} for op in self.ops]
         return d
 
 
 def runner(kernels: str = "cmsis-nn", folder=None, ops=tflm_build.RUNNER_OPS) -> Path:
-    """The runner program for this kernel set and op list, built (once, cached) when missing."""
+    """The runner program for this kernel set and op list, built (once, cached) when missing; the cache key holds
+    the runner's own sources, so an edited runner.cc is rebuilt."""
     chain = tflm_build.Toolchain(kernels, folder)
     ops = tuple(sorted(set(ops)))
-    elf = chain.dir / f"runner-{RUNNER_VERSION}-{hashlib.sha256(' '.join(ops).encode()).hexdigest()[:12]}.elf"
+    digest = hashlib.sha256(" ".join(ops).encode())
+    for name in ("runner.cc", "startup.c", "timer.h"):
+        digest.update(tflm_build.runner_file(name).read_bytes())
+    elf = chain.dir / f"runner-{RUNNER_VERSION}-{digest.hexdigest()[:12]}.elf"
     if elf.exists():
         return elf
     library = chain.library(ops)
@@ -80,7 +95,7 @@ def runner(kernels: str = "cmsis-nn", folder=None, ops=tflm_build.RUNNER_OPS) ->
 
 
 def _ops_header(ops) -> str:
-    from compress.deploy.firmware import resolver_method
+    from compress.deploy.firmware_checks import resolver_method
 
     calls = " ".join(f"ok &= r.{resolver_method(op)}() == kTfLiteOk;" for op in ops)
     return f"// written by compress.deploy.emulator\n#define COMPRESS_OP_COUNT {len(ops)}\n" \
@@ -121,7 +136,7 @@ def model_inputs(tflite_path: Path, info: dict, inputs=None) -> np.ndarray:
     if x.dtype != np.int8:
         if not np.issubdtype(x.dtype, np.floating):
             raise CompressError(f"{path}: 'x' must be int8 (quantized) or float in [0, 1], not {x.dtype}")
-        x = export.quantize(x.astype(np.float32), inp["scale"], inp["zero_point"])
+        x = quantize(x.astype(np.float32), inp["scale"], inp["zero_point"])
     return x.reshape((-1, *shape))
 
 
@@ -135,11 +150,12 @@ def emulate(tflite_path, kernels: str = "cmsis-nn", inputs=None, folder=None, co
         raise CompressError(f"{tflite_path}: no such file")
     data = tflite_path.read_bytes()
     info, graph = tflite_info(data, str(tflite_path)), parse(data, str(tflite_path)).subgraphs[0]
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+    if len(graph.inputs) != 1 or len(graph.outputs) == 0:
         raise CompressError(f"{tflite_path}: {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; the "
-                            "emulator runs models with one of each")
-    if info["input"]["dtype"] != "int8" or info["output"]["dtype"] != "int8":
-        raise CompressError(f"{tflite_path}: input/output are {info['input']['dtype']}/{info['output']['dtype']}; "
+                            "emulator runs models with one input and at least one output")
+    dtypes = [t["dtype"] for t in output_tensors(data, str(tflite_path))]
+    if info["input"]["dtype"] != "int8" or any(d != "int8" for d in dtypes):
+        raise CompressError(f"{tflite_path}: input/output are {info['input']['dtype']}/{'/'.join(dtypes)}; "
                             "the emulator runs full-integer int8 models (`python -m compress export` makes them)")
     x = model_inputs(tflite_path, info, inputs)
     elf = runner(kernels, folder, tuple(ops) + tuple(info["ops"]))
@@ -147,9 +163,13 @@ def emulate(tflite_path, kernels: str = "cmsis-nn", inputs=None, folder=None, co
         (Path(tmp) / "model.tflite").write_bytes(data)
         (Path(tmp) / "input.bin").write_bytes(x.tobytes())
         parsed = parse_output(qemu(elf, Path(tmp), timeout))
-    outputs = parsed["outputs"].reshape(len(x), -1)
+    tensors = parsed["tensors"]
+    if sorted(tensors) != list(range(len(graph.outputs))):
+        raise CompressError(f"{tflite_path}: the runner printed outputs {sorted(tensors)}, the model has "
+                            f"{len(graph.outputs)}")
+    every = tuple(tensors[t].reshape(len(x), -1) for t in range(len(graph.outputs)))
     run = EmulatedRun(tflite_path.name, kernels, parsed["invoke"], _op_runs(tflite_path, parsed["ops"]),
-                      parsed["arena_used"], outputs, samples=len(x))
+                      parsed["arena_used"], every[0], samples=len(x), output_list=every if len(every) > 1 else ())
     return _compared(run, data, x, str(tflite_path)) if compare else run
 
 
@@ -159,32 +179,24 @@ def _compared(run: EmulatedRun, data: bytes, x: np.ndarray, where: str = "the mo
     The interpreter runs in a child process: the file is the user's, and a corrupt one may crash it."""
     expected, reference_outputs = isolated.call("compress.deploy.emulator:interpreter_outputs", (data, x),
                                                 where=where, what="the TFLite interpreter")
-    expected = expected.reshape(run.outputs.shape).astype(np.int64)
-    diff = int(np.abs(run.outputs - expected).max()) if expected.size else 0
+    ran = run.all_outputs
+    if len(expected) != len(ran):
+        raise CompressError(f"{where}: the emulated run gave {len(ran)} outputs, the TFLite interpreter "
+                            f"{len(expected)}")
+    diffs = [int(np.abs(got - want.reshape(got.shape).astype(np.int64)).max()) if want.size else 0
+             for got, want in zip(ran, expected)]
+    diff = max(diffs)
     reference = None
     if diff:
-        reference = bool(np.array_equal(run.outputs, reference_outputs.reshape(run.outputs.shape)))
+        reference = all(np.array_equal(got, want.reshape(got.shape)) for got, want in zip(ran, reference_outputs))
     return replace(run, outputs_match=diff == 0, max_abs_diff=diff, reference_match=reference)
 
 
-def interpreter_outputs(data: bytes, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """_compared's child side: the TFLite interpreter's outputs with its default and its reference kernels."""
-    return export.run_tflite(data, x), _tflite_reference(data, x)
-
-
-def _tflite_reference(data: bytes, x: np.ndarray) -> np.ndarray:
-    import tensorflow as tf
-
-    interpreter = tf.lite.Interpreter(model_content=data,
-                                      experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF)
-    interpreter.allocate_tensors()
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    rows = []
-    for sample in x:
-        interpreter.set_tensor(inp["index"], sample[None])
-        interpreter.invoke()
-        rows.append(interpreter.get_tensor(out["index"]).reshape(-1).copy())
-    return np.stack(rows).astype(np.int64)
+def interpreter_outputs(data: bytes, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """_compared's child side: the TFLite interpreter's outputs (every output tensor, TFLite order) with its
+    default and its reference kernels."""
+    return (run_tflite_outputs(data, x),
+            [o.reshape(len(o), -1).astype(np.int64) for o in run_tflite_outputs(data, x, "reference")])
 
 
 def _op_runs(tflite_path: Path, measured: list) -> tuple[OpRun, ...]:
@@ -197,8 +209,9 @@ def _op_runs(tflite_path: Path, measured: list) -> tuple[OpRun, ...]:
 
 
 def parse_output(text: str) -> dict:
-    """The runner's lines (runner.cc) as {'arena_used', 'ops': [(name, instructions)], 'invoke', 'outputs'}."""
-    found = {"ops": [], "outputs": []}
+    """The runner's lines (runner.cc) as {'arena_used', 'ops': [(name, instructions)], 'invoke', 'outputs' (the
+    first output tensor's rows), 'tensors': {output index: rows}}."""
+    found = {"ops": [], "tensors": {}}
     for line in text.splitlines():
         word, _, rest = line.strip().partition(" ")
         if word == "error":
@@ -212,12 +225,12 @@ def parse_output(text: str) -> dict:
             found["ops"].append((name, int(count)))
         elif word == "output":
             sample, tensor, *values = rest.split()
-            if tensor == "0":
-                found["outputs"].append([int(v) for v in values])
+            found["tensors"].setdefault(int(tensor), []).append([int(v) for v in values])
     if "done" not in found:
         raise CompressError("the emulated TFLM runtime stopped before the end: "
                             + (text.strip().splitlines() or ["no output"])[-1][:300])
-    found["outputs"] = np.array(found["outputs"], dtype=np.int64)
+    found["tensors"] = {t: np.array(rows, dtype=np.int64) for t, rows in found["tensors"].items()}
+    found["outputs"] = found["tensors"].get(0, np.zeros((0, 0), np.int64))
     return found
 
 

@@ -1,11 +1,17 @@
 """Firmware for TensorFlow Lite Micro from an int8 .tflite: an Arduino sketch (apollo3, nano33ble) or a C++ library
 with a CMake project (generic), each with the model's exact op resolver, measured arena, operating threshold and a
-self-test input. The files themselves are rendered by compress.deploy.firmware_files."""
+self-test input. The files themselves are rendered by compress.deploy.firmware_files.
+
+A multi-task model (one int8 output tensor per task) gets the same files: its self-test prints a line per task
+(`arousal: high (0.83)  expected: high  PASS`), each task reading its own output, whatever order the converter gave
+the outputs (export.json's `outputs`, else the .tflite's signature).
+
+The rules a model and a device must meet are compress.deploy.firmware_checks', a multi-task model's own steps
+compress.deploy.firmware_tasks'."""
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from compress import CompressError
-from compress.deploy import export, threshold
-from compress.deploy.tflm import ARENA_ALIGN, measure_arena_bytes, run_tflm
+from compress.deploy import export, firmware_tasks, threshold
+from compress.deploy.firmware_checks import arena_with_margin, check_deployable, device_checks
+from compress.deploy.outputs import dequantize, output_tensors, quantize
+from compress.deploy.tflm import measure_arena_bytes, run_tflm
 from compress.devices import profiles
 from compress.files import write_text
 from compress.models.tflite_io import tflite_info
+
+# Reached as firmware.<name> by tests (they lived here before firmware_checks): re-exported.
+from compress.deploy.firmware_checks import ARENA_MARGIN_MIN_BYTES, TFLM_OPS, resolver_method  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -50,67 +61,14 @@ BOARDS = {
         fqbns=(("Arduino Nano 33 BLE, Nano 33 BLE Sense", "arduino:mbed_nano:nano33ble"),), baud=9600),
     "generic": Board(title="any Cortex-M (C++ library + CMake)", device="stm32f746", kind="library"),
 }
-
-# Builtin ops that TFLM's MicroMutableOpResolver can register (tflite-micro micro_mutable_op_resolver.h;
-# each has a kernel in the tflite-micro runtime used here). The method is the CamelCase name, except below.
-TFLM_OPS = frozenset("""
-ABS ADD ADD_N ARG_MAX ARG_MIN ASSIGN_VARIABLE AVERAGE_POOL_2D BATCH_MATMUL BATCH_TO_SPACE_ND BROADCAST_ARGS
-BROADCAST_TO CALL_ONCE CAST CEIL CONCATENATION CONV_2D COS CUMSUM DEPTH_TO_SPACE DEPTHWISE_CONV_2D DEQUANTIZE
-DIV ELU EMBEDDING_LOOKUP EQUAL EXP EXPAND_DIMS FILL FLOOR FLOOR_DIV FLOOR_MOD FULLY_CONNECTED GATHER GATHER_ND
-GREATER GREATER_EQUAL HARD_SWISH IF L2_NORMALIZATION L2_POOL_2D LEAKY_RELU LESS LESS_EQUAL LOG LOGICAL_AND
-LOGICAL_NOT LOGICAL_OR LOGISTIC LOG_SOFTMAX MAXIMUM MAX_POOL_2D MEAN MINIMUM MIRROR_PAD MUL NEG NOT_EQUAL PACK
-PAD PADV2 PRELU QUANTIZE READ_VARIABLE REDUCE_MAX REDUCE_MIN RELU RELU6 RESHAPE RESIZE_BILINEAR
-RESIZE_NEAREST_NEIGHBOR REVERSE_V2 ROUND RSQRT SELECT_V2 SHAPE SIN SLICE SOFTMAX SPACE_TO_BATCH_ND
-SPACE_TO_DEPTH SPLIT SPLIT_V SQRT SQUARE SQUARED_DIFFERENCE SQUEEZE STRIDED_SLICE SUB SUM SVDF TANH TRANSPOSE
-TRANSPOSE_CONV UNIDIRECTIONAL_SEQUENCE_LSTM UNPACK VAR_HANDLE WHILE ZEROS_LIKE
-""".split())
-_METHOD_EXCEPTIONS = {"BATCH_MATMUL": "AddBatchMatMul", "CUMSUM": "AddCumSum", "PADV2": "AddPadV2",
-                      "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM"}
-
-# Tensor arena = measured + max(2 KiB, 20 %), rounded up to 16 bytes. The measurement runs on a 64-bit host with
-# reference kernels; on the board pointers are half as wide (fewer bytes) but CMSIS-NN kernels ask for
-# scratch buffers (im2col, a few hundred bytes for small convs), and TFLM versions differ in bookkeeping.
-ARENA_MARGIN_FRACTION = 0.20
-ARENA_MARGIN_MIN_BYTES = 2048
 _SKETCH_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")  # Arduino sketch specification
-
-
-def resolver_method(op: str) -> str:
-    """`CONV_2D` -> `AddConv2D`: the MicroMutableOpResolver method that registers a builtin op."""
-    if op in _METHOD_EXCEPTIONS:
-        return _METHOD_EXCEPTIONS[op]
-    return "Add" + "".join(p.upper() if p[0].isdigit() else p.capitalize() for p in op.split("_"))
-
-
-def resolver_lines(ops: list[str]) -> str:
-    return "\n".join(f"  ops_ok &= resolver.{resolver_method(op)}() == kTfLiteOk;" for op in ops)
-
-
-def check_deployable(info: dict) -> None:
-    """CompressError unless the model is full-integer int8 and every op has a TFLM kernel."""
-    dtypes = (info["input"]["dtype"], info["output"]["dtype"])
-    if dtypes != ("int8", "int8"):
-        raise CompressError(f"the model's input/output are {dtypes[0]}/{dtypes[1]}: firmware needs a full-integer "
-                            "int8 model; make one with `python -m compress export MODEL.keras`")
-    missing = [op for op in info["ops"] if op not in TFLM_OPS]
-    if missing:
-        raise CompressError(f"TensorFlow Lite Micro has no kernel for {', '.join(missing)}; change the model so "
-                            "that it uses only ops TFLM supports")
-    if info["subgraphs"] != 1:
-        raise CompressError(f"the model has {info['subgraphs']} subgraphs; the sketch supports one")
-
-
-def arena_with_margin(measured_bytes: int) -> int:
-    margin = max(ARENA_MARGIN_MIN_BYTES, math.ceil(measured_bytes * ARENA_MARGIN_FRACTION))
-    return -(-(measured_bytes + margin) // ARENA_ALIGN) * ARENA_ALIGN
-
 
 
 # --- generation ------------------------------------------------------------------------------------------
 
 def generate_sketch(tflite_path, out_dir, *, board: str = "apollo3", device: str | None = None, test_image=None,
                     expected_class=None, class_names=None, expected_latency_s: float | None = None,
-                    operating_point: dict | None = None) -> dict:
+                    operating_point: dict | None = None, tasks=None) -> dict:
     """Write the board's firmware for the int8 model into out_dir (named after the folder); return its figures.
 
     device: the profile whose limits are checked (default: the board's). operating_point: how scores become a
@@ -118,6 +76,12 @@ def generate_sketch(tflite_path, out_dir, *, board: str = "apollo3", device: str
     argmax. Raises CompressError before writing anything for a float model, an op TFLM lacks, an unknown board or
     device, or a folder name Arduino refuses. A model whose arena exceeds the device's SRAM still gets its files,
     reported as FAIL in the returned checks, firmware.json and README.md.
+
+    A model with several outputs (multi-task): tasks names them in the order the self-test prints them (default:
+    export.json's `tasks`, else the signature's); which output holds which task comes from export.json's
+    `outputs`, else the signature's names (softmax_<task>), else the outputs are taken in `tasks` order.
+    expected_class: {task: class}, or one class per task in `tasks` order; operating_point: {"rule": "per-task",
+    "tasks": {task: point}} (threshold.per_task).
     """
     from compress.deploy import firmware_files
 
@@ -125,17 +89,26 @@ def generate_sketch(tflite_path, out_dir, *, board: str = "apollo3", device: str
     tflite_bytes, info, names, device = _validate(tflite_path, out_dir, board, device, class_names)
     image, image_source = _test_image(test_image, info)
     sha = hashlib.sha256(tflite_bytes).hexdigest()
-    point = operating_point if operating_point is not None else operating_point_beside(tflite_path, sha)
+    outputs = output_tensors(tflite_bytes, str(tflite_path))
+    if len(outputs) > 1 or tasks:
+        tasks, outputs = firmware_tasks.task_outputs(tflite_path, tflite_bytes, sha, outputs, tasks)
+        point = firmware_tasks.task_points(operating_point if operating_point is not None else
+                                           operating_point_beside(tflite_path, sha), tasks)
+        measured = firmware_tasks.measure_tasks(tflite_bytes, info, device, names, image, expected_class,
+                                                expected_latency_s, point, tasks, outputs)
+    else:
+        point = operating_point if operating_point is not None else operating_point_beside(tflite_path, sha)
+        measured = _measure(tflite_bytes, info, device, names, image, expected_class, expected_latency_s, point)
     result = {"sketch": out_dir.name, "sketch_dir": str(out_dir), "board": board, "device": device,
-              "model_file": tflite_path.name, "decision": point,
-              **_measure(tflite_bytes, info, device, names, image, expected_class, expected_latency_s, point)}
+              "model_file": tflite_path.name, "decision": point, **measured}
     files = firmware_files.render(tflite_bytes, info, result, image, image_source)
     _write(out_dir, files, result)
     return result
 
 
 def _validate(tflite_path: Path, out_dir: Path, board: str, device, class_names) -> tuple:
-    """The model's bytes, its info, class names and the device, or CompressError before anything is written."""
+    """The model's bytes, its info, class names and the device, or CompressError before anything is written.
+    Every output of a multi-output model must have as many scores as the first (one list of class names)."""
     if board not in BOARDS:
         raise CompressError(f"unknown board {board!r}; supported: {', '.join(BOARDS)}")
     device = device or BOARDS[board].device
@@ -150,8 +123,13 @@ def _validate(tflite_path: Path, out_dir: Path, board: str, device, class_names)
                             "choose another --out folder")
     tflite_bytes = tflite_path.read_bytes()
     info = tflite_info(tflite_bytes, str(tflite_path))
-    check_deployable(info)
+    outputs = output_tensors(tflite_bytes, str(tflite_path))
+    check_deployable(info, outputs)
     classes = int(np.prod(info["output"]["shape"][1:]))
+    sizes = sorted({int(np.prod(t["shape"][1:])) for t in outputs})
+    if sizes != [classes]:
+        raise CompressError(f"the model's outputs have {', '.join(map(str, sizes))} scores; firmware needs the same "
+                            "classes on every output")
     names = list(class_names) if class_names is not None else [f"class{i}" for i in range(classes)]
     if len(names) != classes:
         raise CompressError(f"{len(names)} class names for a model with {classes} outputs")
@@ -170,7 +148,7 @@ def operating_point_beside(tflite_path: Path, sha256: str) -> dict:
     if not isinstance(found, dict) or found.get("sha256") != sha256:
         return {"rule": "argmax", "why": f"{export.REPORT_FILE} beside the model describes another model"}
     point = found.get("operating_point")
-    if not isinstance(point, dict) or point.get("rule") not in ("youden", "argmax"):
+    if not isinstance(point, dict) or point.get("rule") not in ("youden", "argmax", "per-task"):
         return {"rule": "argmax", "why": f"{export.REPORT_FILE} records no operating threshold"}
     return point
 
@@ -188,18 +166,8 @@ def _test_image(image, info: dict) -> tuple[np.ndarray, str]:
         return image.reshape(-1), "an int8 test image"
     if not np.issubdtype(image.dtype, np.floating):
         raise CompressError(f"test image must be int8 (quantized) or float in [0, 1], not {image.dtype}")
-    q = export.quantize(image.reshape(-1).astype(np.float32), inp["scale"], inp["zero_point"])
+    q = quantize(image.reshape(-1).astype(np.float32), inp["scale"], inp["zero_point"])
     return q, "a float test image quantized with the model's input scale and zero point"
-
-
-def _checks(device_name: str, model_bytes: int, arena_bytes: int) -> list[dict]:
-    """DESIGN.md's flash and arena targets with the measured figures: model (arena) + runtime allowance <= limit."""
-    device = profiles.get(device_name)
-    rows = [("flash", "model bytes", model_bytes, device.runtime_flash_bytes, device.flash_bytes),
-            ("arena", "tensor arena", arena_bytes, device.runtime_ram_bytes, device.ram_bytes)]
-    return [{"target": target, "what": f"{what} + runtime allowance", "measured": figure, "allowance": allowance,
-             "figure": figure + allowance, "limit": limit, "unit": "bytes", "passed": figure + allowance <= limit,
-             "source": f"compress.devices {device.name!r}"} for target, what, figure, allowance, limit in rows]
 
 
 def _measure(tflite_bytes: bytes, info: dict, device: str, names: list[str], image: np.ndarray, expected_class,
@@ -211,10 +179,10 @@ def _measure(tflite_bytes: bytes, info: dict, device: str, names: list[str], ima
     expected = predicted if expected_class is None else int(expected_class)
     if not 0 <= expected < classes:
         raise CompressError(f"expected class {expected} is not one of the model's {classes} classes")
-    scores = export.dequantize(q_scores, info["output"]["scale"], info["output"]["zero_point"])
+    scores = dequantize(q_scores, info["output"]["scale"], info["output"]["zero_point"])
     measured = measure_arena_bytes(tflite_bytes)
     arena = arena_with_margin(measured)
-    checks = _checks(device, len(tflite_bytes), arena)
+    checks = device_checks(device, len(tflite_bytes), arena)
     return {
         "model_bytes": len(tflite_bytes), "sha256": hashlib.sha256(tflite_bytes).hexdigest(), "ops": info["ops"],
         "resolver_size": len(info["ops"]), "arena_measured_bytes": measured, "arena_bytes": arena,
@@ -237,6 +205,8 @@ def _write(out_dir: Path, files: dict[str, str], result: dict) -> None:
 
 def summary_text(result: dict) -> str:
     what = "library" if BOARDS[result["board"]].kind == "library" else "sketch"
+    if result.get("tasks"):
+        return firmware_tasks.summary_tasks(result, what)
     lines = [f"{what} {result['sketch_dir']}: {', '.join(result['files'])}",
              f"board {result['board']}; limits of the {result['device']} device profile",
              f"ops ({result['resolver_size']}): {', '.join(result['ops'])}",

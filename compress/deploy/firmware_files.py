@@ -1,4 +1,8 @@
-"""The text of each board's firmware files, from templates/ and the figures compress.deploy.firmware measured."""
+"""The text of each board's firmware files, from templates/ and the figures compress.deploy.firmware measured.
+
+A multi-task model (result["tasks"]) uses the *_multitask templates for the sketch, the C++ runner and its example
+program; the README, figures and test image templates serve both, through fields that differ (a multi-task model's
+come from compress.deploy.firmware_task_files)."""
 from __future__ import annotations
 
 import textwrap
@@ -9,7 +13,10 @@ import numpy as np
 
 from compress import __version__
 from compress.deploy import c_arrays, threshold
-from compress.deploy.firmware import ARENA_ALIGN, ARENA_MARGIN_FRACTION, ARENA_MARGIN_MIN_BYTES, BOARDS, resolver_lines
+from compress.deploy.firmware import BOARDS
+from compress.deploy.firmware_checks import ARENA_MARGIN_FRACTION, ARENA_MARGIN_MIN_BYTES, resolver_lines
+from compress.deploy.firmware_task_files import expected_output_tasks, task_fields
+from compress.deploy.tflm import ARENA_ALIGN
 from compress.devices import profiles
 
 # gcc flags, CMSIS device and TFLM defines of each core a device profile names (TFLM's cortex_m_generic makefile:
@@ -38,6 +45,7 @@ _BUILD_NOTE = {
                  "// library). The library provides DebugLog() and tflite::InitializeTarget() for this board.",
 }
 _INCLUDES = {"apollo3": "#include <Arduino.h>", "nano33ble": "#include <TensorFlowLite.h>\n\n#include <Arduino.h>"}
+LSTM_OP = "UNIDIRECTIONAL_SEQUENCE_LSTM"  # the op whose state (variable tensors) outlives an Invoke()
 
 
 class _CMakeTemplate(Template):
@@ -46,11 +54,6 @@ class _CMakeTemplate(Template):
 
 def _text(name: str) -> str:
     return (resources.files("compress.deploy") / "templates" / name).read_text()
-
-
-def _c_string(text: str) -> str:
-    clean = "".join(c if 32 <= ord(c) < 127 else "?" for c in str(text))
-    return '"' + clean.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _int_rows(values: np.ndarray, per_row: int = 16) -> str:
@@ -93,15 +96,17 @@ def _decision_fields(point: dict) -> dict:
                   "  }\n"
                   "  return best;")
     short = _short_decision(point)
-    constants += ("\n" if constants else "") + f"const char* const kDecision = {_c_string(short)};"
+    constants += ("\n" if constants else "") + f"const char* const kDecision = {c_arrays.c_string(short)};"
     comment = "\n".join(textwrap.wrap(text, 116, initial_indent="// Decision: ", subsequent_indent="//           "))
     return dict(decision_text=text, decision_comment=comment, decision_constants=constants, decision_line=line, decision_bullet=bullet,
                 runner_decision_defines=defines, runner_decision=runner, decision_short=short,
-                decision_c_string=_c_string(short))
+                decision_c_string=c_arrays.c_string(short))
 
 
 def expected_output(result: dict, what: str = "sketch") -> str:
     """The serial lines the board should print for its built-in image (scores of the host's TFLM run)."""
+    if result.get("tasks"):
+        return expected_output_tasks(result, what)
     names, scores, expected = result["class_names"], result["tflm_scores"], result["expected_class"]
     best = result["tflm_predicted_class"]
     lines = [f"compress {what} {result['sketch']}: {result['model_bytes']}-byte model, {len(names)} classes, "
@@ -128,7 +133,7 @@ def _fields(tflite_bytes: bytes, info: dict, result: dict, image: np.ndarray, im
         baud=profile.baud, model_bytes=len(tflite_bytes), sha256=result["sha256"], sha256_short=result["sha256"][:16],
         array_name=c_arrays.c_array_name(result["sketch"]), target=c_arrays.c_identifier(result["sketch"]),
         input_desc="x".join(str(d) for d in inp["shape"][1:]), classes=len(names),
-        class_names=", ".join(_c_string(n) for n in names), ops_list=", ".join(info["ops"]),
+        class_names=", ".join(c_arrays.c_string(n) for n in names), ops_list=", ".join(info["ops"]),
         op_count=len(info["ops"]), resolver_lines=resolver_lines(info["ops"]),
         arena_bytes=result["arena_bytes"], arena_measured=result["arena_measured_bytes"],
         arena_margin=result["arena_margin_bytes"], arena_advice=arena_note,
@@ -147,10 +152,45 @@ def _fields(tflite_bytes: bytes, info: dict, result: dict, image: np.ndarray, im
         fqbn_table="\n".join(f"   | {title} | `{fqbn}` |" for title, fqbn in profile.fqbns),
         fqbn_default=profile.fqbns[0][1] if profile.fqbns else "", fqbn_edge=profile.fqbns[0][1] if profile.fqbns
         else "", device=device.name, core=device.core, **CORES[device.core],
-        image_bytes=image.size, expected_class=result["expected_class"],
-        expected_name=names[result["expected_class"]], image_rows=_int_rows(image), image_source=image_source,
-        build_note=_BUILD_NOTE.get(board, ""), sketch_includes=_INCLUDES.get(board, ""),
-        **_decision_fields(result["decision"]))
+        image_bytes=image.size, image_rows=_int_rows(image), image_source=image_source,
+        build_note=_BUILD_NOTE.get(board, ""), sketch_includes=_INCLUDES.get(board, ""), **_state_reset(info["ops"]),
+        **(task_fields(result) if result.get("tasks") else _single_fields(result, out)))
+
+
+def _state_reset(ops: list[str]) -> dict:
+    """C++ that zeroes the model's variable tensors before each Invoke() (empty for a model without an LSTM, whose
+    files stay as they were): TFLM's LSTM kernel keeps its state across Invoke(), the host runs each input from a
+    zero state (tflm.run_tflm, outputs.run_tflite_outputs), and so must the board for its scores to match."""
+    if LSTM_OP not in ops:
+        return {"state_reset": "", "runner_state_reset": ""}
+    why = "  // the LSTM's state back to zero: each input on its own, as on the host (TFLM keeps it across Invoke())\n"
+    return {"state_reset": why + ("  if (interpreter->Reset() != kTfLiteOk) {\n"
+                                  "    Serial.println(\"ERROR: Reset() failed\");\n"
+                                  "    delay(1000);\n"
+                                  "    return;\n"
+                                  "  }\n"),
+            "runner_state_reset": why + "  if (interpreter->Reset() != kTfLiteOk) return MODEL_RUNNER_INVOKE_FAILED;\n"}
+
+
+def _single_fields(result: dict, out: dict) -> dict:
+    """The fields a one-output model's files fill in (the decision, the output, the usage example)."""
+    names, fields = result["class_names"], _decision_fields(result["decision"])
+    fields.update(
+        expected_class=result["expected_class"], expected_name=names[result["expected_class"]],
+        output_text=f"Output: {len(names)} int8 scores, scale\n  {out['scale']:.8g}, zero point {out['zero_point']}.",
+        expected_line=f"constexpr int kExpectedClass = {result['expected_class']};  "
+                      f"// {names[result['expected_class']]}",
+        runner_predict_api="`model_runner_predict(scores)`",
+        usage_snippet="\n".join([
+            "static int8_t input[MODEL_RUNNER_INPUT_BYTES];  /* your image, quantized: q = x / scale + zero point */",
+            "static int8_t scores[MODEL_RUNNER_CLASSES];",
+            "",
+            "if (model_runner_init(NULL) != MODEL_RUNNER_OK) { /* model_runner_status_text() says why */ }",
+            "if (model_runner_invoke(input, scores) == MODEL_RUNNER_OK) {",
+            f"  int label = model_runner_predict(scores);      /* {fields['decision_short']} */",
+            "  float score = model_runner_score(scores[label]);",
+            "}"]))
+    return fields
 
 
 def render(tflite_bytes: bytes, info: dict, result: dict, image: np.ndarray, image_source: str) -> dict[str, str]:
@@ -158,13 +198,15 @@ def render(tflite_bytes: bytes, info: dict, result: dict, image: np.ndarray, ima
     fields = _fields(tflite_bytes, info, result, image, image_source)
     sketch, board = result["sketch"], result["board"]
     fill = lambda name: Template(_text(name)).substitute(fields)  # noqa: E731
+    variant = "_multitask" if result.get("tasks") else ""  # the templates of a multi-task model's own code
     files = {"test_image.h": fill("test_image.h.tmpl")}
     if board == "generic":
         fields["expected_output_indented"] = "\n".join("   " + line for line in
                                                        expected_output(result, "library").splitlines())
         fields["figures"] = fill("figures.md.tmpl")
-        files.update({name: fill(f"{name}.tmpl") for name in ("model_runner.h", "model_runner.cc", "model_ops.h",
-                                                              "selftest_main.cc")})
+        files.update({name: fill(f"{name}.tmpl") for name in ("model_ops.h",)})
+        files.update({name: fill(f"{name.replace('.', variant + '.', 1)}.tmpl")
+                      for name in ("model_runner.h", "model_runner.cc", "selftest_main.cc")})
         files["README.md"] = fill("generic_README.md.tmpl")
         files["CMakeLists.txt"] = _CMakeTemplate(_text("CMakeLists.txt.tmpl")).substitute(fields)
         files["arm-none-eabi.cmake"] = _text("arm-none-eabi.cmake.tmpl")
@@ -172,7 +214,7 @@ def render(tflite_bytes: bytes, info: dict, result: dict, image: np.ndarray, ima
         return files
     fields["expected_output"] = expected_output(result)
     fields["figures"] = fill("figures.md.tmpl")
-    files[f"{sketch}.ino"] = fill("sketch.ino.tmpl")
+    files[f"{sketch}.ino"] = fill(f"sketch{variant}.ino.tmpl")
     files["README.md"] = fill(f"{board}_README.md.tmpl")
     if board == "apollo3":  # the official library brings these hooks for the Nano 33 BLE only
         files["tflm_platform.cpp"] = fill("tflm_platform.cpp.tmpl")

@@ -9,25 +9,32 @@ from compress.deploy import export, firmware
 from compress.devices import profiles
 
 
-def ship(out: Path, data, *, beta: float, qat: bool, seed: int, device: str, expected_latency_s: float,
-         log=print) -> dict:
+def ship(out: Path, data, *, beta: float | dict[str, float] | None, qat: bool, seed: int, device: str,
+         expected_latency_s: float, log=print) -> dict:
     """Write model_int8.tflite, export.json, test_input.npz and firmware/model_<board>/ (the device's board, with
     the operating threshold export.json records); the firmware's figures, its folder relative to the run folder.
 
-    Raises CompressError (after writing the files) when the int8 test AUC falls below beta.
+    Multi-task data (a non-empty `data.tasks`): beta is {task: beta_t} (one number: the same for every task), and
+    the firmware gets the task names, the output each task is in and the expected class of each task.
+    Raises CompressError (after writing the files) when the int8 test AUC falls below beta (any task's below its own).
     """
     from compress.models.keras_io import load_keras
 
     model = load_keras(out / "best.keras")
     exported = export.export_int8(model, data, out, qat=qat, beta=beta, seed=seed)
     log(export.summary_text(exported))
+    tasks = export.tasks_of(data)
     with np.load(out / export.TEST_INPUT_FILE) as sample:
-        image, label = sample["x"], int(sample["label"])
+        image, labels = sample["x"], sample["label"]
+    if tasks:  # one label per task, in the data's task order
+        label, extra = {t: int(v) for t, v in zip(tasks, labels.reshape(-1))}, {"tasks": list(tasks)}
+    else:
+        label, extra = int(labels), {}
     board = profiles.board_for(device)
     folder = Path("firmware") / f"model_{board}"
     result = firmware.generate_sketch(out / export.MODEL_FILE, out / folder, board=board, device=device,
                                       test_image=image, expected_class=label, class_names=data.class_names,
-                                      expected_latency_s=expected_latency_s)
+                                      expected_latency_s=expected_latency_s, **extra)
     log(firmware.summary_text(result))
     result["sketch_dir"] = folder.as_posix()  # summary.json and the report: no machine path
     return result

@@ -15,6 +15,9 @@ from compress.deploy.emulator import qemu
 SKETCH_TIMEOUT_S = 300
 GENERIC_DEBUG_LOG = "tensorflow/lite/micro/cortex_m_generic/debug_log.cc"  # RegisterDebugLogCallback's port
 _VERDICT = re.compile(r"^predicted: (.*?)  expected: (.*?)  (PASS|FAIL)\s*$", re.M)
+# a multi-task firmware's lines: one per task, then the whole self-test's verdict
+_TASK_VERDICT = re.compile(r"^([A-Za-z]\w*): (.*?) \(([-+0-9.naif]+)\)  expected: (.*?)  (PASS|FAIL)\s*$", re.M)
+_SELF_TEST = re.compile(r"^self-test: (\d+) of (\d+) tasks as expected  (PASS|FAIL)\s*$", re.M)
 
 
 def sketch_sources(sketch_dir: Path) -> list[Path]:
@@ -76,21 +79,36 @@ def _sketch_objects(chain, sketch_dir: Path, tmp: Path, clock_mhz: float) -> lis
 
 def run_sketch(sketch_dir, kernels: str = "cmsis-nn", folder=None, clock_mhz: float = 48.0,
                timeout: float = SKETCH_TIMEOUT_S) -> dict:
-    """Build and run the sketch; its serial output and the verdict line it printed (None when it printed none)."""
+    """Build and run the sketch; its serial output and the verdict line it printed (None when it printed none).
+
+    A multi-task firmware's: predicted and expected are {task: label}, `tasks` {task: {predicted, score,
+    expected, passed}}, and passed needs every task's line and the self-test line to say PASS."""
     with tempfile.TemporaryDirectory(prefix="compress-sketch-run-") as tmp:
         elf = build_sketch(sketch_dir, Path(tmp) / "sketch.elf", kernels, folder, clock_mhz)
         text = qemu(elf, Path(tmp), timeout).replace("\r\n", "\n")
-    found = _VERDICT.search(text)
     latency = re.search(r"^latency_us: (\d+)", text, re.M)
-    return {"serial": text, "kernels": kernels, "predicted": found.group(1) if found else None,
-            "expected": found.group(2) if found else None, "passed": bool(found and found.group(3) == "PASS"),
-            "latency_us": int(latency.group(1)) if latency else None, "clock_mhz": clock_mhz}
+    ran = {"serial": text, "kernels": kernels, "latency_us": int(latency.group(1)) if latency else None,
+           "clock_mhz": clock_mhz}
+    tasks = {m.group(1): {"predicted": m.group(2), "score": float(m.group(3)), "expected": m.group(4),
+                          "passed": m.group(5) == "PASS"} for m in _TASK_VERDICT.finditer(text)}
+    if tasks:
+        whole = _SELF_TEST.search(text)
+        return {**ran, "predicted": {t: f["predicted"] for t, f in tasks.items()},
+                "expected": {t: f["expected"] for t, f in tasks.items()}, "tasks": tasks,
+                "passed": bool(whole and whole.group(3) == "PASS" and all(f["passed"] for f in tasks.values()))}
+    found = _VERDICT.search(text)
+    return {**ran, "predicted": found.group(1) if found else None, "expected": found.group(2) if found else None,
+            "passed": bool(found and found.group(3) == "PASS")}
 
 
 def verdict_text(ran: dict) -> str:
     """The serial output of an emulated sketch run and one line on what it means."""
     if ran["predicted"] is None:
         verdict = "the sketch printed no prediction: FAIL"
+    elif isinstance(ran["predicted"], dict):
+        verdict = ("the sketch predicted " + ", ".join(f"{t} {p}" for t, p in ran["predicted"].items())
+                   + "; expected " + ", ".join(f"{t} {e}" for t, e in ran["expected"].items())
+                   + f": {'PASS' if ran['passed'] else 'FAIL'}")
     else:
         verdict = (f"the sketch predicted {ran['predicted']}, expected {ran['expected']}: "
                    f"{'PASS' if ran['passed'] else 'FAIL'}")

@@ -105,14 +105,38 @@ def measure_arena_bytes(tflite_bytes: bytes, *, limit_bytes: int = 64 << 20, whe
 
 def run_tflm(tflite_bytes: bytes, x_int8: np.ndarray, *, arena_bytes: int = 64 << 20,
              where: str = "the model") -> np.ndarray:
-    """Raw int8 outputs of the tflite-micro interpreter (the real TFLM kernels), one image at a time.
+    """Raw int8 outputs of the tflite-micro interpreter (the real TFLM kernels), one image at a time: the first
+    output tensor's (run_tflm_outputs gives every one).
 
     It runs in a child process: TFLM trusts the flatbuffer, and a corrupt one can crash it (one line here)."""
+    return run_tflm_outputs(tflite_bytes, x_int8, arena_bytes=arena_bytes, where=where, first_only=True)[0]
+
+
+def run_tflm_outputs(tflite_bytes: bytes, x_int8: np.ndarray, *, arena_bytes: int = 64 << 20,
+                     where: str = "the model", first_only: bool = False) -> list[np.ndarray]:
+    """run_tflm for every output tensor, in the model's output order (TFLite index): each (samples, values)."""
     x = np.asarray(x_int8)
     if x.dtype != np.int8:
         raise CompressError(f"run_tflm takes int8 input, got {x.dtype}")
-    return isolated.call("compress.deploy.tflm:run_tflm_here", (bytes(tflite_bytes), x, arena_bytes), where=where,
-                         what="TFLite Micro", memory_bytes=CHILD_MEMORY_BYTES)
+    found = isolated.call("compress.deploy.tflm:run_tflm_here", (bytes(tflite_bytes), x, arena_bytes, not first_only),
+                          where=where, what="TFLite Micro", memory_bytes=CHILD_MEMORY_BYTES)
+    return found if isinstance(found, list) else [found]
+
+
+def compare_with_tflite(tflite_bytes: bytes, x_int8: np.ndarray, *, where: str = "the model") -> dict:
+    """Every output of the tflite-micro runtime against tf.lite.Interpreter's on the same int8 inputs:
+    {"outputs": K, "max_abs_diff": [per output, TFLite index], "match": all exactly equal, "tflm": [arrays],
+    "tflite": [arrays]}. The interpreter runs in a child process too (a corrupt file may crash it)."""
+    x = np.asarray(x_int8)
+    micro = run_tflm_outputs(tflite_bytes, x, where=where)
+    lite = isolated.call("compress.deploy.outputs:run_tflite_outputs", (bytes(tflite_bytes), x), where=where,
+                         what="the TFLite interpreter")
+    if len(micro) != len(lite):
+        raise CompressError(f"{where}: TFLite Micro gave {len(micro)} outputs, the TFLite interpreter {len(lite)}")
+    diffs = [int(np.abs(m.astype(np.int64) - t.reshape(m.shape).astype(np.int64)).max()) if m.size else 0
+             for m, t in zip(micro, lite)]
+    return {"outputs": len(micro), "max_abs_diff": diffs, "match": not any(diffs), "tflm": micro,
+            "tflite": [t.reshape(m.shape) for m, t in zip(micro, lite)]}
 
 
 def check_runs(path) -> None:
@@ -123,9 +147,13 @@ def check_runs(path) -> None:
                   what="TFLite Micro", memory_bytes=CHILD_MEMORY_BYTES)
 
 
-def run_tflm_here(tflite_bytes: bytes, x_int8: np.ndarray | None, arena_bytes: int) -> np.ndarray:
-    """run_tflm in this process (the child's side); x None: one all-zero input."""
+def run_tflm_here(tflite_bytes: bytes, x_int8: np.ndarray | None, arena_bytes: int,
+                  all_outputs: bool = False) -> np.ndarray | list[np.ndarray]:
+    """run_tflm in this process (the child's side); x None: one all-zero input. all_outputs: a list with every
+    output tensor's rows (TFLite output order), else the first output's rows."""
     from tflite_micro.python.tflite_micro import runtime
+
+    from compress.models.tflite_io import parse
 
     try:
         interpreter = runtime.Interpreter.from_bytes(bytes(tflite_bytes), arena_size=arena_bytes)
@@ -134,9 +162,12 @@ def run_tflm_here(tflite_bytes: bytes, x_int8: np.ndarray | None, arena_bytes: i
     detail = interpreter.get_input_details(0)
     shape = detail["shape"]
     x = np.zeros((1, *shape[1:]), detail["dtype"]) if x_int8 is None else x_int8
-    rows = []
+    count = len(parse(bytes(tflite_bytes)).subgraphs[0].outputs) if all_outputs else 1
+    rows = [[] for _ in range(count)]
     for image in x.reshape((-1, *shape[1:])):
+        interpreter.reset()  # variable tensors (an LSTM's state) back to zero: every sample on its own, as in Keras
         interpreter.set_input(image[None], 0)
         interpreter.invoke()
-        rows.append(np.array(interpreter.get_output(0)).reshape(-1))
-    return np.stack(rows)
+        for index, found in enumerate(rows):
+            found.append(np.array(interpreter.get_output(index)).reshape(-1))
+    return [np.stack(found) for found in rows] if all_outputs else np.stack(rows[0])

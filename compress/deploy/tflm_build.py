@@ -65,8 +65,9 @@ FRAMEWORK = [
     "tensorflow/lite/micro/system_setup.cc", "tensorflow/lite/micro/kernels/kernel_util.cc",
 ]
 # Builtin op -> kernel file stems under tensorflow/lite/micro/kernels/ (each also as <stem>_common.cc and, in a
-# CMSIS-NN tree, cmsis_nn/<stem>.cc, where those exist). Ops not listed: the op's name in lower case.
-OP_STEMS = {"CONV_2D": ["conv"], "DEPTHWISE_CONV_2D": ["depthwise_conv"], "MAX_POOL_2D": ["pooling"],
+# CMSIS-NN tree, cmsis_nn/<stem>.cc, where those exist). Ops not listed: the op's name in lower case. Depthwise
+# needs conv's too: depthwise_conv_common.cc reads the tensor indices conv_common.cc defines.
+OP_STEMS = {"CONV_2D": ["conv"], "DEPTHWISE_CONV_2D": ["depthwise_conv", "conv"], "MAX_POOL_2D": ["pooling"],
             "AVERAGE_POOL_2D": ["pooling"], "MEAN": ["reduce"], "SUM": ["reduce"], "REDUCE_MAX": ["reduce"],
             "RELU": ["activations"], "RELU6": ["activations"], "PADV2": ["pad"], "MAXIMUM": ["maximum_minimum"],
             "MINIMUM": ["maximum_minimum"], "ABS": ["elementwise"], "SQRT": ["elementwise"], "RSQRT": ["elementwise"],
@@ -81,6 +82,8 @@ RUNNER_OPS = ("ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_C
               "FULLY_CONNECTED", "LOGISTIC", "MAX_POOL_2D", "MEAN", "MUL", "PAD", "QUANTIZE", "RELU", "RELU6",
               "RESHAPE", "SOFTMAX", "TANH")
 _C_FUNCTION = re.compile(r"^[a-z_0-9]+[ *]+(arm_\w+)\(", re.M)
+# CMSIS-NN's lookup tables (arm_nntables.c: sigmoid_table_uint16, used by the int16 activations of its LSTM)
+_C_TABLE = re.compile(r"^const\s+(?:u?int\d+_t|q\d+_t)\s+(\w+)\s*\[", re.M)
 
 
 def tflm_dir(folder=None) -> Path:
@@ -224,18 +227,20 @@ class Toolchain:
         while pending:
             for obj in pending:
                 defined |= self._symbols(obj, "--defined-only")
-                needed |= {s for s in self._symbols(obj, "--undefined-only") if s.startswith("arm_")}
+                needed |= {s for s in self._symbols(obj, "--undefined-only") if s.startswith("arm_") or s in index}
             sources = sorted({index[s] for s in needed - defined if s in index})
             pending = [obj for obj in self.objects(sources) if obj not in added]
             added += pending
         return added
 
     def _cmsis_index(self) -> dict:
-        """arm_* function name -> the CMSIS-NN source file that defines it (empty for a reference tree)."""
+        """arm_* function (or lookup table) name -> the CMSIS-NN source file that defines it (empty for a reference
+        tree)."""
         if self._index is None:
             self._index = {}
             for path in sorted((self.tree / "third_party" / "cmsis_nn" / "Source").rglob("*.c")):
-                for name in _C_FUNCTION.findall(path.read_text(errors="replace")):
+                text = path.read_text(errors="replace")
+                for name in _C_FUNCTION.findall(text) + _C_TABLE.findall(text):
                     self._index.setdefault(name, str(path.relative_to(self.tree)))
         return self._index
 

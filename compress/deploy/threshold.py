@@ -3,7 +3,8 @@
 A binary model's sketch says "positive" when the positive class's int8 score reaches the threshold: argmax
 (score >= 0.5) assumes equal costs and a calibrated model, while J = TPR - FPR picks the point of the val ROC curve
 farthest above chance. The threshold is an int8 score, so the device compares integers and cannot round
-differently from the host. Multi-class models keep argmax (no single threshold exists).
+differently from the host. Multi-class models keep argmax (no single threshold exists). A multi-task model has
+one output per task and one operating point per task (per_task).
 """
 from __future__ import annotations
 
@@ -104,8 +105,15 @@ def predict(q: np.ndarray, point: dict | None) -> np.ndarray:
     return q.argmax(axis=1)
 
 
+def per_task(points: dict) -> dict:
+    """A multi-task model's decision: one operating point per task (each output its own threshold)."""
+    return {"rule": "per-task", "tasks": points}
+
+
 def describe(point: dict | None) -> str:
     """One line for terminals, READMEs and C comments."""
+    if point and point.get("rule") == "per-task":
+        return "; ".join(f"{task}: {describe(p)}" for task, p in point["tasks"].items())
     if not point or point.get("rule") != "youden":
         return "argmax: the class with the highest score" + (f" ({point['why']})" if point and "why" in point
                                                                  else "")

@@ -14,7 +14,7 @@ from compress.models.cost import LayerCost, ModelCost, _model_cost, _prod
 
 TFLITE_KINDS = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "dwconv", "FULLY_CONNECTED": "dense",
                 "MAX_POOL_2D": "maxpool", "AVERAGE_POOL_2D": "avgpool", "MEAN": "gap", "SOFTMAX": "softmax",
-                "ADD": "add", "CONCATENATION": "concat", "RESHAPE": "reshape"}
+                "ADD": "add", "CONCATENATION": "concat", "RESHAPE": "reshape", "UNIDIRECTIONAL_SEQUENCE_LSTM": "lstm"}
 TFLITE_ELEMENTWISE = {"ADD": 1, "SUB": 1, "MUL": 1, "DIV": 1, "MAXIMUM": 1, "MINIMUM": 1, "SQUARED_DIFFERENCE": 2}
 TFLITE_FREE = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "QUANTIZE", "DEQUANTIZE", "RELU", "RELU6", "RELU_N1_TO_1",
                "LEAKY_RELU", "LOGISTIC", "TANH", "ELU", "CONCATENATION", "PAD", "PADV2", "TRANSPOSE",
@@ -42,7 +42,8 @@ def tflite_cost(path) -> ModelCost:
         ins = [i for i in op.inputs if i >= 0]
         cost = _tflite_op(f"{path}: op {index}", index, opnames[op.opcodeIndex], op, [tensors[i] for i in ins],
                           [i in const for i in ins], tensors[op.outputs[0]])
-        nodes.append((cost, tuple(i for i in ins if i not in const), op.outputs[0]))
+        state = {i for i in ins if tensors[i].isVariable}  # an LSTM's state: kept by the op itself, not an operand
+        nodes.append((cost, tuple(i for i in ins if i not in const | state), op.outputs[0]))
     inputs = {i: _tensor_bytes(tensors[i]) for i in graph.inputs}
     cost = _model_cost(Path(path).stem, "tflite", nodes, inputs, list(graph.outputs), fuse=False)
     return replace(cost, flash_bytes=Path(path).stat().st_size)
@@ -58,6 +59,12 @@ def _tflite_op(where, index, opname, op, ins, is_const, out_tensor) -> LayerCost
         macs = out * _prod(shapes[1][1:3])  # filter [1, kh, kw, channels x multiplier]
     elif opname == "FULLY_CONNECTED":
         macs = out * shapes[1][-1]  # weights [units, in]
+    elif opname == "UNIDIRECTIONAL_SEQUENCE_LSTM":  # per step, the gates' weights [units, in] and [units, units]
+        from compress.models.temporal import LSTM_EXTRA_FLOPS_PER_UNIT
+
+        steps, units = shapes[0][1], _shape(out_tensor)[-1]
+        macs = steps * sum(_prod(s) for s, c in zip(shapes, is_const) if c and len(s) == 2)
+        flops = steps * LSTM_EXTRA_FLOPS_PER_UNIT * units  # as temporal.lstm_cost: the profiler's unrolled count
     elif opname in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
         flops = out * op.builtinOptions.filterHeight * op.builtinOptions.filterWidth
     elif opname == "MEAN":
@@ -68,7 +75,9 @@ def _tflite_op(where, index, opname, op, ins, is_const, out_tensor) -> LayerCost
         flops = TFLITE_ELEMENTWISE[opname] * out
     elif opname not in TFLITE_FREE:
         raise CompressError(f"{where} ({opname}) is not supported by the cost model")
-    if macs:
+    if macs and opname == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+        flops += 2 * macs
+    elif macs:
         flops += 2 * macs + (out if len(ins) > 2 else 0)  # + BiasAdd where the op has a bias
     elif opname not in TFLITE_ELEMENTWISE:
         params = 0  # reshape's shape, mean's axes: not parameters
@@ -153,8 +162,10 @@ def _check_graph(model, graph, where: str) -> None:
     """Every index and size the readers here, TFLM and the firmware trust, checked first: a corrupt file is then
     one line, not an IndexError, a crash or an array of 28 GiB (a fuzzed dimension)."""
     tensors, buffers = graph.tensors or [], model.buffers or []
+    # an op's intermediates (the int8 LSTM's) may have no elements: they carry quantization parameters, never data
+    scratch = {i for op in graph.operators or [] for i in (op.intermediates if op.intermediates is not None else [])}
     for i, t in enumerate(tensors):
-        _check_tensor(i, t, buffers, where)
+        _check_tensor(i, t, buffers, where, empty_ok=i in scratch)
     ends = [list(getattr(graph, name) if getattr(graph, name) is not None else []) for name in ("inputs", "outputs")]
     if not all(ends) or not all(0 <= i < len(tensors) for i in ends[0] + ends[1]):
         raise CompressError(f"{where}: corrupt TFLite model: graph inputs {ends[0]} / outputs {ends[1]} are not "
@@ -177,9 +188,9 @@ def _check_graph(model, graph, where: str) -> None:
         raise CompressError(f"{where}: corrupt TFLite model: a graph output is never written")
 
 
-def _check_tensor(i: int, t, buffers: list, where: str) -> None:
+def _check_tensor(i: int, t, buffers: list, where: str, empty_ok: bool = False) -> None:
     shape = [] if t.shape is None else [int(d) for d in t.shape]
-    if len(shape) > MAX_RANK or min(shape, default=1) < 1 or _prod(shape) > MAX_TENSOR_ELEMENTS:
+    if len(shape) > MAX_RANK or min(shape, default=1) < (0 if empty_ok else 1) or _prod(shape) > MAX_TENSOR_ELEMENTS:
         raise CompressError(f"{where}: corrupt TFLite model: tensor {i} has shape {shape}")
     signature = [] if t.shapeSignature is None else [int(d) for d in t.shapeSignature]
     if signature and (len(signature) != len(shape) or any(s not in (d, -1) for s, d in zip(signature, shape))):

@@ -128,6 +128,11 @@ int main() {
       fclose(inputs);
       return Fail("input.bin does not hold a whole number of samples");
     }
+    // every sample from zero variable tensors (an LSTM's state, which TFLM's reference kernel keeps across Invoke())
+    if (sample > 0 && interpreter.Reset() != kTfLiteOk) {
+      fclose(inputs);
+      return Fail("Reset() failed");
+    }
     profiler.enabled = sample == 0;
     const uint32_t start = compress_timer::Ticks();
     const TfLiteStatus status = interpreter.Invoke();
