@@ -64,3 +64,22 @@ def exported(trained_model, blob_data, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("export")
     return out, export.export_int8(trained_model, blob_data, out, representative_samples=100, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_loso_run(tmp_path_factory):
+    """(exit status, run folder) of a tiny `search --loso` on 4 generated subjects (a 4-filter 3 x 1 conv over the
+    (20, 1, 4) windows), through int8, TFLite Micro and the sketch: shared by the LOSO and wearable-report tests.
+    The data and the TFLM build live in the CLI's own cache (keyed by their parameters), as a user's would."""
+    from compress.cli import main
+    from compress.models.spec import Layer, ModelSpec
+
+    root = tmp_path_factory.mktemp("loso")
+    spec = ModelSpec((20, 1, 4), 2, (Layer("conv", "conv1", units=4, kernel=3), Layer("bn", "bn1"),
+                                     Layer("relu", "relu1"), Layer("flatten", "flatten")), name="small")
+    (root / "small.json").write_text(spec.to_json())
+    code = main(["search", "--data", "synthetic-wearables", "--subjects", "4", "--loso", "--baseline",
+                 str(root / "small.json"), "--epochs", "1", "--final-epochs", "2", "--baseline-lr", "3e-3",
+                 "--max-evals", "3", "--finalists", "1", "--budget-flops", "12000", "--auc-ratio", "0.5",
+                 "--out", str(root / "run")])
+    return code, root / "run"
