@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from compress import CompressError, __version__, options, quiet
-from compress.config import DEFAULT_BUDGET_FLOPS, SYNTHETIC_FACES, ExportConfig, TrainConfig
+from compress.config import DEFAULT_BASELINES, DEFAULT_BUDGET_FLOPS, SYNTHETIC_FACES, ExportConfig, TrainConfig
 
 FIRMWARE_BOARDS = ("apollo3", "nano33ble", "generic")  # compress.deploy.firmware.BOARDS; a test keeps them equal
 
@@ -36,7 +36,8 @@ def _add_data_args(p: argparse.ArgumentParser, default: str | None = SYNTHETIC_F
 
 def _add_signal_args(g) -> None:
     """Wearable sources: 'synthetic-wearables' or a K-EmoCon-layout folder (README: 'Wearable sensor data')."""
-    g.add_argument("--subjects", type=options.positive_int, default=16, help="synthetic-wearables: subjects (16)")
+    g.add_argument("--subjects", type=options.positive_int, default=None,
+                   help="generated wearables: subjects (16 synthetic-wearables, 20 synthetic-multitask)")
     g.add_argument("--rate", dest="rate_hz", type=options.positive_float, default=4.0,
                    help="wearables: resample every sensor to this many Hz (default 4)")
     g.add_argument("--window-s", type=options.positive_float, default=5.0, help="wearables: window seconds (5)")
@@ -44,6 +45,10 @@ def _add_signal_args(g) -> None:
     g.add_argument("--target", default="arousal", choices=["arousal", "valence"], help="wearables: label (arousal)")
     g.add_argument("--holdout-subject", dest="holdout_group", help="test subject (default: the first)")
     g.add_argument("--loso", action="store_true", help="wearables: leave-one-subject-out mean +- SD AUC")
+    g.add_argument("--tasks", type=options.name_list, default=None,
+                   help="multi-task data: comma-separated tasks, one head each (default: every task it labels)")
+    g.add_argument("--source-rate", type=options.positive_float, default=None,
+                   help="multi-task CSVs without a time column: their sampling rate in Hz")
 
 
 def _add_target_args(p: argparse.ArgumentParser) -> None:
@@ -75,6 +80,8 @@ def _add_train_args(p: argparse.ArgumentParser, epochs: int, lr: float, what: st
                    help=f"Adam learning rate for the {what} (default {lr:g})")
     g.add_argument("--retrain-baseline", action="store_true", help="a .keras/.h5/.hdf5 baseline: train it from "
                    "scratch instead of starting from its trained weights")
+    g.add_argument("--task-weights", type=options.weight_list, default=None,
+                   help="multi-task: weight of each task's loss in the sum, in --tasks order, e.g. 1,2,1 (default all 1)")
 
 
 # --- sub-commands: options and handler --------------------------------------------------------------
@@ -83,9 +90,10 @@ def _search_parser(sub) -> None:
     p = sub.add_parser("search", help="search for the best reduced model that fits the device (the main job)",
                        description="A*-style search over model reductions; every candidate is trained briefly "
                                    "and scored by validation ROC AUC. Resumable with --resume.")
-    p.add_argument("--baseline", default="alexnet", help="zoo name (alexnet, fer_cnn, resnet_like, embedded3), "
-                                                         "a spec .json, or your trained .keras/.h5/.hdf5 model "
-                                                         "(default alexnet)")
+    p.add_argument("--baseline", default=None, help="zoo name (alexnet, fer_cnn, resnet_like, embedded3; sensor "
+                   "windows: fusion_cnn, fusion_late, lstm; several tasks: multitask_cnn), a spec .json, or your "
+                   "trained .keras/.h5/.hdf5 model (default alexnet for images, fusion_cnn for wearables, "
+                   "multitask_cnn for multi-task data)")
     p.add_argument("--auc-ratio", type=options.fraction, default=0.8,
                    help="keep AUC >= this x baseline AUC (default 0.8)")
     p.add_argument("--strategy", default="astar", choices=["astar", "dfs", "greedy", "random"],
@@ -128,15 +136,16 @@ def _add_executor_args(p: argparse.ArgumentParser) -> None:
 
 def _train_parser(sub) -> None:
     p = sub.add_parser("train", help="train and score a baseline only")
-    p.add_argument("--baseline", default="alexnet",
-                   help="zoo name, spec .json, or a trained .keras/.h5/.hdf5 (trained further) (default alexnet)")
+    p.add_argument("--baseline", default=None, help="zoo name, spec .json, or a trained .keras/.h5/.hdf5 (trained "
+                   "further) (default as for search)")
     p.add_argument("--out", help="run directory (default runs/train-<timestamp>)")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
     _add_data_args(p)
     _add_train_args(p, epochs=10, lr=1e-4, what="baseline")
     p.set_defaults(handler=lambda args: _jobs().train(
-        options.data_config(args), args.baseline, TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                                      retrain_baseline=args.retrain_baseline),
+        options.data_config(args), args.baseline or DEFAULT_BASELINES.get(args.data, "alexnet"), TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                                      retrain_baseline=args.retrain_baseline,
+                                                      task_weights=args.task_weights),
         args.out, args.json))
 
 

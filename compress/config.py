@@ -10,6 +10,8 @@ from compress import CompressError
 
 CONFIG_FILE = "config.json"  # in a run folder: RunConfig.to_dict()
 SYNTHETIC_FACES = "synthetic-faces"
+# the baseline a search starts from when --baseline is not given, by generated data set (anything else: alexnet)
+DEFAULT_BASELINES = {"synthetic-wearables": "fusion_cnn", "synthetic-multitask": "multitask_cnn"}
 DEFAULT_BUDGET_FLOPS = 0.46e6  # Apollo3 at ~0.46 MFLOP/s (Shved 2019) -> about 1 s per inference
 
 
@@ -26,12 +28,15 @@ class DataConfig:
     seed: int = 0  # data, splits, training and int8 calibration
     holdout_group: str | None = None  # leave-one-group-out: this group (subject) is the test split
     # wearable sources ('synthetic-wearables' or a K-EmoCon-layout folder) only:
-    subjects: int = 16  # synthetic-wearables: number of generated subjects
+    subjects: int | None = None  # generated wearables: subjects (None: 16 synthetic-wearables, 20 synthetic-multitask)
     rate_hz: float = 4.0  # every sensor resampled to this rate (rolling mean down, linear interpolation up)
     window_s: float = 5.0  # window length in seconds
     hop_s: float = 1.0  # seconds between window starts
     target: str = "arousal"  # 'arousal' or 'valence': low (1-3) vs high (4-5)
     loso: bool = False  # leave-one-subject-out: report mean +- SD AUC over every held-out subject
+    # multi-task sources ('synthetic-multitask' or a folder of one CSV per subject with arousal/dominance/valence):
+    tasks: str | None = None  # comma-separated tasks, one head each (None: every task the data labels)
+    source_rate: float | None = None  # Hz of CSVs without a time column
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +68,7 @@ class TrainConfig:
     final_epochs: int = 12  # for the search's baseline and the winner's fine-tune
     distill: bool = True  # the fine-tunes after the search learn from the baseline's soft outputs too
     retrain_baseline: bool = False  # a Keras-file baseline: train its architecture from scratch, not its weights
+    task_weights: str | None = None  # multi-task: comma-separated weight per task of the summed loss (None: all 1)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,43 +2,16 @@
 from __future__ import annotations
 
 import json
-import shutil
-import sys
 import time
 from pathlib import Path
 
 from compress import CompressError, files
+from compress.console import Console
 from compress.config import CONFIG_FILE, DataConfig, RunConfig, Targets, TrainConfig, read_run_config
+from compress.search import tasks
 
 
-class _Console:
-    """The jobs' messages, one per line on stderr. On a terminal the search's progress status (`[k/max-evals]
-    elapsed, ETA, best goal`) stays on one live line under them; elsewhere it is part of each plain line."""
-
-    def __init__(self):
-        self.status = ""
-
-    def __call__(self, message: str) -> None:
-        live = "\r\x1b[K" if self.status else ""
-        sys.stderr.write(f"{live}{message}\n{self.status}")
-        sys.stderr.flush()
-
-    def progress(self, status: str, detail: str) -> None:
-        if not sys.stderr.isatty():
-            return self(f"{status}  {detail}")
-        self(f"{status[:status.find(']') + 1]} {detail}")  # a permanent line above the status
-        self.status = status[:shutil.get_terminal_size().columns - 1]  # a wrapped line could not be redrawn
-        sys.stderr.write("\r\x1b[K" + self.status)
-        sys.stderr.flush()
-
-    def end_status(self) -> None:
-        """Leave the last status on screen and write below it from now on."""
-        if self.status:
-            self.status = ""
-            self("")
-
-
-_log = _Console()
+_log = Console()
 
 
 def run_dir(out: str | None, prefix: str = "") -> Path:
@@ -62,12 +35,18 @@ def _prepare(data_config: DataConfig, baseline_name: str, train: TrainConfig):
     if imported:
         data_config = transfer.fit_data(data_config, imported.spec, _log)
     data = load(data_config)
+    task_names = tuple(getattr(data, "tasks", ()))  # multi-task data: one head per task
+    weights = tuple(float(w) for w in train.task_weights.split(",")) if train.task_weights else None
     trainer = Trainer(data, epochs=train.epochs, batch_size=train.batch_size, lr=train.lr, seed=data_config.seed,
-                      augment=True, balance=data_config.balance, log=_log)
+                      augment=True, balance=data_config.balance, log=_log,
+                      task_weights=tasks.weights_for(weights, task_names) if task_names or weights else None)
+    if imported and task_names:
+        raise CompressError(f"{baseline_name}: a .keras/.h5/.hdf5 baseline learns one label; for several tasks "
+                            "start from multitask_cnn or a spec .json with one head per task")
     if imported:
         baseline, model, record = transfer.prepare(imported, data, trainer, _log, retrain=train.retrain_baseline)
         return data, baseline, trainer, (model, record)
-    baseline = load_spec(baseline_name, input_shape=data.input_shape, classes=data.classes)
+    baseline = load_spec(baseline_name, input_shape=data.input_shape, classes=data.classes, tasks=task_names)
     if not baseline.is_valid():
         baseline.shapes()  # raises the SpecError that says why
     return data, baseline, trainer, (None, None)
@@ -128,15 +107,13 @@ def _search(config: RunConfig, out: Path, resume: bool, as_json: bool) -> int:
     journal = Journal(out / "journal.jsonl", log=_log)
     search = Search(space, evaluator, beta=0.0, journal=journal, max_evals=settings.max_evals,
                     max_seconds=settings.max_minutes * 60, patience=settings.patience, log=_log)
-    _log(f"run folder {out}; data {data.name}: {len(data.y_train)} train / {len(data.y_val)} val / "
-         f"{len(data.y_test)} test, {data.classes} classes")
-    _start_baseline(out, baseline, given, costing.flops(baseline), config.train.final_epochs)
+    _start_baseline(out, config, data, baseline, given, costing.flops(baseline))
     base = search.evaluate(baseline, None, "baseline")
-    base_loso, reference = _beta_reference(config, baseline, out, data, base.auc)  # --loso: the LOSO mean
+    base_loso, reference = _beta_reference(config, baseline, out, data, base.auc, search.reference)
     search.beta = settings.auc_ratio * reference
-    _log(f"baseline val AUC {base.auc:.4f}; target beta = {settings.auc_ratio} x {reference:.4f} = "
-         f"{search.beta:.4f}; budget {space.budget_flops:,.0f} FLOPs on {device.name}; "
-         f"strategy {settings.strategy}")
+    beta_text = (tasks.describe(search.reference, settings.auc_ratio) if search.reference else
+                 f"baseline val AUC {base.auc:.4f}; target beta = {settings.auc_ratio} x {reference:.4f} = {search.beta:.4f}")
+    _log(f"{beta_text}; budget {space.budget_flops:,.0f} FLOPs on {device.name}; strategy {settings.strategy}")
     with executors.make(settings.executor, evaluator, settings.workers, settings.ray_address, _log) as executor:
         search.executor = executor  # the baseline trained here; the candidates where --executor says
         winner = strategies.run(settings.strategy, search, baseline, seed=config.data.seed)
@@ -156,8 +133,15 @@ def _search(config: RunConfig, out: Path, resume: bool, as_json: bool) -> int:
         _log("report: " + ", ".join(str(p) for p in paths))
 
 
-def _start_baseline(out: Path, baseline, given, flops: float, epochs: int) -> None:
-    """A user's trained model (given): its weights go where the Evaluator finds them, to be scored as given."""
+def _start_baseline(out: Path, config: RunConfig, data, baseline, given, flops: float) -> None:
+    """Say what the run holds; a user's trained model (given): its weights go where the Evaluator finds them, to be
+    scored as given."""
+    if baseline.tasks and config.data.loso:
+        raise CompressError("--loso: leave-one-subject-out is for single-task wearable runs; multi-task data "
+                            "is split by subjects (--holdout-subject picks the test subject)")
+    _log(f"run folder {out}; data {data.name}: {len(data.y_train)} train / {len(data.y_val)} val / "
+         f"{len(data.y_test)} test, {data.classes} classes" + f", tasks {', '.join(baseline.tasks)}" * bool(baseline.tasks))
+    epochs = config.train.final_epochs
     if given is None:
         _log(f"training baseline {baseline.name} ({flops / 1e6:.2f} MFLOPs) for {epochs} epochs")
         return
@@ -168,11 +152,13 @@ def _start_baseline(out: Path, baseline, given, flops: float, epochs: int) -> No
         save_model(given, out / "weights" / f"{baseline.key}.weights.h5", weights_only=True)
 
 
-def _beta_reference(config: RunConfig, baseline, out: Path, data, val_auc: float) -> tuple[dict | None, float]:
+def _beta_reference(config: RunConfig, baseline, out: Path, data, val_auc: float,
+                    task_aucs: dict | None = None) -> tuple[dict | None, float]:
     """(LOSO scores or None, the AUC beta is relative to): the baseline's val AUC, or with --loso its mean test
-    AUC over every held-out subject (search/loso.py); refused when the baseline learned next to nothing."""
+    AUC over every held-out subject (search/loso.py); refused when the baseline learned next to nothing.
+    Multi-task (task_aucs, each task's val AUC): `auc` is already a share of the baseline's, so 1 (tasks.py)."""
     if not config.data.loso:
-        _check_baseline_learned(val_auc, config)
+        _check_baseline_learned(min(task_aucs.values()) if task_aucs else val_auc, config)
         return None, val_auc
     if not hasattr(data, "subjects"):
         raise CompressError(f"--loso: {config.data.source} has no subjects; use synthetic-wearables or a "
@@ -233,17 +219,22 @@ def _ship(config: RunConfig, out: Path, summary: dict, data, as_json: bool = Fal
     """Export the winner to int8, check it against beta, generate its Arduino sketch in the run folder, and
     (unless --json) show the results table again, now with the int8 row."""
     from compress.deploy.ship import ship
+    from compress.models.spec import ModelSpec
     from compress.report import tables
 
     _log("exporting the winner to int8 TFLite (full-integer PTQ" + (" after QAT)" if config.export.qat else ")"))
+    spec = ModelSpec.from_json((out / "best_spec.json").read_text())
+    data = data.at_input(spec.input_shape, spec.rate_divisor) if spec.rate_divisor > 1 else data  # its windows
     try:
-        result = ship(out, data, beta=summary["beta"], qat=config.export.qat, seed=config.data.seed,
+        result = ship(out, data, beta=tasks.int8_floor(summary), qat=config.export.qat,
+                      seed=config.data.seed,
                       device=config.targets.device, expected_latency_s=summary["final"]["latency_s"], log=_log)
     finally:  # the int8 figures count even when int8 AUC fell below beta
         exported = out / "export.json"
         if exported.exists():
             report = json.loads(exported.read_text())
-            summary["int8"] = {**summary["final"], "val": None, "test": report["metrics"]["int8"],
+            test = tasks.relative(report["metrics"]["int8"], tasks.reference_of(summary["baseline"]["test"]))
+            summary["int8"] = {**summary["final"], "val": None, "test": test,
                                "model_bytes": report["model_bytes"]}
             write_json(out / "summary.json", summary)
     summary["firmware"] = {k: result[k] for k in ("sketch_dir", "model_bytes", "arena_measured_bytes",

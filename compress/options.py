@@ -8,7 +8,7 @@ import argparse
 import math
 
 from compress import CompressError
-from compress.config import DataConfig, EmulatorConfig, ExportConfig, RunConfig, SearchConfig, Targets, TrainConfig
+from compress.config import DEFAULT_BASELINES, DataConfig, EmulatorConfig, ExportConfig, RunConfig, SearchConfig, Targets, TrainConfig
 
 
 def _number(text: str, cast, expected: str, ok) -> float | int:
@@ -51,6 +51,25 @@ def class_list(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r}: expected class names or codes separated by commas, "
                                          "e.g. happy,sad")
     return ",".join(names)
+
+
+def name_list(text: str) -> str:
+    """Comma-separated names (--tasks arousal,valence), at least one, none empty, none twice."""
+    names = [n.strip() for n in text.split(",")]
+    if not all(names) or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected distinct names separated by commas, e.g. "
+                                         "arousal,dominance,valence")
+    return ",".join(names)
+
+
+def weight_list(text: str) -> str:
+    """Comma-separated finite weights >= 0 (--task-weights 1,2,1); their count is checked against the tasks."""
+    try:
+        for part in text.split(","):
+            _number(part.strip(), float, "", lambda v: v >= 0)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected weights >= 0 separated by commas, e.g. 1,2,1") from None
+    return ",".join(p.strip() for p in text.split(","))
 
 
 def budget(text: str) -> float | None:
@@ -101,7 +120,7 @@ def data_config(args, source: str | None = None) -> DataConfig:
                       class_subset=args.class_subset, task=args.task, size=args.size, channels=args.channels, samples=args.samples,
                       balance=args.balance, seed=args.seed, holdout_group=args.holdout_group,
                       subjects=args.subjects, rate_hz=args.rate_hz, window_s=args.window_s, hop_s=args.hop_s,
-                      target=args.target, loso=args.loso)
+                      target=args.target, loso=args.loso, tasks=args.tasks, source_rate=args.source_rate)
 
 
 def targets(args) -> Targets:
@@ -119,8 +138,8 @@ def run_config(args) -> RunConfig:
         data=data_config(args), targets=targets(args),
         train=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, baseline_lr=args.baseline_lr,
                           final_epochs=args.final_epochs, distill=args.distill,
-                          retrain_baseline=args.retrain_baseline),
-        search=SearchConfig(baseline=args.baseline, strategy=args.strategy, auc_ratio=args.auc_ratio,
+                          retrain_baseline=args.retrain_baseline, task_weights=args.task_weights),
+        search=SearchConfig(baseline=args.baseline or DEFAULT_BASELINES.get(args.data, "alexnet"), strategy=args.strategy, auc_ratio=args.auc_ratio,
                             max_evals=args.max_evals, max_minutes=args.max_minutes,
                             patience=None if args.patience == 0 else args.patience, finalists=args.finalists,
                             executor=args.executor, workers=args.workers, ray_address=args.ray_address),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "compress"
-BASE = {"compress", "compress.config", "compress.files"}
+BASE = {"compress", "compress.config", "compress.files", "compress.console"}
 ALLOWED = {
     "models": set(),
     "data": set(),

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from compress import cli
+from compress.console import Console
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,11 +69,9 @@ def test_progress_shows_count_elapsed_eta_and_best_goal():
 
 
 def test_on_a_terminal_the_status_is_one_live_line_under_the_messages(monkeypatch):
-    from compress import jobs
-
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    console = jobs._Console()
+    console = Console()
     console.progress("[1/5] 5s elapsed, ETA <= 20s, best goal none yet", "baseline")
     console("    epoch 1: loss 0.6")
     console.progress("[2/5] 9s elapsed, ETA <= 14s, best goal 0.8000", "conv1 filters 32->16")

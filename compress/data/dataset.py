@@ -45,8 +45,9 @@ class Dataset:
             raise ValueError(f"split must be one of {SPLITS}, not {name!r}")
         return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
 
-    def at_input(self, input_shape) -> "Dataset":
-        """The data as a model with this (H, W, C) input needs it: a reduced-resolution model gets resized images."""
+    def at_input(self, input_shape, rate_divisor: int = 1) -> "Dataset":
+        """The data as a model with this (H, W, C) input needs it: a reduced-resolution model gets resized images
+        (rate_divisor: sensor windows only, wearable_data.windows_at)."""
         h, w, c = (int(d) for d in input_shape)
         if (h, w, c) == self.input_shape:
             return self
@@ -176,6 +177,23 @@ def _check(y: np.ndarray, split: np.ndarray, names: tuple[str, ...], source: str
                                 f"({sum(split == s)} images): AUC is undefined; add images or use other splits")
 
 
+def _multitask(config: DataConfig, cache_dir) -> Dataset:
+    """Multi-task windows, y (N, K); one task (--tasks valence) is an ordinary single-label data set."""
+    from dataclasses import replace
+
+    from compress.data import multitask
+
+    tasks = tuple(config.tasks.split(",")) if config.tasks else None  # None: every task the data labels
+    data = multitask.load_multitask(config.source, tasks, rate_hz=config.rate_hz, window_s=config.window_s,
+                                    hop_s=config.hop_s, seed=config.seed, subjects=config.subjects or 20,
+                                    source_rate=config.source_rate, holdout_subject=config.holdout_group,
+                                    cache_dir=cache_dir)
+    if len(data.tasks) > 1:
+        return data
+    ys = {f"y_{s}": data.split(s)[1][:, 0] for s in SPLITS}
+    return replace(data, class_names=tuple(f"{c}-{data.tasks[0]}" for c in data.class_names), tasks=(), **ys)
+
+
 # --- the public entry points ------------------------------------------------------------------
 
 def _source(source: str, task, positive, size, channels, samples, seed, cache_dir) -> RawImages:
@@ -195,10 +213,12 @@ def _source(source: str, task, positive, size, channels, samples, seed, cache_di
 
 def load(config: DataConfig = DataConfig(), *, cache_dir=None) -> Dataset:
     """A data set split into train/val/test, x float32 in [0, 1] NHWC, y int64; binary tasks: positive is 1."""
-    from compress.data import wearable_data  # wearable windows (signals.py): their own preparation and splits
+    from compress.data import multitask, wearable_data  # sensor windows (signals.py): their own preparation, splits
 
     if wearable_data.is_signal_source(config.source):
         return wearable_data.load_signals(config, cache_dir=cache_dir)
+    if multitask.is_multitask_source(config.source):
+        return _multitask(config, cache_dir)
     source, positive, seed = config.source, config.positive, config.seed
     if config.task not in ("binary", "4class"):
         raise CompressError(f"task must be 'binary' or '4class', not {config.task!r}")

@@ -15,6 +15,7 @@ The steps, as K-EmoCon studies prepare E4 + Polar data:
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,3 +107,31 @@ def subject_windows(rec: Recording, target: str, rate: float, window_s: float, h
                             "(leave the subject out or choose another --target)")
     windows = signal[starts[:, None] + np.arange(length)[None, :]]
     return windows[:, :, None, :], labels
+
+
+def rewindow(windows: np.ndarray, length: int, divisor: int = 1) -> np.ndarray:
+    """Windows (N, T, 1, C) as a model reading `length` samples at 1/divisor of their rate needs them: the most
+    recent length x divisor samples, each run of `divisor` averaged (the rolling mean `resample` down-samples with)."""
+    span = length * divisor
+    if not 1 <= span <= windows.shape[1]:
+        raise CompressError(f"a window of {length} samples at 1/{divisor} of the rate needs {span} samples; the "
+                            f"data's windows have {windows.shape[1]}")
+    recent = windows[:, windows.shape[1] - span:]
+    n, _, _, c = recent.shape
+    return recent.reshape(n, length, divisor, 1, c).mean(axis=2).astype(np.float32)
+
+
+def windows_at(data, input_shape, rate_divisor: int = 1):
+    """Sensor windows as a model with this (T, 1, C) input at 1/rate_divisor of the data's rate needs them
+    (signals.rewindow: a shorter window keeps the most recent samples); memoised like Dataset.resized."""
+    shape = tuple(int(d) for d in input_shape)
+    if shape == data.input_shape and rate_divisor == 1:
+        return data
+    if shape[1:] != data.input_shape[1:] or shape[0] * rate_divisor > data.input_shape[0]:
+        raise CompressError(f"model input {shape}{f' at 1/{rate_divisor} of the rate' * (rate_divisor > 1)} does "
+                            f"not fit the {data.name} windows {data.input_shape} (T samples x 1 x channels)")
+    key = (shape[0], rate_divisor)
+    if key not in data._resized:
+        xs = {f"x_{s}": rewindow(data.split(s)[0], shape[0], rate_divisor) for s in ("train", "val", "test")}
+        data._resized[key] = dataclasses.replace(data, **xs, rate_hz=data.rate_hz / rate_divisor, _resized={})
+    return data._resized[key]

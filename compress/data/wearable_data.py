@@ -18,7 +18,7 @@ from compress.data import wearables
 from compress.data.dataset import Dataset, cache_root
 from compress.data.images import SPLITS
 from compress.data.kemocon import is_kemocon, read_kemocon
-from compress.data.signals import CHANNELS, TARGETS, Recording, subject_windows
+from compress.data.signals import CHANNELS, TARGETS, Recording, subject_windows, windows_at
 
 _PREPARED: dict = {}  # in-process memo: the folds of a LOSO run re-split the same windows
 
@@ -36,15 +36,17 @@ class SignalDataset(Dataset):
     rate_hz: float = 4.0
     augmentable = False  # the image augmentations (warps, blur, clipping to [0, 1]) do not apply
 
-    def at_input(self, input_shape) -> "Dataset":
-        if tuple(int(d) for d in input_shape) != self.input_shape:
-            raise CompressError(f"model input {tuple(input_shape)} does not fit the {self.name} windows "
-                                f"{self.input_shape} (T samples x 1 x channels)")
-        return self
+    def at_input(self, input_shape, rate_divisor: int = 1) -> "Dataset":
+        return windows_at(self, input_shape, rate_divisor)
+
+
+def _count(config: DataConfig) -> int:
+    """--subjects, or the generator's default."""
+    return config.subjects or wearables.SUBJECTS
 
 
 def _cache_path(config: DataConfig, cache_dir) -> Path:
-    params = dict(generator=wearables.fingerprint(), subjects=config.subjects, seed=config.seed)
+    params = dict(generator=wearables.fingerprint(), subjects=_count(config), seed=config.seed)
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
     return cache_root(cache_dir) / f"{wearables.SYNTHETIC_WEARABLES}-{key}.npz"
 
@@ -55,7 +57,7 @@ def _synthetic(config: DataConfig, cache_dir) -> list[Recording]:
     if path.exists():
         with np.load(path) as f:
             return [_unpack(f, i) for i in range(int(f["subjects"]))]
-    recs = wearables.generate(config.subjects, config.seed)
+    recs = wearables.generate(_count(config), config.seed)
     arrays = {"subjects": np.array(len(recs))}
     for i, rec in enumerate(recs):
         arrays |= {f"{i}_{c}_{p}": a for c, pair in rec.signals.items() for p, a in zip("tv", pair)}
@@ -73,8 +75,8 @@ def _unpack(f, i: int) -> Recording:
 
 def recordings(config: DataConfig, cache_dir=None) -> list[Recording]:
     if config.source == wearables.SYNTHETIC_WEARABLES:
-        if config.subjects < 3:
-            raise CompressError(f"--subjects {config.subjects}: leave-one-subject-out needs at least 3")
+        if _count(config) < 3:
+            raise CompressError(f"--subjects {_count(config)}: leave-one-subject-out needs at least 3")
         return _synthetic(config, cache_dir)
     return read_kemocon(config.source)
 
@@ -90,7 +92,7 @@ def _check(config: DataConfig) -> None:
 def windows(config: DataConfig, cache_dir=None) -> dict:
     """subject -> (windows, labels) for every subject, memoised per preparation setting."""
     _check(config)
-    key = (config.source, config.subjects, config.seed, config.rate_hz, config.window_s, config.hop_s, config.target,
+    key = (config.source, _count(config), config.seed, config.rate_hz, config.window_s, config.hop_s, config.target,
            str(cache_root(cache_dir)), json.dumps(wearables.fingerprint()))
     if key not in _PREPARED:
         name = Path(config.source).name if config.source != wearables.SYNTHETIC_WEARABLES else config.source

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from compress import CompressError
+from compress.models.spec import softmax_name
 
 # FLOPs are what TensorFlow's profiler counts (tf.compat.v1.profiler, float_operation()) on the frozen inference
 # graph for one input. Its rules (tensorflow/python/profiler/internal/flops_registry.py, ops/nn_ops.py), checked by
@@ -215,17 +216,19 @@ def spec_cost(spec) -> ModelCost:
             nodes.extend(spec_rows(layer, ins[0], sources[0]))
             continue
         nodes.append((_spec_layer(layer, ins, shapes[layer.name], spec.temporal), tuple(sources), layer.name))
-    last = spec.layers[-1].name if spec.layers else "input"
-    if spec.head:
-        nodes.append((_dense("head", shapes[last], (spec.classes,)), (last,), "head"))
-    else:  # the identity build() names "head" so that the logits have a layer of their own
-        nodes.append((_row("head", "identity", (spec.classes,)), (last,), "head"))
-    nodes.append((_row("softmax", "softmax", (spec.classes,), flops=5 * spec.classes), ("head",), "softmax"))
+    outputs = []
+    for task, (head, last) in zip(spec.tasks or (None,), spec.outputs()):
+        if spec.head:
+            nodes.append((_dense(head, shapes[last], (spec.classes,)), (last,), head))
+        else:  # the identity build() names "head" so that the logits have a layer of their own
+            nodes.append((_row(head, "identity", (spec.classes,)), (last,), head))
+        outputs.append(softmax_name(task))
+        nodes.append((_row(outputs[-1], "softmax", (spec.classes,), flops=5 * spec.classes), (head,), outputs[-1]))
     if spec.temporal:  # branches of a sensor-window spec run stage by stage, as Keras orders them
         from compress.models.temporal import keras_order
 
-        nodes = keras_order(nodes, "softmax")
-    return _model_cost(spec.name or "model", "spec", nodes, {"input": _prod(spec.input_shape)}, ["softmax"])
+        nodes = keras_order(nodes, outputs)
+    return _model_cost(spec.name or "model", "spec", nodes, {"input": _prod(spec.input_shape)}, outputs)
 
 
 def _spec_layer(layer, ins, o, temporal=False) -> LayerCost:

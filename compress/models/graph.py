@@ -7,7 +7,8 @@ from dataclasses import replace
 from compress.models.spec import (FILTER_KINDS, HEAD_NAME, INPUT_NAME, MERGE_KINDS, POOL_KINDS, Layer, ModelSpec,
                                   SpecError)
 
-# kinds whose output channels are their input's (a width decided upstream passes straight through them)
+# kinds whose output channels are their input's (a width decided upstream passes straight through them; dwconv's
+# are its input's times its depth multiplier)
 SAME_CHANNELS = ("bn", "relu", "relu6", "dropout", "identity", "zeropad", "rescale", "dwconv", "flatten", "gap",
                  "gmp") + POOL_KINDS
 
@@ -67,8 +68,10 @@ def _window_shape(layer: Layer, h: int, w: int, c: int, temporal: bool = False) 
     oh, ow = _spatial(h, layer.kernel, stride, padding), _spatial(w, kernel_w, stride_w, padding)
     if oh < 1 or ow < 1:
         raise SpecError(f"layer {name!r}: output would be {oh}x{ow}")
-    if kind in POOL_KINDS or kind == "dwconv":
+    if kind in POOL_KINDS:
         return (oh, ow, c)
+    if kind == "dwconv":  # units: the depth multiplier (0 = 1), filters per input channel
+        return (oh, ow, c * max(layer.units, 1))
     if layer.units < 1:
         raise SpecError(f"layer {name!r}: needs at least one filter")
     return (oh, ow, layer.units)
@@ -95,7 +98,8 @@ def tensor_shapes(spec: ModelSpec) -> dict[str, tuple]:
             raise SpecError(f"layer {layer.name!r}: reads {missing}, which are not earlier layers")
         shapes[layer.name] = output_shape(layer, [shapes[s] for s in sources], spec.temporal)
         read.update(sources)
-    dead = [layer.name for layer in spec.layers[:-1] if layer.name not in read]
+    outputs = {source for _, source in spec.outputs()}
+    dead = [layer.name for layer in spec.layers if layer.name not in read | outputs]
     if dead:
         raise SpecError(f"spec {spec.name!r}: layers {dead} feed nothing")
     return shapes
@@ -105,6 +109,12 @@ def layer_shapes(spec: ModelSpec) -> list[tuple[Layer, tuple, tuple]]:
     """(layer, first input's shape, output shape) per layer and the head row last (ModelSpec.shapes)."""
     shapes = tensor_shapes(spec)
     out = [(layer, shapes[sources[0]], shapes[layer.name]) for layer, sources in zip(spec.layers, spec.inputs())]
+    if spec.tasks:  # one Dense(classes) head per task
+        for head, source in spec.outputs():
+            if len(shapes[source]) != 1:
+                raise SpecError(f"spec {spec.name!r}: {head} needs a flat input; add flatten or gap after {source!r}")
+            out.append((Layer("dense", head, units=spec.classes), shapes[source], (spec.classes,)))
+        return out
     last = shapes[spec.layers[-1].name] if spec.layers else spec.input_shape
     if len(last) != 1:
         raise SpecError(f"spec {spec.name!r}: the head needs a flat input; add flatten or gap (got {last})")
@@ -120,10 +130,13 @@ def layer_shapes(spec: ModelSpec) -> list[tuple[Layer, tuple, tuple]]:
 
 # --- who reads whom ----------------------------------------------------------------------------------------------
 def consumers(spec: ModelSpec) -> dict[str, list[str]]:
+    """Who reads each layer; a multi-task spec's heads count as readers (a single head reads the last layer)."""
     out = {INPUT_NAME: []} | {layer.name: [] for layer in spec.layers}
     for layer, sources in zip(spec.layers, spec.inputs()):
         for s in sources:
             out.setdefault(s, []).append(layer.name)
+    for head, source in spec.outputs() if spec.tasks else ():
+        out[source].append(head)
     return out
 
 
@@ -145,7 +158,7 @@ def block_end(spec: ModelSpec, name: str) -> str:
 
     readers, kinds = consumers(spec), {layer.name: layer.kind for layer in spec.layers}
     end = name
-    while len(readers[end]) == 1 and kinds[readers[end][0]] in FOLLOWER_KINDS and len(readers[readers[end][0]]) <= 1:
+    while len(readers[end]) == 1 and kinds.get(readers[end][0]) in FOLLOWER_KINDS and len(readers[readers[end][0]]) <= 1:
         end = readers[end][0]
     return end
 
@@ -197,13 +210,14 @@ def explicit(spec: ModelSpec) -> list[Layer]:
     return [replace(layer, inputs=sources) for layer, sources in zip(spec.layers, spec.inputs())]
 
 
-def compact(spec: ModelSpec, layers: list[Layer]) -> ModelSpec:
-    """Drop `inputs` where a layer reads just the layer listed before it (so chains stay plain lists)."""
+def compact(spec: ModelSpec, layers: list[Layer], heads: tuple | None = None) -> ModelSpec:
+    """Drop `inputs` where a layer reads just the layer listed before it (so chains stay plain lists); heads: the
+    layers a multi-task spec's heads read now (default: unchanged)."""
     out, previous = [], INPUT_NAME
     for layer in layers:
         out.append(replace(layer, inputs=() if layer.inputs == (previous,) else layer.inputs))
         previous = layer.name
-    return spec.replace(layers=tuple(out))
+    return spec.replace(layers=tuple(out), heads=spec.heads if heads is None else tuple(heads))
 
 
 def remove(spec: ModelSpec, names, reroute: dict[str, str]) -> ModelSpec:
@@ -214,7 +228,7 @@ def remove(spec: ModelSpec, names, reroute: dict[str, str]) -> ModelSpec:
         return n
 
     layers = [replace(l, inputs=tuple(target(s) for s in l.inputs)) for l in explicit(spec) if l.name not in names]
-    return compact(spec, layers)
+    return compact(spec, layers, tuple(target(h) for h in spec.heads))
 
 
 def insert_after(spec: ModelSpec, name: str, new: Layer) -> ModelSpec:
@@ -226,7 +240,7 @@ def insert_after(spec: ModelSpec, name: str, new: Layer) -> ModelSpec:
             layers.append(replace(new, inputs=(name,)))
     if name == INPUT_NAME:
         layers.insert(0, replace(new, inputs=(INPUT_NAME,)))
-    return compact(spec, layers)
+    return compact(spec, layers, tuple(new.name if h == name else h for h in spec.heads))
 
 
 def substitute(spec: ModelSpec, name: str, new: Layer) -> ModelSpec:
@@ -236,11 +250,11 @@ def substitute(spec: ModelSpec, name: str, new: Layer) -> ModelSpec:
         if layer.name == name:
             layer = replace(new, inputs=layer.inputs)
         layers.append(replace(layer, inputs=tuple(new.name if s == name else s for s in layer.inputs)))
-    return compact(spec, layers)
+    return compact(spec, layers, tuple(new.name if h == name else h for h in spec.heads))
 
 
 def unique_name(spec: ModelSpec, stem: str) -> str:
-    names, i = {layer.name for layer in spec.layers} | {INPUT_NAME, HEAD_NAME}, 1
+    names, i = {layer.name for layer in spec.layers} | {INPUT_NAME, HEAD_NAME} | {h for h, _ in spec.outputs()}, 1
     name = stem
     while name in names:
         i += 1

@@ -1,7 +1,7 @@
 """ModelSpec -> tf_keras functional model (imported only by ModelSpec.build, so TensorFlow loads on demand)."""
 from __future__ import annotations
 
-from compress.models.spec import BN_MOMENTUM, HEAD_NAME, INPUT_NAME, Layer, ModelSpec
+from compress.models.spec import BN_MOMENTUM, HEAD_NAME, INPUT_NAME, Layer, ModelSpec, softmax_name
 
 
 def build(spec: ModelSpec, seed: int | None = None):
@@ -15,6 +15,10 @@ def build(spec: ModelSpec, seed: int | None = None):
     for layer, sources in zip(spec.layers, spec.inputs()):
         ins = [tensors[s] for s in sources]
         x = tensors[layer.name] = _keras_layer(keras, layer, ins if len(ins) > 1 else ins[0], spec.temporal)
+    if spec.tasks:  # one output per task, in the spec's task order
+        outputs = [keras.layers.Softmax(name=softmax_name(task))(keras.layers.Dense(spec.classes, name=head)(tensors[s]))
+                   for task, (head, s) in zip(spec.tasks, spec.outputs())]
+        return keras.Model(tensors[INPUT_NAME], outputs, name=spec.name or "model")
     if spec.head:
         x = keras.layers.Dense(spec.classes, name=HEAD_NAME)(x)
     else:  # the logits come from the last layer; an identity keeps HEAD_NAME the logits' layer for distillation
@@ -36,7 +40,7 @@ def _keras_layer(keras, layer: Layer, x, temporal: bool = False):
     conv_args = dict(kernel_size=k, strides=s, padding=layer.padding, name=n, use_bias=layer.bias)
     simple = {
         "conv": lambda: L.Conv2D(layer.units, **conv_args),
-        "dwconv": lambda: L.DepthwiseConv2D(**conv_args),
+        "dwconv": lambda: L.DepthwiseConv2D(depth_multiplier=max(layer.units, 1), **conv_args),
         "sepconv": lambda: L.SeparableConv2D(layer.units, **conv_args),
         "maxpool": lambda: L.MaxPooling2D(k, s, padding=layer.padding, name=n),
         "avgpool": lambda: L.AveragePooling2D(k, s, padding=layer.padding, name=n),

@@ -13,6 +13,7 @@ from compress.models.spec import CONV_KINDS, INPUT_NAME, Layer, ModelSpec
 
 KERNEL_STEPS = (7, 5, 3)  # 11 -> 7 -> 5 -> 3, as AlexNet's kernels shrink in the seed
 INPUT_STEPS = (40, 32, 24)  # 48 -> 40 -> 32 -> 24; the data pipeline resizes to match
+WINDOW_SHARE = 0.75  # a shorter sensor window keeps its most recent three quarters
 
 
 @dataclass(frozen=True)
@@ -144,8 +145,22 @@ def smaller_input(spec: ModelSpec):
         yield f"input {h}\u2192{smaller[0]}", spec.replace(input_shape=(smaller[0], smaller[0], c))
 
 
+def shorter_window(spec: ModelSpec):
+    """Sensor windows: keep the window's most recent WINDOW_SHARE, or read the same seconds at half the rate (the
+    data is re-windowed to match: SignalDataset.at_input), as smaller_input does for images."""
+    t, _, c = spec.input_shape
+    if not spec.temporal or t < 2:
+        return
+    shorter = int(t * WINDOW_SHARE)
+    if 1 <= shorter < t:
+        yield f"window {t}\u2192{shorter} samples", spec.replace(input_shape=(shorter, 1, c))
+    divisor = 2 * spec.rate_divisor
+    yield (f"rate 1/{divisor} (window {t}\u2192{t // 2} samples)",
+           spec.replace(input_shape=(t // 2, 1, c), rate_divisor=divisor))
+
+
 MOVES = (halve_width, remove_layer, remove_residual_block, remove_branch, raise_stride, insert_pool, shrink_kernel,
-         separable, global_pooling, smaller_input)
+         separable, global_pooling, smaller_input, shorter_window)
 
 
 def reductions(spec: ModelSpec, flops=None) -> list[Reduction]:

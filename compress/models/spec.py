@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import numbers
+import re
 from dataclasses import dataclass, field
 
 from compress import CompressError
@@ -22,6 +23,7 @@ MERGE_KINDS = ("add", "concat")  # the only kinds with several inputs
 KINDS = CONV_KINDS + POOL_KINDS + ("bn", "relu", "relu6", "dropout", "flatten", "gap", "gmp", "dense", "add",
                                    "concat", "zeropad", "rescale", "identity", "lstm", "select")
 HEAD_NAME = "head"  # the output Dense(classes) + softmax that a spec ends with (head=True)
+TASK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")  # a task names layers (head_<task>) and C identifiers
 INPUT_NAME = "input"  # what the first layer (and any layer naming it in `inputs`) reads
 # Candidates train for a few hundred steps: with Keras' default 0.99 the inference statistics of BN stay near
 # their initial values and a well-ranked model (good AUC) still predicts one class for everything.
@@ -36,7 +38,7 @@ class SpecError(CompressError, ValueError):
 class Layer:
     kind: str  # one of KINDS
     name: str  # unique within a spec; stable across reductions (for people and for weight matching)
-    units: int = 0  # filters (conv, sepconv, residual) or units (dense)
+    units: int = 0  # filters (conv, sepconv, residual), units (dense, lstm), depth multiplier (dwconv; 0 = 1)
     kernel: int = 0  # square kernel (convs) or pool size (pools)
     stride: int = 1
     padding: str = "same"  # "same" | "valid"
@@ -81,6 +83,16 @@ class Layer:
         return out
 
 
+def head_name(task: str | None = None) -> str:
+    """The output layer's name: 'head', or 'head_<task>' for one task of a multi-task spec."""
+    return f"{HEAD_NAME}_{task}" if task else HEAD_NAME
+
+
+def softmax_name(task: str | None = None) -> str:
+    """The softmax after a head, the model output Keras names losses and predictions by."""
+    return f"softmax_{task}" if task else "softmax"
+
+
 def _whole(value, where: str, least: int) -> int:
     """A JSON whole number >= least ("8" or 8.5 or true are not): SpecError naming the field otherwise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
@@ -101,6 +113,11 @@ class ModelSpec:
     layers: tuple[Layer, ...]  # in execution order; the last one feeds the head (or is the output)
     name: str = field(default="", compare=False)  # a label for people; not part of the key
     head: bool = True  # True: a Dense(classes) head follows; False: the last layer already outputs `classes` logits
+    # multi-task: one Dense(classes) head per task, named head_<task>, reading the layer heads[i]; () = one head
+    tasks: tuple = ()
+    heads: tuple = ()
+    # a sensor-window spec may read the data at a lower rate: its rate / rate_divisor (the data is re-windowed)
+    rate_divisor: int = 1
 
     def __post_init__(self):
         shape = self.input_shape
@@ -115,11 +132,34 @@ class ModelSpec:
                             f"{INPUT_NAME!r}: {names}")
         if self.classes < 2:
             raise SpecError(f"spec {self.name!r}: needs at least 2 classes, got {self.classes}")
+        self._check_tasks(set(names))
+        object.__setattr__(self, "rate_divisor", _whole(self.rate_divisor, f"spec {self.name!r}: rate_divisor", 1))
+        if self.rate_divisor > 1 and not self.temporal:
+            raise SpecError(f"spec {self.name!r}: rate_divisor is for (T, 1, C) sensor windows, not images")
+
+    def _check_tasks(self, names: set) -> None:
+        for attr in ("tasks", "heads"):
+            value = getattr(self, attr)
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                raise SpecError(f"spec {self.name!r}: {attr} must be a list of names, not {value!r}")
+            object.__setattr__(self, attr, tuple(value))
+        if not self.tasks and not self.heads:
+            return
+        bad = [t for t in self.tasks if not TASK_NAME.fullmatch(t)]
+        if bad or len(set(self.tasks)) != len(self.tasks) or len(self.tasks) < 2:
+            raise SpecError(f"spec {self.name!r}: tasks must be at least two distinct names of letters, digits and _ "
+                            f"(starting with a letter), not {list(self.tasks)}")
+        clash = names & {n for t in self.tasks for n in (head_name(t), softmax_name(t))}
+        if len(self.heads) != len(self.tasks) or not set(self.heads) <= names or not self.head or clash:
+            raise SpecError(f"spec {self.name!r}: a multi-task spec needs head true and one existing layer per task "
+                            f"in heads; tasks {list(self.tasks)}, heads {list(self.heads)}")
 
     # --- identity -------------------------------------------------------------------------
     def to_dict(self) -> dict:
         out = {"name": self.name, "input_shape": list(self.input_shape), "classes": self.classes,
                "layers": [layer.to_dict() for layer in self.layers]}
+        out |= {"tasks": list(self.tasks), "heads": list(self.heads)} if self.tasks else {}
+        out |= {"rate_divisor": self.rate_divisor} if self.rate_divisor > 1 else {}
         return out if self.head else out | {"head": False}
 
     @classmethod
@@ -134,7 +174,8 @@ class ModelSpec:
         try:
             layers = tuple(Layer(**layer) for layer in data["layers"])
             return cls(data["input_shape"], data["classes"], layers, str(data.get("name", "")),
-                       bool(data.get("head", True)))
+                       bool(data.get("head", True)), data.get("tasks", ()), data.get("heads", ()),
+                       data.get("rate_divisor", 1))
         except (KeyError, TypeError) as exc:
             raise SpecError(f"not a model spec: {exc}") from exc
 
@@ -160,6 +201,10 @@ class ModelSpec:
             body["inputs"] = [position.get(s, s) for s in sources]
             layers.append(body)
         body = {"input_shape": list(self.input_shape), "classes": self.classes, "head": self.head, "layers": layers}
+        if self.tasks:  # single-head specs keep the keys they always had
+            body |= {"tasks": list(self.tasks), "heads": [position[h] for h in self.heads]}
+        if self.rate_divisor > 1:
+            body["rate_divisor"] = self.rate_divisor
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
@@ -167,6 +212,12 @@ class ModelSpec:
         """A (T, 1, C) input is a window of T samples x C channels: its convs and pools slide along T only
         (kernel k x 1, stride s x 1), as Conv1D does and as TFLite Micro runs it (models/temporal.py)."""
         return self.input_shape[1] == 1
+
+    def outputs(self) -> list[tuple[str, str]]:
+        """(head layer name, the layer it reads) per output: one head reading the last layer, or one per task."""
+        if self.tasks:
+            return [(head_name(task), source) for task, source in zip(self.tasks, self.heads)]
+        return [(HEAD_NAME, self.layers[-1].name if self.layers else INPUT_NAME)]
 
     def replace(self, **changes) -> "ModelSpec":
         return dataclasses.replace(self, **changes)

@@ -3,10 +3,11 @@
 Convolutions and pools of such a spec slide along T only (ModelSpec.temporal: kernel k x 1, stride s x 1), which
 is Conv1D written as Conv2D, the form TFLite Micro runs. Two kinds exist for these specs alone:
 - lstm: Reshape (T, 1, C) -> (T, C), then a Keras LSTM returning its last state (units). Built without unrolling,
-  so a batch-1 conversion gives TFLite's one fused UNIDIRECTIONAL_SEQUENCE_LSTM op. Costed as TF's profiler counts
-  the same LSTM unrolled (a loop is invisible to it): per step 2 x MACs (4 gates x (C + units) x units) for the
-  two MatMuls, plus 12 x units (BiasAdd and AddV2 of the gates: 8, the cell update's two Mul and AddV2: 3, the
-  output Mul: 1); sigmoid and tanh count 0, as everywhere.
+  so a batch-1 conversion (convert.batch_one) gives TFLite's one fused UNIDIRECTIONAL_SEQUENCE_LSTM op, which TFLM
+  runs (README: the LSTM in TFLite Micro). Costed as TF's profiler counts the same LSTM unrolled (a loop is
+  invisible to it): per step 2 x MACs (4 gates x (C + units) x units) for the two MatMuls, plus 12 x units
+  (BiasAdd and AddV2 of the gates: 8, the cell update's two Mul and AddV2: 3, the output Mul: 1); sigmoid and
+  tanh count 0, as everywhere.
 - select: the input channels pads = (first, stop), e.g. one sensor for a late-fusion branch: Permute (T, C, 1),
   Cropping2D along the channels, and Permute back when more than one channel is kept (TRANSPOSE + STRIDED_SLICE).
 """
@@ -92,9 +93,9 @@ def _keras_lstm(layer, in_shapes, out_shape):
     return lstm_cost(layer.name, in_shapes[0], layer.units)
 
 
-def keras_order(nodes: list, output: str) -> list:
+def keras_order(nodes: list, outputs) -> list:
     """The rows in the order Keras lists (and the converter runs) a functional model's layers: by decreasing
-    longest distance to the output, ties in depth-first post-order from the output (tf_keras functional.py)."""
+    longest distance to an output, ties in depth-first post-order from the outputs (tf_keras functional.py)."""
     by_out = {out: (cost, ins, out) for cost, ins, out in nodes}
     post, seen = {}, set()
 
@@ -106,8 +107,10 @@ def keras_order(nodes: list, output: str) -> list:
             visit(source)
         post[name] = len(post)
 
-    visit(output)
-    depth = {output: 0}
+    outputs = [outputs] if isinstance(outputs, str) else list(outputs)
+    for output in outputs:
+        visit(output)
+    depth = dict.fromkeys(outputs, 0)
     for name in sorted(post, key=post.get, reverse=True):  # consumers before their inputs
         for source in by_out[name][1]:
             depth[source] = max(depth.get(source, 0), depth.get(name, 0) + 1)

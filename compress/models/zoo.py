@@ -118,6 +118,24 @@ def fusion_late(input_shape=WINDOW_INPUT, classes: int = 2) -> ModelSpec:
     return ModelSpec(input_shape, classes, layers, name="fusion_late")
 
 
+def fusion_channels(input_shape=WINDOW_INPUT, classes: int = 2) -> ModelSpec:
+    """Channel-based late fusion (ISWC 2017): every input channel convolved by its own filters, no channel mixing
+    before the fusion point (the flatten feeding the dense head), written as depthwise temporal convolutions.
+
+    dw1 gives each channel 32 filters of its own (k5 x 1, depth multiplier 32: outputs c*32 ... c*32+31 come from
+    channel c alone), dw2 filters each of those maps again by itself (k5 x 1, multiplier 1); only fc3 sees every
+    channel. One DEPTHWISE_CONV_2D op per layer runs every channel, where fusion_late needs a select (TRANSPOSE +
+    STRIDED_SLICE), its own convs and a CONCATENATION per branch. How it differs from fusion_late (sensor-based):
+    a sensor with several channels (an accelerometer's x, y, z) gets one branch there and one filter bank per
+    channel here; with one channel per sensor (this project's data) the grouping is the same and the difference is
+    the branch itself: fusion_late's two full convs mix a branch's 32 maps, dw2 never does.
+    """
+    layers = [Layer("dwconv", "dw1", units=32, kernel=5), Layer("bn", "bn1"), Layer("relu", "relu1"),
+              Layer("dwconv", "dw2", kernel=5), Layer("bn", "bn2"), Layer("relu", "relu2"),
+              _pool("pool1"), Layer("flatten", "flatten"), *_dense_block(3, 128, 0.5)]
+    return ModelSpec(input_shape, classes, layers, name="fusion_channels")
+
+
 def lstm(input_shape=WINDOW_INPUT, classes: int = 2) -> ModelSpec:
     """An LSTM over the BVP window (the input's first channel) returning its last state, then dropout."""
     layers = [Layer("select", "bvp_in", pads=(0, 1)), Layer("lstm", "lstm", units=64),
@@ -125,12 +143,50 @@ def lstm(input_shape=WINDOW_INPUT, classes: int = 2) -> ModelSpec:
     return ModelSpec(input_shape, classes, layers, name="lstm")
 
 
+# --- several tasks from one trunk: one head per task (ModelSpec.tasks) ----------------------------------------------
+TASKS = ("arousal", "dominance", "valence")
+MULTITASK_INPUT = (20, 1, 8)  # 5 s at 4 Hz of 8 sensor channels (compress.data.multitask)
+
+
+def multitask_cnn(input_shape=MULTITASK_INPUT, classes: int = 2, tasks=TASKS) -> ModelSpec:
+    """A shared 1-D CNN trunk (three k5 x 1 convs, as fusion_cnn) and per task a small dense layer and its head:
+    the hard-parameter-sharing design of multi-task learning (Caruana 1997; Ruder 2017), one loss per task."""
+    layers = [*_conv_block(1, 64, 5, bn=True), *_conv_block(2, 64, 5, bn=True), *_conv_block(3, 64, 5, bn=True),
+              _pool("pool1"), Layer("flatten", "flatten"), *_dense_block(4, 128, 0.5)]
+    tasks = tuple(tasks)
+    for task in tasks or ("task",):
+        layers += [Layer("dense", f"{task}_fc", units=32, inputs=("fc4_drop",)), Layer("relu", f"{task}_relu")]
+    if len(tasks) < 2:  # one task: the same trunk and head, as the single-task rival of a multi-task model
+        return ModelSpec(input_shape, classes, layers, name="multitask_cnn")
+    return ModelSpec(input_shape, classes, layers, name="multitask_cnn", tasks=tasks,
+                     heads=tuple(f"{t}_relu" for t in tasks))
+
+
+def with_tasks(spec: ModelSpec, tasks) -> ModelSpec:
+    """A single-head spec with one head per task, each reading the layer its single head read (any baseline,
+    a user's own included, can learn several tasks); a multi-task spec must name the same tasks."""
+    from compress import CompressError
+
+    tasks = tuple(tasks)
+    if spec.tasks:
+        if set(spec.tasks) != set(tasks):
+            raise CompressError(f"baseline {spec.name or 'spec'} predicts {', '.join(spec.tasks)}, the data "
+                                f"labels {', '.join(tasks)}; choose --tasks to match")
+        return spec
+    if not spec.head:
+        raise CompressError(f"baseline {spec.name or 'spec'} ends in its own class layer, so it cannot take one head "
+                            "per task; use a baseline with a dense head (e.g. multitask_cnn)")
+    last = spec.layers[-1].name
+    return spec.replace(tasks=tasks, heads=(last,) * len(tasks))
+
+
 ZOO = {"alexnet": alexnet, "fer_cnn": fer_cnn, "resnet_like": resnet_like, "embedded3": embedded3,
-       "fusion_cnn": fusion_cnn, "fusion_late": fusion_late, "lstm": lstm}
+       "fusion_cnn": fusion_cnn, "fusion_late": fusion_late,
+       "fusion_channels": fusion_channels, "lstm": lstm, "multitask_cnn": multitask_cnn}
 
 
-def get(name: str, input_shape=None, classes: int | None = None) -> ModelSpec:
-    """A zoo baseline by name; input shape and classes default to the baseline's own."""
+def get(name: str, input_shape=None, classes: int | None = None, tasks=None) -> ModelSpec:
+    """A zoo baseline by name; input shape and classes default to the baseline's own; tasks: one head each."""
     if name not in ZOO:
         raise KeyError(f"unknown baseline {name!r}; choose one of: {', '.join(ZOO)}")
     kwargs = {}
@@ -138,17 +194,20 @@ def get(name: str, input_shape=None, classes: int | None = None) -> ModelSpec:
         kwargs["input_shape"] = tuple(input_shape)
     if classes is not None:
         kwargs["classes"] = classes
-    return ZOO[name](**kwargs)
+    if name == "multitask_cnn" and tasks is not None:
+        kwargs["tasks"] = tuple(tasks)
+    spec = ZOO[name](**kwargs)
+    return with_tasks(spec, tasks) if tasks else spec
 
 
-def load_spec(source: str, input_shape=None, classes: int | None = None) -> ModelSpec:
+def load_spec(source: str, input_shape=None, classes: int | None = None, tasks=None) -> ModelSpec:
     """A baseline from a zoo name or a spec .json file (as written by a run: best_spec.json, spec in the journal)."""
     from pathlib import Path
 
     from compress import CompressError
 
     if source in ZOO:
-        return get(source, input_shape, classes)
+        return get(source, input_shape, classes, tasks)
     path = Path(source)
     if path.suffix != ".json":
         raise CompressError(f"{source}: not a zoo baseline ({', '.join(ZOO)}) nor a spec .json file")
@@ -163,4 +222,5 @@ def load_spec(source: str, input_shape=None, classes: int | None = None) -> Mode
         changes["input_shape"] = tuple(input_shape)
     if classes is not None:
         changes["classes"] = classes
-    return spec.replace(**changes) if changes else spec
+    spec = spec.replace(**changes) if changes else spec
+    return with_tasks(spec, tasks) if tasks else spec

@@ -71,7 +71,7 @@ def _label(ax, text: str, x: float, y: float, middle: float, left: bool) -> None
 # --- the search -----------------------------------------------------------------------------------
 
 def pareto(nodes: list[dict], beta: float, budget_flops: float, path, winner_key=None, final_auc=None,
-           winner_label: str = "winner") -> Path:
+           winner_label: str = "winner", ylabel: str = "validation ROC AUC") -> Path:
     """Every evaluated candidate as FLOPs (log) vs val AUC; nodes carry key, flops, auc, status."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8.5, 5))
@@ -105,7 +105,7 @@ def pareto(nodes: list[dict], beta: float, budget_flops: float, path, winner_key
     ax.set_xscale("log")
     ax.set_xlim(min(flops + [budget_flops]) / 1.6, max(flops) * 1.6)
     ax.set_xlabel("FLOPs per inference (log scale)")
-    ax.set_ylabel("validation ROC AUC")
+    ax.set_ylabel(ylabel)
     ax.set_title(f"{len(nodes)} evaluated candidates (shaded: within the FLOPs budget)")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)

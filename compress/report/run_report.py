@@ -4,7 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from compress import CompressError
+from compress.data.wearable_data import is_signal_source
 from compress.files import write_text
+from compress.models.spec import ModelSpec
 from compress.report.doc import Doc
 from compress.report.compare import compare_section
 from compress.report.operating import roc_section
@@ -84,8 +86,10 @@ def _search_sections(doc: Doc, run: Run, files: Path) -> None:
         run.settings.targets).budget_flops
     counts = {s: sum(n["status"] == s for n in nodes) for s in ("pruned", "kept", "goal")}
     doc.h("Pareto plot")
+    multitask = "tasks" in (run.baseline or {}).get("val", {})  # the worst task's share of the baseline's AUC
     doc.image(plots.pareto(nodes, run.beta, budget, files / "pareto.png", path[-1] if path else None,
-                           final.get("val", {}).get("auc"), short),
+                           final.get("val", {}).get("auc"), short,
+                           "worst task's val AUC / the baseline's" if multitask else "validation ROC AUC"),
               "Every evaluated candidate: FLOPs (log scale) against validation AUC, with beta and the FLOPs budget")
     doc.p(f"{len(nodes)} evaluations: {counts['pruned']} pruned (AUC < beta = {run.beta:.4f}), {counts['kept']} kept "
           f"(AUC >= beta but over a device target), {counts['goal']} goal{'s' * (counts['goal'] != 1)}. "
@@ -193,23 +197,29 @@ def _confusion_section(doc: Doc, run: Run, files: Path) -> None:
         doc.p("No int8 model yet: its matrix appears after the export.")
 
 
-def _saliency(run: Run, row: dict, path: Path) -> tuple[Path, str]:
-    import numpy as np
-
-    from compress.report import model_plots
+def _model(run: Run, row: dict):
+    """(Keras model, what it is): the fine-tuned winner once the run has one, else the row's saved weights."""
     from compress.models.spec import ModelSpec
 
     best = run.path / "best.keras"
     if run.summary and run.summary.get("final") and best.exists():
         from compress.models.keras_io import load_keras
 
-        model, which = load_keras(best), "the fine-tuned winner (`best.keras`)"
-    else:
-        weights = run.path / "weights" / f"{row['key']}.weights.h5"
-        if not weights.exists():
-            raise CompressError(f"{weights}: missing")
-        model, which = ModelSpec.from_dict(row["spec"]).build(), f"`weights/{weights.name}`"
-        model.load_weights(weights)
+        return load_keras(best), "the fine-tuned winner (`best.keras`)"
+    weights = run.path / "weights" / f"{row['key']}.weights.h5"
+    if not weights.exists():
+        raise CompressError(f"{weights}: missing")
+    model = ModelSpec.from_dict(row["spec"]).build()
+    model.load_weights(weights)
+    return model, f"`weights/{weights.name}`"
+
+
+def _saliency(run: Run, row: dict, path: Path) -> tuple[Path, str]:
+    import numpy as np
+
+    from compress.report import model_plots
+
+    model, which = _model(run, row)
     data = run.data()
     if model.input_shape[1] != data.input_shape[0]:
         data = data.resized(model.input_shape[1])
@@ -226,6 +236,9 @@ def _saliency_section(doc: Doc, run: Run, files: Path) -> None:
     if win is None:
         doc.p("No model to explain yet.")
         return
+    if ModelSpec.from_dict(win["spec"]).temporal:
+        doc.p("Not drawn: the inputs are sensor windows (T samples x channels), not images.")
+        return
     try:
         path, which = _saliency(run, win, files / "saliency.png")
     except (CompressError, OSError, ValueError) as exc:
@@ -237,10 +250,19 @@ def _saliency_section(doc: Doc, run: Run, files: Path) -> None:
           "(green right, red wrong).")
 
 
+def _signals_section(doc: Doc, run: Run, files: Path) -> None:
+    """Wearable runs: a window of each class (scored by the model the report describes) and the LOSO AUCs."""
+    from compress.report import signal_plots
+
+    signal_plots.signals_section(doc, run, files, lambda row: _model(run, row))
+
+
 def run_document(run: Run, files: Path, others: list[Run] = ()) -> Doc:
     doc = Doc()
     _overview(doc, run)
     _results_section(doc, run)
+    if is_signal_source(run.settings.data.source):
+        _signals_section(doc, run, files)
     _search_sections(doc, run, files)
     _layer_section(doc, run, files)
     _training_section(doc, run, files)

@@ -139,6 +139,13 @@ RESULT_HEADERS = ["model", "split", "AUC", "\u0394AUC", "accuracy", "precision",
 
 
 def model_rows(name: str, entry: dict, base_auc: dict) -> list[list]:
+    """val and test rows of one model; a multi-task model has one row per task (its `tasks` metrics)."""
+    if any("tasks" in (entry.get(split) or {}) for split in ("val", "test")):
+        rows = []
+        for task in next(entry[s]["tasks"] for s in ("val", "test") if entry.get(s)):
+            per_task = {s: entry[s]["tasks"][task] for s in ("val", "test") if entry.get(s)}
+            rows += model_rows(f"{name} [{task}]", {**entry, **per_task}, base_auc.get(task, {}))
+        return rows
     rows = []
     for split in ("val", "test"):
         m = entry.get(split)
@@ -157,6 +164,9 @@ def result_rows(summary: dict) -> list[list]:
     """Baseline, final and (once exported) final int8 rows, val and test, Delta AUC against the baseline."""
     base = summary["baseline"]
     base_auc = {split: base[split]["auc"] for split in ("val", "test") if base.get(split)}
+    if "tasks" in base["val"]:  # per task, then per split
+        base_auc = {t: {s: base[s]["tasks"][t]["auc"] for s in ("val", "test") if base.get(s)}
+                    for t in base["val"]["tasks"]}
     rows = model_rows(f"baseline ({base['name']})", base, base_auc)
     for name, key in (("final", "final"), ("final int8", "int8")):
         if summary.get(key):
@@ -175,8 +185,7 @@ def results_blocks(doc: Doc, summary: dict, level: int = 2) -> None:
     budget = "no FLOPs limit" if summary["budget_flops"] is None else f"FLOPs <= {summary['budget_flops']:,.0f}"
     doc.p(f"Strategy {summary['strategy']}: {summary['evaluations']} models evaluated "
           f"({summary['trainings_this_run']} trained in this run), training time "
-          f"{summary['train_seconds_total']:.0f} s. Target: {budget} and val AUC "
-          f">= beta = {summary['auc_ratio']} x baseline = {summary['beta']:.4f}.")
+          f"{summary['train_seconds_total']:.0f} s. Target: {budget} and " + _beta_text(summary) + ".")
     doc.table(RESULT_HEADERS, rows)
     leaderboard_blocks(doc, summary, level)
     if summary.get("final"):
@@ -206,6 +215,15 @@ def results_blocks(doc: Doc, summary: dict, level: int = 2) -> None:
     emulated_block(doc, summary.get("emulated"))
     if summary.get("stopped"):
         doc.p(f"Search stopped early: {summary['stopped']}.")
+
+
+def _beta_text(summary: dict) -> str:
+    floors = summary.get("task_beta")
+    if not floors:
+        return f"val AUC >= beta = {summary['auc_ratio']} x baseline = {summary['beta']:.4f}"
+    return (f"on every task val AUC >= beta_t = {summary['auc_ratio']} x the baseline's (" +
+            ", ".join(f"{t} {b:.4f}" for t, b in floors.items()) + "); the search ranks models by the worst "
+            "task's AUC as a share of the baseline's")
 
 
 def _run_relative(folder: str) -> str:

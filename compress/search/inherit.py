@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from compress.models.spec import HEAD_NAME, INPUT_NAME, PASS_THROUGH_KINDS, ModelSpec
+from compress.models.spec import INPUT_NAME, PASS_THROUGH_KINDS, ModelSpec
 
 CHANNEL_KINDS = PASS_THROUGH_KINDS + ("gap", "gmp", "rescale")  # outputs whose channel j is input channel j
 STATUSES = ("copied", "thinned", "factorised", "widened", "reinitialised")
@@ -88,11 +88,11 @@ def factorise(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _graph(spec: ModelSpec) -> dict:
-    """name -> (layer, resolved input names), with the head (reading the last layer) included."""
+    """name -> (layer, resolved input names), with the head(s) (each reading its layer) included."""
     out = {layer.name: (layer, sources) for layer, sources in zip(spec.layers, spec.inputs())}
-    last = spec.layers[-1].name if spec.layers else INPUT_NAME
-    head = spec.shapes()[-1][0]
-    out[HEAD_NAME] = (head, (last,))
+    heads = spec.shapes()[len(spec.layers):]
+    for (head, _, _), (name, source) in zip(heads, spec.outputs()):
+        out[name] = (head, (source,))
     return out
 
 
@@ -220,7 +220,9 @@ def _take(child, parent, layer, p_layer, idx, forced=None):
     elif kind == "dwconv":  # channel c in, channel c out: a NEW channel keeps its fresh kernel
         kernel = np.moveaxis(_crop_kernel(pw[0], size), 2, -1)
         weights = [np.moveaxis(_take_out(kernel, idx, np.moveaxis(fresh[0], 2, -1)), -1, 2)]
-        weights, out_idx = weights + [_take_out(b, idx, f) for b, f in zip(pw[1:], fresh[1:])], idx
+        m = pw[0].shape[-1]  # depth multiplier: input channel c feeds outputs c*m .. c*m + m - 1
+        out_idx = np.where(idx[:, None] == NEW, NEW, idx[:, None] * m + np.arange(m)).reshape(-1)
+        weights = weights + [_take_out(b, out_idx, f) for b, f in zip(pw[1:], fresh[1:])]
     elif kind == "sepconv" and p_layer.kind == "conv":
         depth, point = factorise(_take_in(_crop_kernel(pw[0], size), idx, 2))
         point, out_idx = outputs(point, fresh[1], zip(pw[1:], fresh[2:]))

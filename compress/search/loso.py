@@ -31,7 +31,7 @@ def fold_scores(spec, config: RunConfig, log=print) -> dict:
         trainer = Trainer(data, epochs=train.final_epochs, batch_size=train.batch_size, lr=train.baseline_lr,
                           seed=config.data.seed, balance=config.data.balance)
         model, _ = trainer.fit(spec, patience=LONG_PATIENCE)
-        per_subject[subject] = trainer.score(model, "test")["auc"]
+        per_subject[subject] = trainer.score(model, "test", spec=spec)["auc"]
         log(f"    LOSO {spec.name or 'model'} held out {subject}: test AUC {per_subject[subject]:.4f}")
     aucs = np.array(list(per_subject.values()))
     return {"per_subject": per_subject, "mean": float(aucs.mean()), "sd": float(aucs.std(ddof=1)),

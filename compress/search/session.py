@@ -11,6 +11,7 @@ import time
 from typing import Callable
 
 from compress.models.spec import ModelSpec
+from compress.search import tasks
 from compress.search.journal import Evaluation, Journal, goal_rank, is_goal
 from compress.search.space import Space
 
@@ -38,9 +39,11 @@ class Search:
         self.trainings = 0  # trained by this process (the rest came from the journal)
         self.started = time.monotonic()
         self.exhausted = ""  # why the search stopped early, if it did
+        self.reference = None  # multi-task: the baseline's val AUC per task, what every `auc` is relative to
         if journal:
             for row in journal.replay():
-                self.cache.setdefault(row["key"], Evaluation.from_json(row))
+                ev = self.cache.setdefault(row["key"], Evaluation.from_json(row))
+                self.reference = self.reference or (tasks.reference_of(ev.metrics) if ev.parent is None else None)
 
     def evaluate(self, spec: ModelSpec, parent: Evaluation | None, label: str) -> Evaluation:
         return self.evaluate_many([(spec, parent, label)])[0]
@@ -86,6 +89,9 @@ class Search:
 
     def _record(self, spec: ModelSpec, parent: Evaluation | None, label: str, metrics: dict, extra: dict) -> None:
         depth = parent.depth + 1 if parent else 0
+        if tasks.is_multitask(metrics):  # `auc`: the worst task's share of the baseline's AUC on it
+            metrics = tasks.relative(metrics, self.reference if parent else None)
+            self.reference = self.reference or tasks.reference_of(metrics)
         ev = Evaluation(spec.key, spec, parent.key if parent else None, label, depth, self.space.flops(spec),
                         self.space.fits(spec), metrics, extra)
         self.trainings += 1

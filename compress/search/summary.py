@@ -5,6 +5,7 @@ import time
 
 from compress import files
 from compress.config import RunConfig
+from compress.search import tasks
 from compress.search.train import LONG_PATIENCE, save_model
 
 LEADERBOARD_SIZE = 10  # goals listed in summary.json and the report
@@ -42,6 +43,7 @@ def summarise(config: RunConfig, search, base, winner, evaluator, costing, data,
     out = evaluator.weights_dir.parent
     trainer = evaluator.trainer
     base_model = evaluator.model(base.spec)
+    base_test = tasks.relative(trainer.score(base_model, "test"), None)  # multi-task: every `auc` relative
     summary = {
         "status": "goal" if winner else "no-goal", "strategy": config.search.strategy,
         "device": costing.device.name, "budget_flops": config.targets.budget_flops,
@@ -50,8 +52,7 @@ def summarise(config: RunConfig, search, base, winner, evaluator, costing, data,
         "train_seconds_total": round(search.seconds_used, 1),
         "search_seconds_this_run": round(time.monotonic() - search.started, 1), "stopped": search.exhausted,
         "data": data.name, "class_names": list(data.class_names),
-        "baseline": {"name": base.spec.name, **model_entry(costing, base.spec, base.metrics,
-                                                            trainer.score(base_model, "test"))},
+        "baseline": {"name": base.spec.name, **model_entry(costing, base.spec, base.metrics, base_test)},
         "leaderboard": leaderboard(search, costing),
     }
     if winner is None:
@@ -59,13 +60,21 @@ def summarise(config: RunConfig, search, base, winner, evaluator, costing, data,
                                                            "reductions": lineage(search, ev)})
                               for k, ev in search.closest().items()}
         return summary
+    if search.reference:
+        summary["tasks"] = list(search.reference)
+        summary["task_beta"] = tasks.floors(search.reference, config.search.auc_ratio)
     model, final = _fine_tune_finalists(config, search, evaluator, base_model, summary["leaderboard"], log)
     save_model(model, out / "best.keras")
     files.write_text(out / "best_spec.json", final["spec"].to_json())
     ev = final["evaluation"]
-    summary["final"] = {**model_entry(costing, ev.spec, final["val"], trainer.score(model, "test")),
+    test = tasks.relative(trainer.score(model, "test", spec=ev.spec), tasks.reference_of(base_test))
+    summary["final"] = {**model_entry(costing, ev.spec, final["val"], test),
                         "reductions": lineage(search, ev), "search_val_auc": ev.auc, "history": final["history"],
-                        "distilled": config.train.distill}
+                        "distilled": final["distilled"]}
+    if ev.spec.temporal and hasattr(data, "rate_hz"):  # what a device must feed the winner: its own window
+        rate = data.rate_hz / ev.spec.rate_divisor
+        summary["final"]["window"] = {"samples": ev.spec.input_shape[0], "rate_hz": rate,
+                                      "seconds": ev.spec.input_shape[0] / rate}
     summary["targets"] = [c.to_dict() for c in costing.checks(ev.spec)]
     return summary
 
@@ -74,7 +83,10 @@ def _fine_tune_finalists(config: RunConfig, search, evaluator, base_model, board
     """Fine-tune the best `finalists` goals (with distillation from the baseline unless turned off); the best
     on val wins. Each leaderboard row gets its `fine_tuned_val_auc`."""
     trainer, epochs = evaluator.trainer, config.train.final_epochs
-    teacher = trainer.teacher_logits(base_model) if config.train.distill else None
+    distill = config.train.distill and not search.reference  # distillation is single-task (train.py)
+    if config.train.distill and not distill:
+        log("the fine-tune does not distill: distillation is for single-task models")
+    teacher = trainer.teacher_logits(base_model) if distill else None
     best = None
     for row, ev in zip(board, search.leaderboard(config.search.finalists)):
         how = "with distillation from the baseline" if teacher is not None else "without distillation"
@@ -82,9 +94,10 @@ def _fine_tune_finalists(config: RunConfig, search, evaluator, base_model, board
             f"for up to {epochs} epochs {how}")
         model, history = trainer.fit(ev.spec, evaluator.model(ev.spec), ev.spec, epochs=epochs,
                                      patience=LONG_PATIENCE, teacher_logits=teacher)
-        val = trainer.score(model, "val")
+        val = tasks.relative(trainer.score(model, "val", spec=ev.spec), search.reference)
         row["fine_tuned_val_auc"] = val["auc"]
         if best is None or val["auc"] > best[1]["val"]["auc"]:
-            best = (model, {"spec": ev.spec, "evaluation": ev, "val": val, "history": history})
-    log(f"winner: finalist with val AUC {best[1]['val']['auc']:.4f} after its fine-tune")
+            best = (model, {"spec": ev.spec, "evaluation": ev, "val": val, "history": history, "distilled": distill})
+    share = " (the worst task's share of the baseline's)" if search.reference else ""
+    log(f"winner: finalist with val AUC {best[1]['val']['auc']:.4f}{share} after its fine-tune")
     return best

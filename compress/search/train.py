@@ -9,7 +9,8 @@ import numpy as np
 from compress import CompressError, files
 from compress.data.augment import augment, balance
 from compress.data.metrics import classification_metrics
-from compress.models.spec import HEAD_NAME, ModelSpec
+from compress.models.spec import HEAD_NAME, ModelSpec, softmax_name
+from compress.search import tasks as multitask
 from compress.search.inherit import inherit_weights
 
 _TF_CONFIGURED = False
@@ -50,7 +51,8 @@ class Trainer:
     """Fits specs on one data set with fixed hyper-parameters; children start from their parent's weights."""
 
     def __init__(self, data, *, epochs: int = 3, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
-                 augment: bool = False, balance: str = "none", patience: int = 2, log=None):
+                 augment: bool = False, balance: str = "none", patience: int = 2, task_weights: dict | None = None,
+                 log=None):
         if not (epochs >= 1 and batch_size >= 1 and 0 < lr < float("inf")):  # NaN fails too
             raise CompressError(f"training needs epochs >= 1, batch size >= 1 and a finite learning rate > 0; got "
                                 f"{epochs}, {batch_size} and {lr}")
@@ -58,6 +60,11 @@ class Trainer:
         # image augmentations only where they apply (wearable windows are not images: augmentable False)
         self.augment = augment and getattr(data, "augmentable", True)
         self.seed, self.balance, self.patience = seed, balance, patience
+        self.tasks = tuple(getattr(data, "tasks", ()))  # multi-task data: y has one column per task
+        self.task_weights = multitask.weights_for(None, self.tasks) if task_weights is None else task_weights
+        if self.tasks and balance not in (None, "none"):
+            raise CompressError(f"--balance {balance}: balances one label; with several tasks (--tasks "
+                                f"{','.join(self.tasks)}) use --task-weights and leave --balance none")
         self.log = log or (lambda message: None)
         configure_tensorflow()
 
@@ -75,11 +82,15 @@ class Trainer:
         if parent is not None and parent_spec is not None:
             self.inherited = inherit_weights(model, spec, parent, parent_spec)
         lr = self.lr if lr is None else lr
-        data = self.data.at_input(spec.input_shape)
+        data = self.data_for(spec)
         rng = np.random.default_rng(self.seed)
         x, y, class_weight = balance(data.x_train, data.y_train, self.balance, rng)
         trained, targets, fit_args = model, y, {"class_weight": class_weight}
-        if teacher_logits is None:
+        if spec.tasks:  # one loss per task, summed with --task-weights
+            if teacher_logits is not None:
+                raise CompressError("distillation is for single-task models; use --no-distill with --tasks")
+            targets = self._compile_tasks(keras, model, spec, y, lr)
+        elif teacher_logits is None:
             model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy")
         else:
             trained = _logits_model(keras, model)
@@ -95,7 +106,8 @@ class Trainer:
             val = self.score(model, split="val", data=data)
             history.append({"epoch": epoch + 1, "loss": float(fit.history["loss"][-1]), "val_auc": val["auc"],
                             "val_accuracy": val["accuracy"], "seconds": round(time.monotonic() - start, 2)})
-            self.log(f"    epoch {epoch + 1}: loss {history[-1]['loss']:.4f}  val AUC {val['auc']:.4f}")
+            self.log(f"    epoch {epoch + 1}: loss {history[-1]['loss']:.4f}  val AUC {val['auc']:.4f}"
+                     + (f" (worst task: {val['worst_task']})" if spec.tasks else ""))
             if val["auc"] > best_auc:
                 best_auc, best_weights, waited = val["auc"], model.get_weights(), 0
             else:
@@ -104,6 +116,13 @@ class Trainer:
                     break
         model.set_weights(best_weights)
         return model, history
+
+    def _compile_tasks(self, keras, model, spec: ModelSpec, y: np.ndarray, lr: float) -> dict:
+        """One cross-entropy per task's output, weighted by --task-weights; returns each output's labels."""
+        outputs = {softmax_name(t): t for t in spec.tasks}
+        model.compile(optimizer=keras.optimizers.Adam(lr), loss=dict.fromkeys(outputs, "sparse_categorical_crossentropy"),
+                      loss_weights={name: self.task_weights[t] for name, t in outputs.items()})
+        return {name: y[:, self._column(t)] for name, t in outputs.items()}
 
     def teacher_logits(self, teacher) -> np.ndarray:
         """The teacher's logits on the training images, in the order `fit` trains on them (same balancing draw).
@@ -116,10 +135,29 @@ class Trainer:
         x, _, _ = balance(self.data.x_train, self.data.y_train, self.balance, np.random.default_rng(self.seed))
         return _logits_model(keras, teacher).predict(x, batch_size=256, verbose=0)
 
-    def score(self, model, split: str = "val", data=None) -> dict:
-        data = self.data.at_input(model.input_shape[1:]) if data is None else data
+    def _column(self, task: str) -> int:
+        if task not in self.tasks:
+            raise CompressError(f"the model predicts task {task!r}, which the data does not label (tasks: "
+                                f"{', '.join(self.tasks) or 'one label'})")
+        return self.tasks.index(task)
+
+    def data_for(self, spec: ModelSpec):
+        """The data as spec's input needs it (smaller images, shorter or slower sensor windows)."""
+        return self.data.at_input(spec.input_shape, spec.rate_divisor) if spec.rate_divisor > 1 else \
+            self.data.at_input(spec.input_shape)
+
+    def score(self, model, split: str = "val", data=None, spec: ModelSpec | None = None) -> dict:
+        """Validation (or test) metrics; a multi-task model's hold every task's under `tasks` and the worst
+        task's at the top (compress.search.tasks: the search then makes `auc` relative to the baseline).
+        spec: the model's, where its input is read at a lower rate (the model's shape alone cannot say)."""
+        if data is None:
+            data = self.data_for(spec) if spec is not None else self.data.at_input(model.input_shape[1:])
         x, y = data.split(split)
         probs = model.predict(x, batch_size=256, verbose=0)
+        if isinstance(probs, list):
+            names = [n.removeprefix(softmax_name() + "_") for n in model.output_names]
+            return multitask.worst_raw({t: classification_metrics(y[:, self._column(t)], p, positive=1)
+                                        for t, p in zip(names, probs)})
         return classification_metrics(y, probs, positive=1 if probs.shape[1] == 2 else None)
 
 
@@ -153,7 +191,7 @@ class Evaluator:
         else:  # the baseline sets beta: train it as long as the final model
             model, history = self.trainer.fit(spec, epochs=self.baseline_epochs, patience=LONG_PATIENCE,
                                               lr=self.baseline_lr)
-        metrics = self.trainer.score(model, "val")
+        metrics = self.trainer.score(model, "val", spec=spec)
         save_model(model, self.weights_dir / f"{spec.key}.weights.h5", weights_only=True)
         cost = self.costing.cost(spec)
         extra = {"params": cost.params, "arena_bytes": cost.arena_bytes, "flash_bytes": cost.flash_bytes,

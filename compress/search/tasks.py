@@ -1,0 +1,75 @@
+"""Multi-task scores: one AUC per task, and the one number the search ranks and prunes on.
+
+A multi-task model has one floor per task, beta_t = --auc-ratio x the baseline's AUC on task t, and is pruned
+when any task falls below its floor. Dividing each task's AUC by the baseline's on that task turns those K rules
+into one: the worst task's ratio >= --auc-ratio. So a multi-task evaluation's `auc` is that worst ratio (1.0 for
+the baseline itself) and beta is --auc-ratio; the raw AUC of every task stays in `tasks`. Every rule of the
+single-task search (pruning, goals, the leaderboard, --patience, A*'s AUC-loss cost) then applies unchanged.
+"""
+from __future__ import annotations
+
+from compress import CompressError
+
+
+def is_multitask(metrics: dict) -> bool:
+    return "tasks" in metrics
+
+
+def worst_raw(per_task: dict) -> dict:
+    """A multi-task model's metrics before any baseline is known: the worst task's own figures, `tasks` all of
+    them (the trainer picks epochs on this worst raw AUC)."""
+    worst = min(per_task, key=lambda t: per_task[t]["auc"])
+    return {**per_task[worst], "worst_task": worst, "tasks": per_task}
+
+
+def relative(metrics: dict, reference: dict[str, float] | None) -> dict:
+    """metrics with `auc` = the worst task's AUC / the baseline's on that task; reference None: these are the
+    baseline's own metrics (every ratio 1). Single-task metrics come back unchanged."""
+    if not is_multitask(metrics):
+        return metrics
+    per_task = metrics["tasks"]
+    reference = reference or {t: m["auc"] for t, m in per_task.items()}
+    ratios = {t: per_task[t]["auc"] / max(reference[t], 1e-9) for t in per_task}
+    worst = min(ratios, key=ratios.get)
+    return {**per_task[worst], "auc": ratios[worst], "worst_task": worst, "tasks": per_task,
+            "ratios": {t: round(r, 6) for t, r in ratios.items()}}
+
+
+def reference_of(metrics: dict) -> dict[str, float] | None:
+    """The per-task AUCs a baseline's metrics set as everyone's reference (None for a single task)."""
+    return {t: m["auc"] for t, m in metrics["tasks"].items()} if is_multitask(metrics) else None
+
+
+def floors(reference: dict[str, float], auc_ratio: float) -> dict[str, float]:
+    """beta_t per task."""
+    return {t: auc_ratio * auc for t, auc in reference.items()}
+
+
+def weights_for(weights: tuple | None, tasks: tuple) -> dict[str, float]:
+    """--task-weights (one per task, in --tasks order) as {task: weight}; None: every task 1."""
+    if weights is None:
+        return dict.fromkeys(tasks, 1.0)
+    given = ",".join(f"{w:g}" for w in weights)
+    if not tasks:
+        raise CompressError(f"--task-weights {given}: the data has one label; task weights are for multi-task data")
+    if len(weights) != len(tasks):
+        raise CompressError(f"--task-weights {given}: {len(weights)} weight(s) for {len(tasks)} task(s) "
+                            f"({','.join(tasks)}); give one per task, in the same order")
+    if not all(0 <= w < float("inf") for w in weights) or not any(weights):
+        raise CompressError(f"--task-weights {given}: weights must be finite, >= 0 and not all 0")
+    return dict(zip(tasks, (float(w) for w in weights)))
+
+
+def describe(reference: dict[str, float], auc_ratio: float) -> str:
+    """The baseline's line of a multi-task search: each task's val AUC and floor."""
+    per_task = ", ".join(f"{t} {auc:.4f} (beta {auc_ratio * auc:.4f})" for t, auc in reference.items())
+    return (f"baseline val AUC per task: {per_task}; a candidate is pruned when any task falls below its beta "
+            f"(worst-task AUC ratio < {auc_ratio})")
+
+
+def int8_floor(summary: dict):
+    """What a run's int8 test AUC must keep: beta; per task, auc_ratio x the baseline's *test* AUC on the task, the
+    share the search ranks by (on a few test subjects a task's val and test AUC can differ by more than the slack,
+    so a floor from val AUC could fail the baseline itself)."""
+    reference = reference_of(summary["baseline"]["test"]) if "baseline" in summary else None
+    return floors(reference, summary["auc_ratio"]) if reference else summary.get("beta")

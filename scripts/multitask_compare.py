@@ -1,0 +1,84 @@
+"""Benchmark: one three-headed winner against three single-task winners, each from its own search, same budget.
+
+    python scripts/multitask_compare.py [--out runs/multitask_compare] [--tasks arousal,dominance,valence]
+                                        [-- further search options, e.g. --max-evals 40]
+
+Runs `search --data synthetic-multitask` once with every task (one model, one head per task) and once per task
+alone (the same trunk with one head), with the same data, seed, device targets and search budgets, each to its own
+stop with export. A run folder that exists is resumed. Prints a Markdown table for BENCHMARKS.md: FLOPs and params
+of each winner (the single-task ones also summed: what three models on one device cost), and each task's float and
+int8 test AUC against the baseline's.
+"""
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def run(out: Path, tasks: str, extra: list[str]) -> float:
+    """Seconds the search took (0 when its folder held a finished run already)."""
+    if (out / "summary.json").exists():
+        return 0.0
+    command = [sys.executable, "-m", "compress", "search", "--data", "synthetic-multitask", "--tasks", tasks,
+               "--out", str(out), *extra] + (["--resume"] if (out / "journal.jsonl").exists() else [])
+    print("$", " ".join(command), flush=True)
+    start = time.monotonic()
+    subprocess.run(command, check=False)
+    return time.monotonic() - start
+
+
+def task_aucs(entry: dict, split: str, task: str) -> float | None:
+    """A task's AUC in a summary entry: from `tasks` of a multi-task model, else the entry's own."""
+    metrics = (entry or {}).get(split)
+    if not metrics:
+        return None
+    return metrics["tasks"][task]["auc"] if "tasks" in metrics else metrics["auc"]
+
+
+def rows(out: Path, tasks: list[str]) -> list[list[str]]:
+    fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+    table, singles = [], {"flops": 0.0, "params": 0, "evals": 0}
+    for name, folder, covered in [("three-headed", out / "all", tasks)] + [(f"{t} only", out / t, [t]) for t in tasks]:
+        summary = json.loads((folder / "summary.json").read_text())
+        final, int8, base = summary.get("final") or {}, summary.get("int8") or {}, summary["baseline"]
+        cells = []
+        for t in tasks:
+            if t in covered:
+                cells.append(f"{fmt(task_aucs(final, 'test', t))} / {fmt(task_aucs(int8, 'test', t))} "
+                             f"(base {fmt(task_aucs(base, 'test', t))})")
+            else:
+                cells.append("")
+        table.append([name, f"{final.get('flops', 0) / 1e6:.3f} M", f"{final.get('params', 0):,}",
+                      str(summary["evaluations"]), summary["status"], *cells])
+        if name != "three-headed":
+            singles["flops"] += final.get("flops", 0)
+            singles["params"] += final.get("params", 0)
+            singles["evals"] += summary["evaluations"]
+    table.append(["three single-task models together", f"{singles['flops'] / 1e6:.3f} M", f"{singles['params']:,}",
+                  str(singles["evals"]), "", *[""] * len(tasks)])
+    return table
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="runs/multitask_compare")
+    parser.add_argument("--tasks", default="arousal,dominance,valence")
+    parser.add_argument("extra", nargs="*", help="further `search` options, after --")
+    args = parser.parse_args()
+    out, tasks = Path(args.out), args.tasks.split(",")
+    walls = {"all": run(out / "all", args.tasks, args.extra)}
+    for task in tasks:
+        walls[task] = run(out / task, task, args.extra)
+    headers = ["model", "FLOPs", "params", "trainings", "result"] + [f"{t} test AUC float / int8" for t in tasks]
+    print("| " + " | ".join(headers) + " |")
+    print("|" + "---|" * len(headers))
+    for row in rows(out, tasks):
+        print("| " + " | ".join(row) + " |")
+    print("\nwall time per search (s, 0 = already finished):", {k: round(v) for k, v in walls.items()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
