@@ -16,7 +16,9 @@ def _add_data_args(p: argparse.ArgumentParser, default: str | None = SYNTHETIC_F
     g = p.add_argument_group("data")
     g.add_argument("--data", default=default,
                    help="'synthetic-faces' (generated, the default), a FER2013 .csv, an image folder "
-                        "(root/<class>/*.png or root/{train,val,test}/<class>/...), or an .npz with x and y")
+                        "(root/<class>/*.png or root/{train,val,test}/<class>/...), an .npz with x and y; sensor "
+                        "windows: 'synthetic-wearables' or a K-EmoCon folder; several tasks: 'synthetic-multitask' "
+                        "or a folder of one CSV per subject (README: 'Multi-task models')")
     g.add_argument("--positive", help="make the task binary: this class (name or code) against the rest, "
                                       "e.g. --positive happy")
     g.add_argument("--classes", dest="class_subset", type=options.class_list,

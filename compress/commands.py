@@ -144,7 +144,9 @@ def data_inspect(data_config: DataConfig, out: str | None = None, as_json: bool 
     info = overview.summary(ds)
     source = data_config.source
     stem = Path(source).stem if source != SYNTHETIC_FACES else SYNTHETIC_FACES
-    info["contact_sheet"] = str(overview.contact_sheet(ds, Path(out or "runs/data") / f"{stem}_samples.png"))
+    info["contact_sheet"] = (str(overview.contact_sheet(ds, Path(out or "runs/data") / f"{stem}_samples.png"))
+                             if ds.input_shape[1] > 1 else "none (sensor windows are not images; a search's report "
+                             "draws a window of each class)")
     print(json.dumps(info, indent=1) if as_json else overview.summary_text(info))
     return 0
 
@@ -163,16 +165,17 @@ def data_generate(data_config: DataConfig, out: str) -> int:
 # --- files a model brings along (written by export or a run; read back with one clear line if broken) -------
 
 def _run_beta(summary: Path) -> float | dict | None:
-    """The run's int8 floor: beta, or for a multi-task run one per task (compress.search.tasks.int8_floor)."""
+    """The run's int8 floor (compress.search.tasks.int8_floor: auc_ratio x the baseline's test AUC, per task for a
+    multi-task run); a summary without them (written by hand): its beta."""
     from compress.search import tasks
 
     found = files.read_json(summary)
-    if isinstance(found, dict) and found.get("task_beta") and isinstance(found.get("baseline"), dict):
+    if isinstance(found, dict) and isinstance(found.get("baseline"), dict) and "auc_ratio" in found:
         try:
             return tasks.int8_floor(found)
-        except (KeyError, TypeError, AttributeError):
-            raise CompressError(f"{summary}: not the summary of a multi-task run (baseline test AUC per task "
-                                "missing); fix the file or give --beta") from None
+        except (KeyError, TypeError, AttributeError, ValueError):
+            raise CompressError(f"{summary}: the baseline's test AUC is unreadable; fix the file or give --beta") \
+                from None
     beta = found.get("beta") if isinstance(found, dict) else "(the file is not a JSON object)"
     if beta is not None and not (isinstance(beta, (int, float)) and 0 < beta <= 1):
         raise CompressError(f"{summary}: 'beta' must be a number in (0, 1], not {beta!r}; fix the file or give "

@@ -13,9 +13,14 @@ from compress.data.dataset import SPLITS, Dataset
 def summary(ds: Dataset) -> dict:
     """Counts per split and class, image shape and the imbalance ratio (largest / smallest class)."""
     counts = ds.class_counts()
-    totals = {c: sum(counts[s][c] for s in SPLITS) for c in ds.class_names}
-    return {"name": ds.name, "input_shape": list(ds.input_shape), "class_names": list(ds.class_names),
-            "counts": counts, "class_totals": totals, "images": sum(totals.values()),
+    if getattr(ds, "tasks", ()):  # multi-task windows: each task's low and high are the rows
+        counts = {s: {f"{c}-{t}": n for t, per in per_task.items() for c, n in per.items()}
+                  for s, per_task in ds.task_counts().items()}
+    names = list(counts["train"])
+    totals = {c: sum(counts[s][c] for s in SPLITS) for c in names}
+    return {"name": ds.name, "input_shape": list(ds.input_shape), "class_names": names,
+            "tasks": list(getattr(ds, "tasks", ())),
+            "counts": counts, "class_totals": totals, "images": sum(len(ds.split(s)[1]) for s in SPLITS),
             "imbalance_ratio": round(max(totals.values()) / max(min(totals.values()), 1), 3)}
 
 
@@ -61,14 +66,16 @@ def summary_text(info: dict) -> str:
     """`data inspect`'s table: images per class and split, the imbalance ratio and the contact sheet."""
     names = info["class_names"]
     h, w, c = info["input_shape"]
-    lines = [f"{info['name']}: {info['images']} images, {h}x{w}x{c}, {len(names)} classes"]
+    what = f"{len(info['tasks'])} tasks x 2 classes" if info.get("tasks") else f"{len(names)} classes"
+    lines = [f"{info['name']}: {info['images']} {'windows' if w == 1 else 'images'}, {h}x{w}x{c}, {what}"]
     width = max(len(n) for n in [*names, "class", "total"])
     lines.append(f"{'class':<{width}} {'train':>7} {'val':>7} {'test':>7} {'total':>7}")
     for name in names:
         row = [info["counts"][s][name] for s in SPLITS] + [info["class_totals"][name]]
         lines.append(f"{name:<{width}} " + " ".join(f"{n:>7}" for n in row))
-    totals = [sum(info["counts"][s].values()) for s in SPLITS] + [info["images"]]
-    lines.append(f"{'total':<{width}} " + " ".join(f"{n:>7}" for n in totals))
+    if not info.get("tasks"):  # one label per sample (with several tasks the rows overlap)
+        totals = [sum(info["counts"][s].values()) for s in SPLITS] + [info["images"]]
+        lines.append(f"{'total':<{width}} " + " ".join(f"{n:>7}" for n in totals))
     lines.append(f"imbalance ratio (largest / smallest class): {info['imbalance_ratio']:.2f}")
     lines.append(f"contact sheet: {info['contact_sheet']}")
     return "\n".join(lines)

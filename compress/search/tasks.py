@@ -68,8 +68,11 @@ def describe(reference: dict[str, float], auc_ratio: float) -> str:
 
 
 def int8_floor(summary: dict):
-    """What a run's int8 test AUC must keep: beta; per task, auc_ratio x the baseline's *test* AUC on the task, the
-    share the search ranks by (on a few test subjects a task's val and test AUC can differ by more than the slack,
-    so a floor from val AUC could fail the baseline itself)."""
-    reference = reference_of(summary["baseline"]["test"]) if "baseline" in summary else None
-    return floors(reference, summary["auc_ratio"]) if reference else summary.get("beta")
+    """What a run's int8 test AUC must keep: auc_ratio x the baseline's *test* AUC (per task for a multi-task run).
+    beta is a val figure: on a few test subjects a task's val and test AUC can differ by more than the slack, so a
+    test AUC held against it could fail the baseline itself; test against test measures what quantization lost."""
+    test = (summary.get("baseline") or {}).get("test") or {}
+    reference = reference_of(test) if test else None
+    if reference:
+        return floors(reference, summary["auc_ratio"])
+    return summary["auc_ratio"] * test["auc"] if "auc" in test else summary.get("beta")

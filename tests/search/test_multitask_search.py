@@ -90,3 +90,10 @@ def test_a_folder_missing_a_label_column_is_one_line(tmp_path, capsys):
                  "--out", str(tmp_path / "r")])
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert code == 2 and len(errors) == 1 and "dominance" in errors[0] and "s1.csv" in errors[0], errors
+
+
+def test_data_inspect_counts_each_tasks_classes(capsys):
+    assert main(["data", "inspect", "synthetic-multitask", "--subjects", "10"]) == 0
+    printed = capsys.readouterr().out
+    assert "3 tasks x 2 classes" in printed and all(f"high-{t}" in printed for t in TASKS)
+    assert "contact sheet: none" in printed  # windows are not images
