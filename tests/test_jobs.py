@@ -31,9 +31,21 @@ def journal_keys(run: Path) -> list[str]:
     return [json.loads(line)["key"] for line in (run / "journal.jsonl").read_text().splitlines() if line.strip()]
 
 
-def test_tiny_search_goes_from_baseline_to_a_sketch(tmp_path, capsys, tiny):
-    out = tmp_path / "run"
-    assert main(["search", *tiny, "--out", str(out)]) == 0
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, tiny) -> tuple[int, Path, str]:
+    """(exit status, run folder, what it printed) of the tiny search with export: several tests read it."""
+    import contextlib
+    import io
+
+    out, printed = tmp_path_factory.mktemp("tiny") / "run", io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["search", *tiny, "--out", str(out)])
+    return code, out, printed.getvalue()
+
+
+def test_tiny_search_goes_from_baseline_to_a_sketch(tiny_run):
+    code, out, printed = tiny_run
+    assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "goal"
     final = summary["final"]
@@ -47,7 +59,7 @@ def test_tiny_search_goes_from_baseline_to_a_sketch(tmp_path, capsys, tiny):
     assert (out / "firmware" / "model_apollo3" / "model_apollo3.ino").exists()
     report = (out / "report.md").read_text()
     assert "| final | test |" in report and "PASS" in report
-    printed = capsys.readouterr().out  # the terminal gets aligned tables, and the last one has the int8 row
+    # the terminal gets aligned tables, and the last one has the int8 row
     assert "| final | test |" not in printed
     last_table = printed.rsplit("model", 1)[1].splitlines()
     assert [line.split()[:2] for line in last_table if line.startswith("final")] == [
@@ -60,10 +72,8 @@ def _search_process(tiny, out: Path, *extra):
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def test_sigkill_then_resume_finishes_with_the_same_result_and_retrains_nothing(tmp_path, tiny):
-    reference = tmp_path / "reference"
-    assert _search_process(tiny, reference).wait(timeout=300) == 0
-    expected = json.loads((reference / "summary.json").read_text())
+def test_sigkill_then_resume_finishes_with_the_same_result_and_retrains_nothing(tmp_path, tiny, tiny_run):
+    expected = json.loads((tiny_run[1] / "summary.json").read_text())  # the same search, never killed
 
     out = tmp_path / "killed"
     proc = _search_process(tiny, out)
@@ -131,9 +141,9 @@ def test_a_baseline_that_learned_nothing_stops_the_search_with_a_hint():
         _check_baseline_learned(0.46, RunConfig())
 
 
-def test_the_summary_has_a_leaderboard_and_the_finalists_fine_tuned(tmp_path, tiny):
-    out = tmp_path / "run"
-    assert main(["search", *tiny, "--no-export", "--out", str(out)]) == 0
+def test_the_summary_has_a_leaderboard_and_the_finalists_fine_tuned(tiny_run):
+    code, out, _ = tiny_run
+    assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     board = summary["leaderboard"]
     assert board and [r["val_auc"] for r in board] == sorted((r["val_auc"] for r in board), reverse=True)
