@@ -20,15 +20,15 @@ import numpy as np
 
 from compress import CompressError
 from compress.deploy import export, firmware_tasks, threshold
-from compress.deploy.firmware_checks import arena_with_margin, check_deployable, device_checks
+from compress.deploy.firmware_checks import check_deployable, measured_figures, verdict
 from compress.deploy.outputs import dequantize, output_tensors, quantize
-from compress.deploy.tflm import measure_arena_bytes, run_tflm
+from compress.deploy.tflm import run_tflm
 from compress.devices import profiles
 from compress.files import write_text
 from compress.models.tflite_io import tflite_info
 
 # Reached as firmware.<name> by tests (they lived here before firmware_checks): re-exported.
-from compress.deploy.firmware_checks import ARENA_MARGIN_MIN_BYTES, TFLM_OPS, resolver_method  # noqa: F401
+from compress.deploy.firmware_checks import ARENA_MARGIN_MIN_BYTES, TFLM_OPS, arena_with_margin, resolver_method  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -180,18 +180,10 @@ def _measure(tflite_bytes: bytes, info: dict, device: str, names: list[str], ima
     if not 0 <= expected < classes:
         raise CompressError(f"expected class {expected} is not one of the model's {classes} classes")
     scores = dequantize(q_scores, info["output"]["scale"], info["output"]["zero_point"])
-    measured = measure_arena_bytes(tflite_bytes)
-    arena = arena_with_margin(measured)
-    checks = device_checks(device, len(tflite_bytes), arena)
-    return {
-        "model_bytes": len(tflite_bytes), "sha256": hashlib.sha256(tflite_bytes).hexdigest(), "ops": info["ops"],
-        "resolver_size": len(info["ops"]), "arena_measured_bytes": measured, "arena_bytes": arena,
-        "arena_margin_bytes": arena - measured, "input": info["input"], "output": info["output"],
-        "class_names": names, "expected_class": expected, "tflm_predicted_class": predicted,
-        "tflm_scores": [float(s) for s in scores], "self_test_passed": predicted == expected,
-        "expected_latency_s": expected_latency_s, "checks": checks, "passed": all(c["passed"] for c in checks),
-        "files": [],
-    }
+    head, checks = measured_figures(tflite_bytes, info, device)
+    return {**head, "class_names": names, "expected_class": expected, "tflm_predicted_class": predicted,
+            "tflm_scores": [float(s) for s in scores], "self_test_passed": predicted == expected,
+            **verdict(checks, expected_latency_s)}
 
 
 def _write(out_dir: Path, files: dict[str, str], result: dict) -> None:

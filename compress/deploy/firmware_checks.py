@@ -5,6 +5,8 @@ Apart from compress.deploy.firmware (which generates the files) so that the rend
 multi-task measurement apply the same rules without importing the generator."""
 from __future__ import annotations
 
+import hashlib
+
 import math
 
 from compress import CompressError
@@ -75,3 +77,22 @@ def device_checks(device_name: str, model_bytes: int, arena_bytes: int) -> list[
     return [{"target": target, "what": f"{what} + runtime allowance", "measured": figure, "allowance": allowance,
              "figure": figure + allowance, "limit": limit, "unit": "bytes", "passed": figure + allowance <= limit,
              "source": f"compress.devices {device.name!r}"} for target, what, figure, allowance, limit in rows]
+
+
+def measured_figures(tflite_bytes: bytes, info: dict, device: str) -> tuple[dict, list[dict]]:
+    """(what every sketch's firmware.json opens with: size, ops, the arena measured in tflite-micro and the margin
+    added to it, input and output; the device's flash and arena checks on those figures)."""
+    from compress.deploy.tflm import measure_arena_bytes
+
+    measured = measure_arena_bytes(tflite_bytes)
+    arena = arena_with_margin(measured)
+    head = {"model_bytes": len(tflite_bytes), "sha256": hashlib.sha256(tflite_bytes).hexdigest(), "ops": info["ops"],
+            "resolver_size": len(info["ops"]), "arena_measured_bytes": measured, "arena_bytes": arena,
+            "arena_margin_bytes": arena - measured, "input": info["input"], "output": info["output"]}
+    return head, device_checks(device, len(tflite_bytes), arena)
+
+
+def verdict(checks: list[dict], expected_latency_s) -> dict:
+    """What every sketch's firmware.json closes with: the checks and whether all passed."""
+    return {"expected_latency_s": expected_latency_s, "checks": checks, "passed": all(c["passed"] for c in checks),
+            "files": []}

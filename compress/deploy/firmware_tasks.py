@@ -4,7 +4,6 @@ operating point and an expected class per task, the self-test run in tflite-micr
 Apart from compress.deploy.firmware, which serves both kinds of model and calls these for a multi-output one."""
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -14,9 +13,9 @@ import numpy as np
 from compress import CompressError
 from compress.deploy import threshold
 from compress.deploy.export import REPORT_FILE
-from compress.deploy.firmware_checks import arena_with_margin, device_checks
+from compress.deploy.firmware_checks import measured_figures, verdict
 from compress.deploy.outputs import dequantize, output_tensors, signature_tasks
-from compress.deploy.tflm import compare_with_tflite, measure_arena_bytes
+from compress.deploy.tflm import compare_with_tflite
 
 
 def _export_report(tflite_path: Path, sha256: str) -> dict:
@@ -106,22 +105,16 @@ def measure_tasks(tflite_bytes: bytes, info: dict, device: str, names: list[str]
     expected = _expected_by_task(expected_class, tasks, predicted, len(names))
     scores = {t: [float(v) for v in dequantize(q[t], tensors[index[t]]["scale"],
                                                       tensors[index[t]]["zero_point"])] for t in tasks}
-    measured = measure_arena_bytes(tflite_bytes)
-    arena = arena_with_margin(measured)
-    checks = device_checks(device, len(tflite_bytes), arena)
+    head, checks = measured_figures(tflite_bytes, info, device)
     return {
-        "model_bytes": len(tflite_bytes), "sha256": hashlib.sha256(tflite_bytes).hexdigest(), "ops": info["ops"],
-        "resolver_size": len(info["ops"]), "arena_measured_bytes": measured, "arena_bytes": arena,
-        "arena_margin_bytes": arena - measured, "input": info["input"], "output": info["output"],
-        "tasks": tasks, "outputs": outputs,
+        **head, "tasks": tasks, "outputs": outputs,
         "output_tensors": [{"task": task, **{k: t[k] for k in ("name", "dtype", "shape", "scale", "zero_point")}}
                            for task, t in zip(outputs, tensors)],
         "class_names": names, "expected_class": expected, "tflm_predicted_class": predicted,
         "tflm_scores": scores, "self_test_passed": predicted == expected,
         "tflm_matches_tflite": compared["match"],
         "tflm_max_abs_diff": {task: compared["max_abs_diff"][index[task]] for task in tasks},
-        "expected_latency_s": expected_latency_s, "checks": checks, "passed": all(c["passed"] for c in checks),
-        "files": [],
+        **verdict(checks, expected_latency_s),
     }
 
 

@@ -1,7 +1,6 @@
 """The report of a wearable run: a window of each class with its channels, per-subject LOSO AUC bars, the confusion
 matrix with low-/high-<target> classes; a run without --loso says why it has no bars."""
 import base64
-import io
 import json
 import re
 import shutil
@@ -11,6 +10,7 @@ import pytest
 
 from compress.data.signals import CHANNELS
 from compress.report import run_report, signal_plots
+from tests.report.test_run_report import _check_png, _images
 
 # the per-subject AUCs written over the tiny run's own, so the bars can be checked against numbers known here
 WINNER_AUCS = {"S01": 0.91, "S02": 0.62, "S03": 0.74, "S04": 0.55}
@@ -34,20 +34,6 @@ def copy_of(loso_run, tmp_path, monkeypatch):
         return target
 
     return copy
-
-
-def _images(md: str, run) -> list:
-    return [run / p for p in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)]
-
-
-def _check_png(data: bytes) -> None:
-    """A real PNG with something drawn on it."""
-    from PIL import Image
-
-    image = Image.open(io.BytesIO(data)).convert("L")
-    assert image.size[0] > 200 and image.size[1] > 150
-    low, high = image.getextrema()
-    assert high - low > 100
 
 
 def _section(md: str, title: str) -> str:
