@@ -1,13 +1,19 @@
 """Benchmark: what a user gets without the search -- small models trained from scratch on the same data.
 
-    python scripts/from_scratch.py --epochs 30 [--spec runs/X/best_spec.json] [--samples 8000] [--seed 0]
+    python scripts/from_scratch.py --run runs/default [--epochs N] [--spec S.json]
+    python scripts/from_scratch.py [--epochs 30] [--spec S.json] [--task 4class] [--samples N] [--seed 0]
 
 Trains (1) a hand-designed depthwise-separable CNN (3x3 kernels, stride-2 stem, global pooling; ~0.37 M FLOPs
-at 48x48x1) and (2) each --spec given (e.g. a search winner's architecture), all from random weights, with the
-search's training loop (Adam 1e-3, augmentation, early stopping on val AUC after 4 epochs without gain), and
-prints one Markdown row each: FLOPs, epochs run, val AUC and test AUC of the float model.
+at 48x48x1), (2) the --run's winner architecture (its best_spec.json) and (3) each --spec given, all from random
+weights, with the search's training loop (Adam 1e-3, augmentation, the best epoch's weights by val AUC, no early
+stop), and prints one Markdown row each: FLOPs, epochs, val AUC and test AUC of the float model.
+
+With --run, the data are the run's (its config.json) and the epochs default to what its winner received in
+all: the epochs of every training on its journal path from the baseline, plus its fine-tune. So both
+alternatives get the same total epochs as the searched model.
 """
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -15,11 +21,11 @@ from pathlib import Path
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from compress.config import DataConfig  # noqa: E402
+from compress.config import DataConfig, read_run_config  # noqa: E402
 from compress.data.dataset import load  # noqa: E402
 from compress.models.cost import spec_cost  # noqa: E402
 from compress.models.spec import Layer, ModelSpec  # noqa: E402
-from compress.search.train import LONG_PATIENCE, Trainer  # noqa: E402
+from compress.search.train import Trainer  # noqa: E402
 
 
 def ds_cnn(input_shape, classes) -> ModelSpec:
@@ -31,19 +37,35 @@ def ds_cnn(input_shape, classes) -> ModelSpec:
     return ModelSpec(input_shape, classes, tuple(layers + [Layer("gap", "gap")]), name="ds_cnn")
 
 
+def lineage_epochs(run: Path) -> int:
+    """Epochs the run's winner received: every training from the baseline down its path, plus the fine-tune."""
+    rows = {r["key"]: r for r in map(json.loads, (run / "journal.jsonl").read_text().splitlines())}
+    final = json.loads((run / "summary.json").read_text())["final"]
+    key, epochs = final["key"], len(final["history"])
+    while key:
+        epochs, key = epochs + rows[key]["epochs"], rows[key]["parent"]
+    return epochs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--run", help="a finished search's folder: its winner's architecture and total epochs")
+    parser.add_argument("--epochs", type=int, help="default: the --run winner's total epochs, else 30")
     parser.add_argument("--spec", action="append", default=[], help="a spec .json to train from scratch too")
-    parser.add_argument("--samples", type=int, default=None)
-    parser.add_argument("--task", default="binary")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--samples", type=int, default=None, help="without --run")
+    parser.add_argument("--task", default="binary", help="without --run")
+    parser.add_argument("--seed", type=int, default=0, help="without --run")
     args = parser.parse_args()
-    data = load(DataConfig(samples=args.samples, task=args.task, seed=args.seed))
-    trainer = Trainer(data, epochs=args.epochs, lr=1e-3, seed=args.seed, augment=True, patience=LONG_PATIENCE)
+    config = read_run_config(args.run).data if args.run else DataConfig(samples=args.samples, task=args.task,
+                                                                         seed=args.seed)
+    data = load(config)
+    epochs = args.epochs or (lineage_epochs(Path(args.run)) if args.run else 30)
+    trainer = Trainer(data, epochs=epochs, lr=1e-3, seed=config.seed, augment=True, patience=epochs)
     specs = [("hand-designed DS-CNN", ds_cnn(data.input_shape, data.classes))]
+    if args.run:
+        args.spec.insert(0, str(Path(args.run) / "best_spec.json"))
     specs += [(f"{path} from scratch", ModelSpec.from_json(Path(path).read_text())) for path in args.spec]
-    print("| model | FLOPs | epochs run | val AUC | test AUC |")
+    print("| model | FLOPs | epochs | val AUC | test AUC |")
     print("|---|---|---|---|---|")
     for name, spec in specs:
         model, history = trainer.fit(spec)
