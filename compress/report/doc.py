@@ -9,11 +9,14 @@ def markdown_table(headers, rows) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
-def aligned_table(headers, rows) -> str:
-    """A table for a terminal, laid out like `estimate`'s: padded columns, numbers right-aligned, a dashed rule."""
+def aligned_table(headers, rows, numeric=None) -> str:
+    """A table for a terminal, laid out like `estimate`'s: padded columns, numbers right-aligned, a dashed rule.
+
+    `numeric` says which columns to right-align; by default those whose every cell reads as a figure."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    numeric = [all(_numeric(row[i]) for row in cells[1:]) and len(cells) > 1 for i in range(len(headers))]
+    if numeric is None:
+        numeric = [all(_numeric(row[i]) for row in cells[1:]) and len(cells) > 1 for i in range(len(headers))]
 
     def line(values):
         return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compress.report.doc import Doc
+from compress.report.doc import Doc, aligned_table
 
 COST_HEADERS = ("layer", "kind", "output", "MACs", "FLOPs", "params", "act bytes")
 
@@ -23,16 +23,9 @@ def _cell(value) -> str:
 
 def format_table(rows, headers) -> str:
     """Rows of values under headers, one padded column each; numeric columns right-aligned."""
-    cells = [[_cell(v) for v in row] for row in rows]
-    widths = [max([len(str(h))] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
     numeric = [any(isinstance(row[i], (int, float)) for row in rows)
                and all(isinstance(row[i], (int, float)) or row[i] == "" for row in rows) for i in range(len(headers))]
-
-    def line(values):
-        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line([str(h) for h in headers]), rule] + [line(r) for r in cells])
+    return aligned_table(headers, [[_cell(v) for v in row] for row in rows], numeric)
 
 
 def cost_table(cost) -> str:
