@@ -73,8 +73,8 @@ def main() -> int:
                    *(["--resume"] if (out / "journal.jsonl").exists() else []), *args.extra]
         print("$", " ".join(command[1:]), file=sys.stderr, flush=True)
         start = time.monotonic()
-        subprocess.run(command, stdout=subprocess.DEVNULL)
-        if (out / "summary.json").exists():
+        finished = subprocess.run(command, stdout=subprocess.DEVNULL).returncode in (0, 3)  # 3: no goal
+        if finished and (out / "summary.json").exists():
             wall = time.monotonic() - start
             (out / "race.json").write_text(json.dumps({"wall_seconds": round(wall, 1)}) + "\n")
             rows.append(race_row(strategy, out, wall))

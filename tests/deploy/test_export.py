@@ -67,6 +67,23 @@ def test_test_input_is_a_correctly_classified_quantized_test_image(exported, blo
     assert export.run_tflite((out / export.MODEL_FILE).read_bytes(), x).argmax() == label
 
 
+def test_four_class_export_scores_int8_outputs_that_do_not_sum_to_one(blob_data, tmp_path):
+    """A dequantized int8 softmax sums to 1 only within a few 1/256 steps; the int8 check must still score it."""
+    from compress.data.dataset import Dataset
+    from compress.models.spec import Layer, ModelSpec
+
+    rng = np.random.default_rng(1)
+    y4 = [rng.integers(0, 4, len(split)) for split in (blob_data.y_train, blob_data.y_val, blob_data.y_test)]
+    data = Dataset("blobs4", ("a", "b", "c", "d"), blob_data.x_train, y4[0], blob_data.x_val, y4[1],
+                   blob_data.x_test, y4[2])
+    spec = ModelSpec((24, 24, 1), 4, (Layer("conv", "conv1", units=4, kernel=3, stride=2), Layer("relu", "relu1"),
+                                      Layer("gap", "gap")), name="four")
+    report = export.export_int8(spec.build(seed=0), data, tmp_path, representative_samples=50, seed=0)
+    assert report["output"]["shape"] == [1, 4]
+    assert 0.0 <= report["metrics"]["int8"]["auc"] <= 1.0
+    assert abs(report["metrics"]["auc_drop"]) < 0.05
+
+
 def test_beta_above_int8_auc_raises_after_writing_files(trained_model, blob_data, tmp_path):
     with pytest.raises(CompressError) as err:
         export.export_int8(trained_model, blob_data, tmp_path, beta=0.9999, representative_samples=50)

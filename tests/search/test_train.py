@@ -49,6 +49,23 @@ def test_metrics_binary_and_multiclass_by_hand():
     assert three["auc"] == 1.0 and three["accuracy"] == 1.0
 
 
+def test_multiclass_auc_takes_int8_scores_that_do_not_sum_to_one():
+    """A dequantized int8 softmax is off by 1/256 steps; it must score like sklearn's macro one-vs-rest."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    y = np.arange(40) % 4
+    probs = rng.dirichlet(np.ones(4), size=40) + np.eye(4)[y] * 0.3
+    probs /= probs.sum(axis=1, keepdims=True)
+    expected = roc_auc_score(y, probs, multi_class="ovr", average="macro")
+    assert classification_metrics(y, probs)["auc"] == pytest.approx(expected)
+    int8 = np.round(probs * 256) / 256  # rows now sum to 1 +- a few steps: sklearn refuses them
+    assert not np.allclose(int8.sum(axis=1), 1.0)
+    with pytest.raises(ValueError):
+        roc_auc_score(y, int8, multi_class="ovr", average="macro")
+    assert classification_metrics(y, int8)["auc"] == pytest.approx(expected, abs=0.02)
+
+
 def test_children_keep_the_parents_strongest_filters():
     parent_spec = net()
     parent = parent_spec.build(seed=0)
