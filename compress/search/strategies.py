@@ -184,7 +184,9 @@ def random_walks(search: Search, baseline: ModelSpec, seed: int = 0) -> None:
                     break
                 step = rng.choice(children)
                 spec, labels = step.spec, labels + [step.label]
-            repeats = repeats + 1 if spec.key in search.cache or spec.key in walks or not space.fits(spec) else 0
+            # a repeat of this run's own walks; a journal row not yet visited is a replay after --resume, not one
+            seen = spec.key in search.order or spec.key in walks
+            repeats = repeats + 1 if seen or not space.fits(spec) else 0
             if space.fits(spec) and spec.key not in walks:
                 walks[spec.key] = (spec, base, f"random walk: {' > '.join(labels)}")
         search.evaluate_many(list(walks.values()))

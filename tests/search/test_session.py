@@ -121,3 +121,21 @@ def test_random_walks_train_fitting_models_from_the_baseline_and_repeat_by_seed(
     assert all(ev.label.startswith("random walk: ") for ev in later)
     again, _ = search_once(None, "random", max_evals=8)
     assert [ev.key for ev in again.evaluations()] == [ev.key for ev in search.evaluations()]
+
+
+def test_random_search_resumed_past_its_repeat_limit_ends_like_the_unkilled_run(tmp_path):
+    """Walks that end at models the journal already holds are replays on resume, not repeats of this run."""
+    from compress.search.strategies import RANDOM_REPEATS
+
+    budgets = {"max_evals": RANDOM_REPEATS + 10}
+    whole, winner = search_once(Journal(tmp_path / "whole.jsonl"), "random", **budgets)
+    assert whole.trainings > RANDOM_REPEATS + 2, "the journal must outgrow the repeat limit for this to test it"
+    path = tmp_path / "killed.jsonl"
+    while True:
+        try:
+            resumed, again = search_once(Journal(path), "random", kill_after=2, **budgets)
+            break
+        except Killed:
+            pass
+    assert path.read_text() == (tmp_path / "whole.jsonl").read_text()
+    assert again.key == winner.key and resumed.exhausted == whole.exhausted
