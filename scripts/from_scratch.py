@@ -13,7 +13,6 @@ all: the epochs of every training on its journal path from the baseline, plus it
 alternatives get the same total epochs as the searched model.
 """
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -21,10 +20,11 @@ from pathlib import Path
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from compress.config import DataConfig, read_run_config  # noqa: E402
+from compress.config import DataConfig  # noqa: E402
 from compress.data.dataset import load  # noqa: E402
 from compress.models.cost import spec_cost  # noqa: E402
 from compress.models.spec import Layer, ModelSpec  # noqa: E402
+from compress.report.run import Run, load_run  # noqa: E402
 from compress.search.train import Trainer  # noqa: E402
 
 
@@ -37,14 +37,9 @@ def ds_cnn(input_shape, classes) -> ModelSpec:
     return ModelSpec(input_shape, classes, tuple(layers + [Layer("gap", "gap")]), name="ds_cnn")
 
 
-def lineage_epochs(run: Path) -> int:
+def lineage_epochs(run: Run) -> int:
     """Epochs the run's winner received: every training from the baseline down its path, plus the fine-tune."""
-    rows = {r["key"]: r for r in map(json.loads, (run / "journal.jsonl").read_text().splitlines())}
-    final = json.loads((run / "summary.json").read_text())["final"]
-    key, epochs = final["key"], len(final["history"])
-    while key:
-        epochs, key = epochs + rows[key]["epochs"], rows[key]["parent"]
-    return epochs
+    return len(run.summary["final"]["history"]) + sum(row["epochs"] for row in run.lineage(run.winner()))
 
 
 def main() -> int:
@@ -56,10 +51,10 @@ def main() -> int:
     parser.add_argument("--task", default="binary", help="without --run")
     parser.add_argument("--seed", type=int, default=0, help="without --run")
     args = parser.parse_args()
-    config = read_run_config(args.run).data if args.run else DataConfig(samples=args.samples, task=args.task,
-                                                                         seed=args.seed)
+    run = load_run(args.run) if args.run else None
+    config = run.config.data if run else DataConfig(samples=args.samples, task=args.task, seed=args.seed)
     data = load(config)
-    epochs = args.epochs or (lineage_epochs(Path(args.run)) if args.run else 30)
+    epochs = args.epochs or (lineage_epochs(run) if run else 30)
     trainer = Trainer(data, epochs=epochs, lr=1e-3, seed=config.seed, augment=True, patience=epochs)
     specs = [("hand-designed DS-CNN", ds_cnn(data.input_shape, data.classes))]
     if args.run:

@@ -16,28 +16,25 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from compress.report.run import load_run  # noqa: E402
+
 HEADERS = ["strategy", "trainings", "to first goal", "training time", "wall time", "result", "final FLOPs",
            "val AUC: search → fine-tuned", "test AUC", "int8 test AUC"]
 
 
-def journal(out: Path) -> list[dict]:
-    return [json.loads(line) for line in (out / "journal.jsonl").read_text().splitlines() if line.strip()]
-
-
-def first_goal(rows: list[dict], beta: float) -> int | None:
-    """1-based journal row of the first goal (every target passes and val AUC >= beta)."""
-    return next((i for i, r in enumerate(rows, 1) if r["fits"] and r["val"]["auc"] >= beta), None)
-
-
 def race_row(strategy: str, out: Path, wall: float) -> list:
-    summary, rows = json.loads((out / "summary.json").read_text()), journal(out)
+    run = load_run(out)
+    summary = run.summary
     final, int8 = summary.get("final") or {}, summary.get("int8") or {}
     auc = lambda m, split: f"{m[split]['auc']:.4f}" if m.get(split) else "-"  # noqa: E731
     searched = final.get("search_val_auc")
     val = f"{searched:.4f} → {auc(final, 'val')}" if searched is not None else auc(final, "val")
-    training = sum(r.get("train_seconds", 0) for r in rows[1:])
-    return [strategy, len(rows), first_goal(rows, summary["beta"]) or "-", f"{training:,.0f} s", f"{wall:,.0f} s",
-            summary["status"], f"{final['flops']:,}" if final else "-", val, auc(final, "test"), auc(int8, "test")]
+    first_goal = next((i for i, row in enumerate(run.rows, 1) if run.status(row) == "goal"), "-")
+    training = sum(row.get("train_seconds", 0) for row in run.rows if row["parent"] is not None)
+    return [strategy, len(run.rows), first_goal, f"{training:,.0f} s", f"{wall:,.0f} s", summary["status"],
+            f"{final['flops']:,}" if final else "-", val, auc(final, "test"), auc(int8, "test")]
 
 
 def seed_baseline(first: Path, out: Path, strategy: str) -> None:
