@@ -88,6 +88,49 @@ def test_no_import_cycles_between_packages():
     assert not cycles, f"packages on an import cycle: {cycles} ({graph})"
 
 
+def _cycles_inside_packages() -> list[list[str]]:
+    """Modules of one package that reach each other through imports (lazy ones too): each such group, sorted."""
+    graph = {}
+    for importer, imported in _edges():
+        if importer != imported and _room(importer) == _room(imported):
+            graph.setdefault(importer, set()).add(imported)
+
+    def reach(start):
+        seen, todo = set(), [start]
+        while todo:
+            for n in graph.get(todo.pop(), ()):
+                if n not in seen:
+                    seen.add(n)
+                    todo.append(n)
+        return seen
+
+    reached = {module: reach(module) for module in graph}
+    groups = {tuple(sorted(m for m in found if module in reached.get(m, ()))) for module, found in reached.items()
+              if module in found}
+    return sorted(list(group) for group in groups)
+
+
+def test_no_import_cycles_inside_packages():
+    """Inside a package the modules form layers too: no two modules import each other, directly or round a loop."""
+    cycles = _cycles_inside_packages()
+    assert not cycles, "modules on an import cycle inside a package:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_the_checker_sees_a_cycle_inside_a_package(tmp_path, monkeypatch):
+    """The cycle test can fail: two models modules that import each other (one of them lazily) are reported."""
+    fake = tmp_path / "compress"
+    for rel in ("__init__.py", "models/__init__.py", "models/a.py", "models/b.py", "models/c.py"):
+        (fake / rel).parent.mkdir(parents=True, exist_ok=True)
+        (fake / rel).write_text("")
+    (fake / "models" / "a.py").write_text("from compress.models import b\n")
+    (fake / "models" / "b.py").write_text("def f():\n    from compress.models.a import g\n")
+    (fake / "models" / "c.py").write_text("from compress.models import a\n")  # above the cycle, not on it
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
+    assert _cycles_inside_packages() == [["compress.models.a", "compress.models.b"]]
+    with pytest.raises(AssertionError, match=r"compress\.models\.a <-> compress\.models\.b"):
+        test_no_import_cycles_inside_packages()
+
+
 def test_the_checker_sees_a_forbidden_edge(tmp_path, monkeypatch):
     """The layering test can fail: a models module that imports search is reported."""
     fake = tmp_path / "compress"
