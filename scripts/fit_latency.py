@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from compress.devices import latency  # noqa: E402
-from compress.models.cost import LayerCost  # noqa: E402
+from compress.models.formulas import LayerCost  # noqa: E402
 
 TABLE = Path(latency.__file__).with_name("latency_table.json")
 

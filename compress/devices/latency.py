@@ -10,7 +10,7 @@ from pathlib import Path
 from compress import CompressError
 from compress.config import Targets
 from compress.devices.profiles import Device
-from compress.models.cost import FUSED_KINDS  # folded by the converter: no op, no per-op cycles
+from compress.models.formulas import FUSED_KINDS  # folded by the converter: no op, no per-op cycles
 
 LATENCY_MODELS = ("flops", "ops", "emulated")
 
@@ -222,7 +222,7 @@ def spec_geometry(spec) -> dict:
     found = {}
     for layer in spec.layers:
         found[layer.name] = (layer.kernel, layer.stride, layer.padding)
-        if layer.kind == "residual":  # as cost._residual builds it
+        if layer.kind == "residual":  # as cost._residual costs it
             found |= {f"{layer.name}_conv1": (layer.kernel, layer.stride, "same"),
                       f"{layer.name}_conv2": (layer.kernel, 1, "same"), f"{layer.name}_proj": (1, layer.stride, "same")}
     return found

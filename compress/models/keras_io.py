@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from compress import CompressError
-from compress.models.cost import (ACTIVATION_FLOPS, LayerCost, ModelCost, _bn, _conv, _dense, _dwconv, _model_cost,
-                                  _pool, _prod, _row, _sepconv)
+from compress.models.formulas import (ACTIVATION_FLOPS, LayerCost, ModelCost, bn, conv, dense, dwconv, model_cost, pool,
+                                      prod, row, sepconv)
 from compress.models.safe_load import KERAS_SUFFIXES, load_keras  # noqa: F401  (the one loader, re-exported)
 
 
@@ -25,8 +25,8 @@ def keras_cost(model) -> ModelCost:
         ins, out = _keras_io(layer)
         in_shapes = [_fixed_shape(layer, t) for t in ins]
         nodes.append((handler(layer, in_shapes, _fixed_shape(layer, out)), tuple(id(t) for t in ins), id(out)))
-    inputs = {id(t): _prod(_fixed_shape(model, t)) for t in model.inputs}
-    return _model_cost(model.name, "keras", nodes, inputs, [id(t) for t in model.outputs])
+    inputs = {id(t): prod(_fixed_shape(model, t)) for t in model.inputs}
+    return model_cost(model.name, "keras", nodes, inputs, [id(t) for t in model.outputs])
 
 
 def _keras_io(layer):
@@ -47,26 +47,26 @@ def _fixed_shape(layer, tensor) -> tuple:
 def _keras_handlers(keras) -> dict:
     L = keras.layers
     return {
-        L.Conv2D: lambda l, i, o: _conv(l.name, i[0], o, *_conv_kernel(l), l.use_bias, _act(l)),
-        L.DepthwiseConv2D: lambda l, i, o: _dwconv(l.name, i[0], o, *_conv_kernel(l), l.use_bias, _act(l)),
-        L.SeparableConv2D: lambda l, i, o: _sepconv(l.name, i[0], o, *_conv_kernel(l), l.depth_multiplier,
+        L.Conv2D: lambda l, i, o: conv(l.name, i[0], o, *_conv_kernel(l), l.use_bias, _act(l)),
+        L.DepthwiseConv2D: lambda l, i, o: dwconv(l.name, i[0], o, *_conv_kernel(l), l.use_bias, _act(l)),
+        L.SeparableConv2D: lambda l, i, o: sepconv(l.name, i[0], o, *_conv_kernel(l), l.depth_multiplier,
                                                     l.use_bias, _act(l)),
-        L.Dense: lambda l, i, o: _dense(l.name, i[0], o, l.use_bias, _act(l)),
-        L.MaxPooling2D: lambda l, i, o: _pool(l.name, "maxpool", o, *l.pool_size),
-        L.AveragePooling2D: lambda l, i, o: _pool(l.name, "avgpool", o, *l.pool_size),
-        L.GlobalAveragePooling2D: lambda l, i, o: _row(l.name, "gap", o, flops=_prod(i[0])),
+        L.Dense: lambda l, i, o: dense(l.name, i[0], o, l.use_bias, _act(l)),
+        L.MaxPooling2D: lambda l, i, o: pool(l.name, "maxpool", o, *l.pool_size),
+        L.AveragePooling2D: lambda l, i, o: pool(l.name, "avgpool", o, *l.pool_size),
+        L.GlobalAveragePooling2D: lambda l, i, o: row(l.name, "gap", o, flops=prod(i[0])),
         L.BatchNormalization: _keras_bn,
         L.ReLU: _keras_relu,
         L.Activation: _keras_activation,
-        L.Softmax: lambda l, i, o: _row(l.name, "softmax", o, flops=5 * _prod(o)),
-        L.Add: lambda l, i, o: _row(l.name, "add", o, flops=(len(i) - 1) * _prod(o)),
-        L.Dropout: lambda l, i, o: _row(l.name, "dropout", o),
-        L.Flatten: lambda l, i, o: _row(l.name, "flatten", o),
-        L.Reshape: lambda l, i, o: _row(l.name, "reshape", o),
-        L.Concatenate: lambda l, i, o: _row(l.name, "concat", o),
-        L.GlobalMaxPooling2D: lambda l, i, o: _row(l.name, "gmp", o),  # Max: no profiler statistic
-        L.ZeroPadding2D: lambda l, i, o: _row(l.name, "zeropad", o),  # Pad: none either
-        L.Rescaling: lambda l, i, o: _row(l.name, "rescale", o, flops=2 * _prod(o), ops=2),  # Mul, AddV2
+        L.Softmax: lambda l, i, o: row(l.name, "softmax", o, flops=5 * prod(o)),
+        L.Add: lambda l, i, o: row(l.name, "add", o, flops=(len(i) - 1) * prod(o)),
+        L.Dropout: lambda l, i, o: row(l.name, "dropout", o),
+        L.Flatten: lambda l, i, o: row(l.name, "flatten", o),
+        L.Reshape: lambda l, i, o: row(l.name, "reshape", o),
+        L.Concatenate: lambda l, i, o: row(l.name, "concat", o),
+        L.GlobalMaxPooling2D: lambda l, i, o: row(l.name, "gmp", o),  # Max: no profiler statistic
+        L.ZeroPadding2D: lambda l, i, o: row(l.name, "zeropad", o),  # Pad: none either
+        L.Rescaling: lambda l, i, o: row(l.name, "rescale", o, flops=2 * prod(o), ops=2),  # Mul, AddV2
         L.Normalization: _keras_normalization,
     }
 
@@ -90,28 +90,28 @@ def _act(layer) -> int:
 def _keras_activation(layer, i, o) -> LayerCost:
     name = getattr(layer.activation, "__name__", "")
     kind = {"relu": "relu", "relu6": "relu", "linear": "identity", "softmax": "softmax"}.get(name, name)
-    return _row(layer.name, kind, o, flops=_act(layer) * _prod(o))
+    return row(layer.name, kind, o, flops=_act(layer) * prod(o))
 
 
 def _keras_bn(layer, i, o) -> LayerCost:
     if layer.axis not in ([len(o)], [-1]):
         raise CompressError(f"layer {layer.name!r}: BatchNormalization is costed on the last axis only")
-    return _bn(layer.name, o, bool(getattr(layer, "fused", False)), layer.scale, layer.center)
+    return bn(layer.name, o, bool(getattr(layer, "fused", False)), layer.scale, layer.center)
 
 
 def _keras_relu(layer, i, o) -> LayerCost:
     """Mirrors tf_keras backend.relu: plain, relu6 and leaky are single uncounted ops; the rest adds elementwise ops."""
-    n, slope, top, thr = _prod(o), float(layer.negative_slope), layer.max_value, float(layer.threshold)
+    n, slope, top, thr = prod(o), float(layer.negative_slope), layer.max_value, float(layer.threshold)
     if slope and top is None and not thr:
-        return _row(layer.name, "leaky_relu", o)
+        return row(layer.name, "leaky_relu", o)
     flops = (3 + bool(thr)) * n if slope else 0  # negative part: Neg (+ AddV2 threshold), then Mul and Sub
     flops += 2 * n if thr else 0  # x * (x > threshold): Greater and Mul
     flops += 2 * n if top is not None and (thr or float(top) != 6.0) else 0  # clip_by_value: Minimum and Maximum
     plain = not slope and not thr and top in (None, 6.0)
-    return _row(layer.name, "relu" if plain else "relu_custom", o, flops=flops)
+    return row(layer.name, "relu" if plain else "relu_custom", o, flops=flops)
 
 
 def _keras_normalization(layer, i, o) -> LayerCost:
     """(x - mean) / maximum(sqrt(variance), eps): Sub and RealDiv per element, Maximum per channel (Sqrt: none)."""
-    channels = _prod(layer.variance.shape)
-    return _row(layer.name, "rescale", o, flops=2 * _prod(o) + channels, ops=2)
+    channels = prod(layer.variance.shape)
+    return row(layer.name, "rescale", o, flops=2 * prod(o) + channels, ops=2)

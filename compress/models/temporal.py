@@ -13,6 +13,7 @@ is Conv1D written as Conv2D, the form TFLite Micro runs. Two kinds exist for the
 """
 from __future__ import annotations
 
+from compress.models.formulas import row
 from compress.models.spec import Layer, SpecError
 
 LSTM_EXTRA_FLOPS_PER_UNIT = 12  # per step: see above
@@ -34,30 +35,26 @@ def sequence_shape(layer: Layer, shape: tuple) -> tuple:
 
 def lstm_cost(name: str, in_shape: tuple, units: int):
     """One LSTM over in_shape = (T, C) returning its last state."""
-    from compress.models.cost import _row
-
     steps, features = in_shape
     macs = steps * 4 * (features + units) * units
     flops = 2 * macs + steps * LSTM_EXTRA_FLOPS_PER_UNIT * units
     params = 4 * (features * units + units * units + units)
-    return _row(name, "lstm", (units,), macs, flops, params, weights=4 * (features + units) * units, channels=4 * units)
+    return row(name, "lstm", (units,), macs, flops, params, weights=4 * (features + units) * units, channels=4 * units)
 
 
 def spec_rows(layer: Layer, in_shape: tuple, source: str) -> list:
     """(LayerCost, inputs, output) rows of an lstm or select layer, named as build_layer names its Keras layers."""
-    from compress.models.cost import _row
-
     n, (t, _, c) = layer.name, in_shape
     if layer.kind == "lstm":
-        return [(_row(f"{n}_seq", "reshape", (t, c)), (source,), f"{n}_seq"),
+        return [(row(f"{n}_seq", "reshape", (t, c)), (source,), f"{n}_seq"),
                 (lstm_cost(n, (t, c), layer.units), (f"{n}_seq",), n)]
     first, stop = layer.pads
     if stop - first == 1:
-        return [(_row(f"{n}_t", "transpose", (t, c, 1)), (source,), f"{n}_t"),
-                (_row(n, "slice", (t, 1, 1)), (f"{n}_t",), n)]
-    return [(_row(f"{n}_t", "transpose", (t, c, 1)), (source,), f"{n}_t"),
-            (_row(f"{n}_crop", "slice", (t, stop - first, 1)), (f"{n}_t",), f"{n}_crop"),
-            (_row(n, "transpose", (t, 1, stop - first)), (f"{n}_crop",), n)]
+        return [(row(f"{n}_t", "transpose", (t, c, 1)), (source,), f"{n}_t"),
+                (row(n, "slice", (t, 1, 1)), (f"{n}_t",), n)]
+    return [(row(f"{n}_t", "transpose", (t, c, 1)), (source,), f"{n}_t"),
+            (row(f"{n}_crop", "slice", (t, stop - first, 1)), (f"{n}_t",), f"{n}_crop"),
+            (row(n, "transpose", (t, 1, stop - first)), (f"{n}_crop",), n)]
 
 
 def build_layer(keras, layer: Layer, x):
@@ -75,12 +72,10 @@ def build_layer(keras, layer: Layer, x):
 
 def keras_handlers(keras) -> dict:
     """keras_io handlers for the Keras layers these kinds build (and a user's own LSTM)."""
-    from compress.models.cost import _row
-
     L = keras.layers
     return {L.LSTM: _keras_lstm,
-            L.Permute: lambda l, i, o: _row(l.name, "transpose", o),
-            L.Cropping2D: lambda l, i, o: _row(l.name, "slice", o)}
+            L.Permute: lambda l, i, o: row(l.name, "transpose", o),
+            L.Cropping2D: lambda l, i, o: row(l.name, "slice", o)}
 
 
 def _keras_lstm(layer, in_shapes, out_shape):

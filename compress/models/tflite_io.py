@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from compress import CompressError
-from compress.models.cost import LayerCost, ModelCost, _model_cost, _prod
+from compress.models.formulas import LayerCost, ModelCost, model_cost, prod
 
 TFLITE_KINDS = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "dwconv", "FULLY_CONNECTED": "dense",
                 "MAX_POOL_2D": "maxpool", "AVERAGE_POOL_2D": "avgpool", "MEAN": "gap", "SOFTMAX": "softmax",
@@ -45,30 +45,30 @@ def tflite_cost(path) -> ModelCost:
         state = {i for i in ins if tensors[i].isVariable}  # an LSTM's state: kept by the op itself, not an operand
         nodes.append((cost, tuple(i for i in ins if i not in const | state), op.outputs[0]))
     inputs = {i: _tensor_bytes(tensors[i]) for i in graph.inputs}
-    cost = _model_cost(Path(path).stem, "tflite", nodes, inputs, list(graph.outputs), fuse=False)
+    cost = model_cost(Path(path).stem, "tflite", nodes, inputs, list(graph.outputs), fuse=False)
     return replace(cost, flash_bytes=Path(path).stat().st_size)
 
 
 def _tflite_op(where, index, opname, op, ins, is_const, out_tensor) -> LayerCost:
     shapes = [_shape(t) for t in ins]  # with the batch axis
-    out_shape, out = _shape(out_tensor)[1:], _prod(_shape(out_tensor))
-    macs, flops, params = 0, 0, sum(_prod(s) for s, c in zip(shapes, is_const) if c)
+    out_shape, out = _shape(out_tensor)[1:], prod(_shape(out_tensor))
+    macs, flops, params = 0, 0, sum(prod(s) for s, c in zip(shapes, is_const) if c)
     if opname == "CONV_2D":
-        macs = out * _prod(shapes[1][1:])  # filter [out, kh, kw, in]
+        macs = out * prod(shapes[1][1:])  # filter [out, kh, kw, in]
     elif opname == "DEPTHWISE_CONV_2D":
-        macs = out * _prod(shapes[1][1:3])  # filter [1, kh, kw, channels x multiplier]
+        macs = out * prod(shapes[1][1:3])  # filter [1, kh, kw, channels x multiplier]
     elif opname == "FULLY_CONNECTED":
         macs = out * shapes[1][-1]  # weights [units, in]
     elif opname == "UNIDIRECTIONAL_SEQUENCE_LSTM":  # per step, the gates' weights [units, in] and [units, units]
         from compress.models.temporal import LSTM_EXTRA_FLOPS_PER_UNIT
 
         steps, units = shapes[0][1], _shape(out_tensor)[-1]
-        macs = steps * sum(_prod(s) for s, c in zip(shapes, is_const) if c and len(s) == 2)
+        macs = steps * sum(prod(s) for s, c in zip(shapes, is_const) if c and len(s) == 2)
         flops = steps * LSTM_EXTRA_FLOPS_PER_UNIT * units  # as temporal.lstm_cost: the profiler's unrolled count
     elif opname in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
         flops = out * op.builtinOptions.filterHeight * op.builtinOptions.filterWidth
     elif opname == "MEAN":
-        flops = _prod(shapes[0])
+        flops = prod(shapes[0])
     elif opname == "SOFTMAX":
         flops = 5 * out
     elif opname in TFLITE_ELEMENTWISE:
@@ -132,7 +132,7 @@ def _shape(tensor) -> tuple:
 
 
 def _tensor_bytes(tensor) -> int:
-    return _prod(_shape(tensor)) * TENSOR_BYTES.get(tensor.type, 4)
+    return prod(_shape(tensor)) * TENSOR_BYTES.get(tensor.type, 4)
 
 
 def _schema():
@@ -190,7 +190,7 @@ def _check_graph(model, graph, where: str) -> None:
 
 def _check_tensor(i: int, t, buffers: list, where: str, empty_ok: bool = False) -> None:
     shape = [] if t.shape is None else [int(d) for d in t.shape]
-    if len(shape) > MAX_RANK or min(shape, default=1) < (0 if empty_ok else 1) or _prod(shape) > MAX_TENSOR_ELEMENTS:
+    if len(shape) > MAX_RANK or min(shape, default=1) < (0 if empty_ok else 1) or prod(shape) > MAX_TENSOR_ELEMENTS:
         raise CompressError(f"{where}: corrupt TFLite model: tensor {i} has shape {shape}")
     signature = [] if t.shapeSignature is None else [int(d) for d in t.shapeSignature]
     if signature and (len(signature) != len(shape) or any(s not in (d, -1) for s, d in zip(signature, shape))):
@@ -198,7 +198,7 @@ def _check_tensor(i: int, t, buffers: list, where: str, empty_ok: bool = False) 
     if not 0 <= t.buffer < max(len(buffers), 1):
         raise CompressError(f"{where}: corrupt TFLite model: tensor {i} names buffer {t.buffer} of {len(buffers)}")
     data = buffers[t.buffer].data if buffers else None
-    if data is not None and t.type in TENSOR_BYTES and len(data) != _prod(shape) * TENSOR_BYTES[t.type]:
+    if data is not None and t.type in TENSOR_BYTES and len(data) != prod(shape) * TENSOR_BYTES[t.type]:
         raise CompressError(f"{where}: corrupt TFLite model: tensor {i} of shape {shape} has {len(data)} bytes")
     _check_quantization(i, t, shape, where)
 

@@ -6,7 +6,8 @@ import pytest
 from compress.config import Targets
 from compress.devices import latency, profiles, targets as device_targets
 from compress.models import zoo
-from compress.models.cost import LayerCost, ModelCost, spec_cost
+from compress.models.cost import spec_cost
+from compress.models.formulas import LayerCost, ModelCost
 
 APOLLO3 = profiles.get("apollo3")
 

@@ -8,7 +8,7 @@ from compress.config import Targets
 from compress.devices import latency
 from compress.devices import profiles
 from compress.devices import targets as device_targets
-from compress.models.cost import LayerCost, ModelCost
+from compress.models.formulas import LayerCost, ModelCost
 
 APOLLO3 = profiles.get("apollo3")
 
