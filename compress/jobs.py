@@ -8,6 +8,7 @@ from pathlib import Path
 from compress import CompressError, files
 from compress.console import Console
 from compress.config import CONFIG_FILE, DataConfig, RunConfig, Targets, TrainConfig, read_run_config
+from compress.models.graph import is_valid, layer_shapes
 from compress.search import tasks
 
 
@@ -47,8 +48,8 @@ def _prepare(data_config: DataConfig, baseline_name: str, train: TrainConfig):
         baseline, model, record = transfer.prepare(imported, data, trainer, _log, retrain=train.retrain_baseline)
         return data, baseline, trainer, (model, record)
     baseline = load_spec(baseline_name, input_shape=data.input_shape, classes=data.classes, tasks=task_names)
-    if not baseline.is_valid():
-        baseline.shapes()  # raises the SpecError that says why
+    if not is_valid(baseline):
+        layer_shapes(baseline)  # raises the SpecError that says why
     return data, baseline, trainer, (None, None)
 
 

@@ -21,6 +21,7 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 from compress.config import DataConfig  # noqa: E402
 from compress.data import dataset  # noqa: E402
 from compress.models import zoo  # noqa: E402
+from compress.models.keras_build import build_model  # noqa: E402
 from compress.models.spec import Layer, ModelSpec  # noqa: E402
 
 
@@ -34,7 +35,7 @@ def val_auc(spec: ModelSpec, ds: dataset.Dataset, epochs: int, lr: float, seed: 
     """(validation AUC of the positive class's probability, seconds spent training)."""
     import tf_keras as keras
 
-    model = spec.build(seed=seed)
+    model = build_model(spec, seed=seed)
     model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy")
     start = time.perf_counter()
     model.fit(ds.x_train, ds.y_train, batch_size=64, epochs=epochs, verbose=0)

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from compress.devices import latency, profiles  # noqa: E402
 from compress.models import zoo  # noqa: E402
 from compress.models.cost import spec_cost  # noqa: E402
+from compress.models.keras_build import build_model  # noqa: E402
 from compress.models.reductions import reductions  # noqa: E402
 
 KERNELS = ("cmsis-nn", "reference")
@@ -54,7 +55,7 @@ def tflite(spec, folder: Path) -> Path:
 
     path = folder / f"{spec.name}.tflite"
     if not path.exists():
-        model = spec.build(seed=0)
+        model = build_model(spec, seed=0)
         calibration = np.random.default_rng(0).uniform(0, 1, (32, *spec.input_shape)).astype(np.float32)
         path.write_bytes(convert_int8(model, calibration))
         (folder / f"{spec.name}.json").write_text(spec.to_json())

@@ -44,8 +44,9 @@ def trained_model(blob_data):
     import tf_keras as keras
 
     from compress.models import zoo
+    from compress.models.keras_build import build_model
 
-    model = zoo.embedded3((24, 24, 1), 2).build(seed=0)
+    model = build_model(zoo.embedded3((24, 24, 1), 2), seed=0)
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
     model.fit(blob_data.x_train, blob_data.y_train, batch_size=32, epochs=4, verbose=0, shuffle=False)
     # 28 steps leave BN's moving variance (momentum 0.99, starting at 1) far from the data's (~0.01), so the

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from compress import CompressError, cli
+from compress.models.keras_build import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
 # A fixed int8 model (the committed default winner of 2026-11-23): several cases edit it at known operators and
@@ -511,7 +512,7 @@ def test_full_scratch_space_refuses_a_model_save_before_h5py_starts(tmp_path, mo
     from compress.models import zoo
     from compress.search.train import save_model
 
-    model = zoo.embedded3((24, 24, 1), 2).build(seed=0)
+    model = build_model(zoo.embedded3((24, 24, 1), 2), seed=0)
     monkeypatch.setattr(compress.files.shutil, "disk_usage", lambda path: SimpleNamespace(free=0))
     with pytest.raises(CompressError, match=r"m.weights.h5: no space left for its temporary copy"):
         save_model(model, tmp_path / "m.weights.h5", weights_only=True)

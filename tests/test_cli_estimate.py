@@ -6,6 +6,7 @@ import pytest
 from compress.models import cost
 from compress.models import zoo
 from compress.cli import main
+from compress.models.keras_build import build_model
 
 
 def _json(capsys, *argv) -> dict:
@@ -52,7 +53,7 @@ def test_device_latency_model_budget_and_calibration(capsys, tmp_path):
 
 def test_keras_file(capsys, tmp_path):
     path = tmp_path / "e3.keras"
-    zoo.get("embedded3").build(seed=0).save(path)
+    build_model(zoo.get("embedded3"), seed=0).save(path)
     assert _json(capsys, str(path))["cost"]["flops"] == cost.spec_cost(zoo.get("embedded3")).flops
 
 
@@ -60,7 +61,7 @@ def test_tflite_file(capsys, tmp_path):
     import tensorflow as tf
 
     path = tmp_path / "e3.tflite"
-    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(zoo.get("embedded3").build(seed=0)).convert())
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(build_model(zoo.get("embedded3"), seed=0)).convert())
     assert main(["estimate", str(path)]) == 0
     assert "(file size)" in capsys.readouterr().out
     report = _json(capsys, str(path))

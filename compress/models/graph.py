@@ -4,8 +4,9 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from compress.models.spec import (FILTER_KINDS, HEAD_NAME, INPUT_NAME, MERGE_KINDS, POOL_KINDS, Layer, ModelSpec,
-                                  SpecError)
+from compress.models.spec import (FILTER_KINDS, FOLLOWER_KINDS, HEAD_NAME, INPUT_NAME, MERGE_KINDS, POOL_KINDS, Layer,
+                                  ModelSpec, SpecError)
+from compress.models.temporal import sequence_shape
 
 # kinds whose output channels are their input's (a width decided upstream passes straight through them; dwconv's
 # are its input's times its depth multiplier)
@@ -33,8 +34,6 @@ def output_shape(layer: Layer, shapes: list[tuple], temporal: bool = False) -> t
     if kind in ("bn", "relu", "relu6", "dropout", "identity"):
         return shape
     if kind in ("lstm", "select"):
-        from compress.models.temporal import sequence_shape
-
         return sequence_shape(layer, shape)
     if kind == "dense":
         if layer.units < 1 or len(shape) != 1:
@@ -106,7 +105,7 @@ def tensor_shapes(spec: ModelSpec) -> dict[str, tuple]:
 
 
 def layer_shapes(spec: ModelSpec) -> list[tuple[Layer, tuple, tuple]]:
-    """(layer, first input's shape, output shape) per layer and the head row last (ModelSpec.shapes)."""
+    """(layer, first input's shape, output shape) per layer and the head row last; SpecError if the spec is invalid."""
     shapes = tensor_shapes(spec)
     out = [(layer, shapes[sources[0]], shapes[layer.name]) for layer, sources in zip(spec.layers, spec.inputs())]
     if spec.tasks:  # one Dense(classes) head per task
@@ -126,6 +125,15 @@ def layer_shapes(spec: ModelSpec) -> list[tuple[Layer, tuple, tuple]]:
     else:
         out.append((Layer("identity", HEAD_NAME), last, last))
     return out
+
+
+def is_valid(spec: ModelSpec) -> bool:
+    """Whether the spec's shapes fit together (layer_shapes raises no SpecError)."""
+    try:
+        layer_shapes(spec)
+    except SpecError:
+        return False
+    return True
 
 
 # --- who reads whom ----------------------------------------------------------------------------------------------
@@ -154,8 +162,6 @@ def ancestors(spec: ModelSpec, name: str) -> set[str]:
 
 def block_end(spec: ModelSpec, name: str) -> str:
     """The last of the BN / ReLU / dropout layers that follow `name` alone (name itself if none)."""
-    from compress.models.spec import FOLLOWER_KINDS
-
     readers, kinds = consumers(spec), {layer.name: layer.kind for layer in spec.layers}
     end = name
     while len(readers[end]) == 1 and kinds.get(readers[end][0]) in FOLLOWER_KINDS and len(readers[readers[end][0]]) <= 1:

@@ -1,10 +1,11 @@
-"""ModelSpec -> tf_keras functional model (imported only by ModelSpec.build, so TensorFlow loads on demand)."""
+"""ModelSpec -> tf_keras functional model (TensorFlow loads inside build_model, on demand)."""
 from __future__ import annotations
 
 from compress.models.spec import BN_MOMENTUM, HEAD_NAME, INPUT_NAME, Layer, ModelSpec, softmax_name
+from compress.models.temporal import build_layer
 
 
-def build(spec: ModelSpec, seed: int | None = None):
+def build_model(spec: ModelSpec, seed: int | None = None):
     """Layer names match the spec's, so weights can be matched; the head is Dense(classes) (or an identity) + softmax."""
     import tf_keras as keras
 
@@ -33,8 +34,6 @@ def _keras_layer(keras, layer: Layer, x, temporal: bool = False):
     temporal (a (T, 1, C) spec): windows are k x 1 with stride s x 1 (Conv1D as TFLite Micro runs it)."""
     L, n = keras.layers, layer.name
     if layer.kind in ("lstm", "select"):
-        from compress.models.temporal import build_layer
-
         return build_layer(keras, layer, x)
     k, s = ((layer.kernel, 1), (layer.stride, 1)) if temporal else (layer.kernel, layer.stride)
     conv_args = dict(kernel_size=k, strides=s, padding=layer.padding, name=n, use_bias=layer.bias)

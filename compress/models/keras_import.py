@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from compress import CompressError
-from compress.models.graph import compact
+from compress.models.graph import compact, layer_shapes
 from compress.models.spec import HEAD_NAME, INPUT_NAME, Layer, ModelSpec, SpecError
 
 SUPPORTED = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "BatchNormalization", "ReLU", "Activation",
              "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Dropout",
              "Dense", "Add", "Concatenate", "ZeroPadding2D", "Rescaling", "Normalization", "Softmax")
-SPEC_BN_EPSILON = 1e-3  # Keras' default, which spec.build() uses; another epsilon is folded into the variance
+SPEC_BN_EPSILON = 1e-3  # Keras' default, which build_model(spec) uses; another epsilon is folded into the variance
 ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "linear": None}
 SOFTMAX = "\0softmax:"  # marks a tensor as softmax(name): allowed only as the model's output
 
@@ -51,7 +51,7 @@ def import_keras(model, source: str = "model") -> tuple[ModelSpec, dict]:
 
 
 def set_weights(keras_model, weights: dict) -> None:
-    """Load imported weights into spec.build()'s model (layer names are the spec's)."""
+    """Load imported weights into build_model(spec)'s model (layer names are the spec's)."""
     for name, values in weights.items():
         keras_model.get_layer(name).set_weights(values)
 
@@ -255,7 +255,7 @@ def _with_output(model, source, input_shape, layers, weights, output) -> tuple[M
         weights[HEAD_NAME] = weights.pop(last.name)
     try:
         spec = compact(ModelSpec(input_shape, shape[0], (), name=model.name, head=head), layers)
-        spec.shapes()
+        layer_shapes(spec)
     except SpecError as exc:
         raise CompressError(f"{source}: {exc}") from None
     return spec, weights

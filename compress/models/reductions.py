@@ -176,7 +176,7 @@ def reductions(spec: ModelSpec, flops=None) -> list[Reduction]:
     for move in MOVES:
         for label, child in move(spec):
             child = child.replace(name=spec.name)
-            if child.key in seen or not child.is_valid() or flops(child) >= parent_flops:
+            if child.key in seen or not graph.is_valid(child) or flops(child) >= parent_flops:
                 continue
             seen.add(child.key)
             out.append(Reduction(label, child))

@@ -232,24 +232,3 @@ class ModelSpec:
         """Each layer's input names, resolved: () means the layer listed before (the model input for the first)."""
         previous = [INPUT_NAME] + [layer.name for layer in self.layers[:-1]]
         return [layer.inputs or (prev,) for layer, prev in zip(self.layers, previous)]
-
-    # --- shapes ---------------------------------------------------------------------------
-    def shapes(self) -> list[tuple[Layer, tuple, tuple]]:
-        """(layer, (first) input shape, output shape) for every layer, head last; raises SpecError if invalid."""
-        from compress.models.graph import layer_shapes
-
-        return layer_shapes(self)
-
-    def is_valid(self) -> bool:
-        try:
-            self.shapes()
-        except SpecError:
-            return False
-        return True
-
-    # --- Keras ----------------------------------------------------------------------------
-    def build(self, seed: int | None = None):
-        """A tf_keras functional model; layer names match the spec's so weights can be matched."""
-        from compress.models.keras_build import build
-
-        return build(self, seed)

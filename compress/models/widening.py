@@ -71,7 +71,7 @@ def widenings(spec: ModelSpec, baseline: ModelSpec, flops) -> list[tuple[str, Mo
     for move in moves:
         for label, child in move:
             child = child.replace(name=spec.name)
-            if child.key in seen or not child.is_valid() or flops(child) <= parent_flops:
+            if child.key in seen or not graph.is_valid(child) or flops(child) <= parent_flops:
                 continue
             seen.add(child.key)
             out.append((label, child))

@@ -6,6 +6,9 @@ from pathlib import Path
 from compress import CompressError
 from compress.data.wearable_data import is_signal_source
 from compress.files import write_text
+from compress.models.cost import spec_cost
+from compress.models.formulas import FUSED_KINDS
+from compress.models.keras_build import build_model
 from compress.models.spec import ModelSpec
 from compress.report.doc import Doc
 from compress.report.compare import compare_section
@@ -105,8 +108,6 @@ def _search_sections(doc: Doc, run: Run, files: Path) -> None:
 
 def layer_rows(base_spec, other_spec) -> list[tuple]:
     """(layer, flops_base, flops_other, bytes_base, bytes_other) for the ops TFLM runs; None where one lacks it."""
-    from compress.models.cost import FUSED_KINDS, spec_cost
-
     def table(spec):
         h, w, c = spec.input_shape
         out = {"input": (0, h * w * c)}
@@ -127,7 +128,6 @@ def layer_rows(base_spec, other_spec) -> list[tuple]:
 
 def _layer_section(doc: Doc, run: Run, files: Path) -> None:
     from compress.report import model_plots
-    from compress.models.spec import ModelSpec
 
     win, label = run.focus()
     doc.h("Per-layer cost")
@@ -209,7 +209,7 @@ def _model(run: Run, row: dict):
     weights = run.path / "weights" / f"{row['key']}.weights.h5"
     if not weights.exists():
         raise CompressError(f"{weights}: missing")
-    model = ModelSpec.from_dict(row["spec"]).build()
+    model = build_model(ModelSpec.from_dict(row["spec"]))
     model.load_weights(weights)
     return model, f"`weights/{weights.name}`"
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from compress.models.graph import layer_shapes
 from compress.models.spec import INPUT_NAME, PASS_THROUGH_KINDS, ModelSpec
 
 CHANNEL_KINDS = PASS_THROUGH_KINDS + ("gap", "gmp", "rescale")  # outputs whose channel j is input channel j
@@ -90,7 +91,7 @@ def factorise(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _graph(spec: ModelSpec) -> dict:
     """name -> (layer, resolved input names), with the head(s) (each reading its layer) included."""
     out = {layer.name: (layer, sources) for layer, sources in zip(spec.layers, spec.inputs())}
-    heads = spec.shapes()[len(spec.layers):]
+    heads = layer_shapes(spec)[len(spec.layers):]
     for (head, _, _), (name, source) in zip(heads, spec.outputs()):
         out[name] = (head, (source,))
     return out

@@ -9,6 +9,7 @@ import numpy as np
 from compress import CompressError, files
 from compress.data.augment import augment, balance
 from compress.data.metrics import classification_metrics
+from compress.models.keras_build import build_model
 from compress.models.spec import HEAD_NAME, ModelSpec, softmax_name
 from compress.search import tasks as multitask
 from compress.search.inherit import inherit_weights
@@ -77,7 +78,7 @@ class Trainer:
         import tf_keras as keras
 
         keras.utils.set_random_seed(self.seed)
-        model = spec.build()
+        model = build_model(spec)
         self.inherited = {}  # per layer: copied | thinned | factorised | reinitialised (search/inherit.py)
         if parent is not None and parent_spec is not None:
             self.inherited = inherit_weights(model, spec, parent, parent_spec)
@@ -171,7 +172,7 @@ class Evaluator:
 
     def model(self, spec: ModelSpec):
         """The trained model of an evaluated spec, rebuilt from its saved weights."""
-        model = spec.build()
+        model = build_model(spec)
         path = self.weights_dir / f"{spec.key}.weights.h5"
         if not path.exists():
             raise CompressError(f"{path}: weights of an evaluated model are missing; re-run without --resume")

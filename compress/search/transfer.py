@@ -13,6 +13,7 @@ import numpy as np
 
 from compress import CompressError
 from compress.models.graph import class_layer
+from compress.models.keras_build import build_model
 from compress.models.spec import HEAD_NAME, ModelSpec
 
 FINE_TUNE_LR_FACTOR = 0.1  # the whole network after the new head has learned: small steps keep the trunk's features
@@ -22,7 +23,7 @@ FINE_TUNE_LR_FACTOR = 0.1  # the whole network after the new head has learned: s
 class Imported:
     source: str  # the user's file
     spec: ModelSpec
-    weights: dict  # spec layer name -> weight arrays, as spec.build() wants them
+    weights: dict  # spec layer name -> weight arrays, as build_model(spec) wants them
 
 
 def is_keras_file(source: str) -> bool:
@@ -77,12 +78,12 @@ def prepare(imported: Imported, data, trainer, log, retrain: bool = False):
         spec = new_head_spec(spec, data.classes)[0] if spec.classes != data.classes else spec
         return spec, None, record | {"retrained": True, "new_head": False}
     if spec.classes == data.classes:
-        model = spec.build()
+        model = build_model(spec)
         _set(model, imported.weights, set())
         log(f"baseline {imported.source}: its own trained weights, scored as given (no retraining)")
         return spec, model, record | {"retrained": False, "new_head": False}
     child, fresh = new_head_spec(spec, data.classes)
-    model = child.build(seed=trainer.seed)
+    model = build_model(child, seed=trainer.seed)
     _set(model, imported.weights, fresh)
     log(f"baseline {imported.source} has {spec.classes} classes, the task {data.classes}: a new head "
         f"({', '.join(sorted(fresh))}) is trained on the frozen trunk, then everything is fine-tuned")

@@ -12,6 +12,7 @@ from compress import cli
 from compress.deploy import c_arrays
 from compress.deploy import export
 from compress.models import tflite_io
+from compress.models.keras_build import build_model
 
 EMBEDDED3_OPS = ["CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"]  # BN folds, dropout goes
 
@@ -78,7 +79,7 @@ def test_four_class_export_scores_int8_outputs_that_do_not_sum_to_one(blob_data,
                    blob_data.x_test, y4[2])
     spec = ModelSpec((24, 24, 1), 4, (Layer("conv", "conv1", units=4, kernel=3, stride=2), Layer("relu", "relu1"),
                                       Layer("gap", "gap")), name="four")
-    report = export.export_int8(spec.build(seed=0), data, tmp_path, representative_samples=50, seed=0)
+    report = export.export_int8(build_model(spec, seed=0), data, tmp_path, representative_samples=50, seed=0)
     assert report["output"]["shape"] == [1, 4]
     assert 0.0 <= report["metrics"]["int8"]["auc"] <= 1.0
     assert abs(report["metrics"]["auc_drop"]) < 0.05
@@ -205,7 +206,7 @@ def tiny_lstm(tmp_path_factory):
     spec = spec.replace(layers=tuple(replace(l, units=4) if l.kind == "lstm" else l for l in spec.layers))
     x = np.random.default_rng(0).normal(size=(256, 20, 1, 4)).astype(np.float32)
     y = (x[:, :10, 0, 0].mean(1) > x[:, 10:, 0, 0].mean(1)).astype(int)
-    model = spec.build(seed=0)
+    model = build_model(spec, seed=0)
     model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
     model.fit(x[:200], y[:200], epochs=5, batch_size=32, verbose=0)
     tflite = export.convert_int8(model, x[:32])

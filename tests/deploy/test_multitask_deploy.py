@@ -10,6 +10,7 @@ import pytest
 from compress import CompressError
 from compress.data.dataset import Dataset
 from compress.deploy import emulator, export, firmware, ship, sketch_emulator, tflm
+from compress.models.keras_build import build_model
 
 TASKS = ("arousal", "dominance", "valence")
 
@@ -40,7 +41,7 @@ def _model():
     for t in TASKS:
         layers += [Layer("dense", f"{t}_fc", units=8, inputs=("fc_relu",)), Layer("relu", f"{t}_relu")]
     spec = ModelSpec((20, 1, 8), 2, layers, name="mt", tasks=TASKS, heads=tuple(f"{t}_relu" for t in TASKS))
-    return spec.build(seed=0)
+    return build_model(spec, seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,8 @@ import pytest
 from compress import CompressError
 from compress.models import zoo
 from compress.models.cost import spec_cost
+from compress.models.graph import is_valid, layer_shapes
+from compress.models.keras_build import build_model
 from compress.models.keras_import import import_keras, set_weights
 from compress.models.reductions import reductions
 from compress.models.spec import Layer, ModelSpec
@@ -24,7 +26,7 @@ def test_round_trip_gives_the_original_outputs(models, name):
 
     model, x = models[name]
     spec, weights = import_keras(model)
-    rebuilt = spec.build()
+    rebuilt = build_model(spec)
     set_weights(rebuilt, weights)
     expected = model.predict(x, verbose=0)
     if name == "logits_resnet":  # logits out: the spec adds the softmax a classifier needs
@@ -52,9 +54,9 @@ def test_random_reduction_chains_of_imported_graphs_stay_valid_and_shrink(build)
             if not options:
                 break
             current = rng.choice(options).spec
-            assert current.is_valid() and spec_cost(current).flops < flops
+            assert is_valid(current) and spec_cost(current).flops < flops
             flops = spec_cost(current).flops
-    assert current.build().count_params() == spec_cost(current).params
+    assert build_model(current).count_params() == spec_cost(current).params
 
 
 def test_graph_moves_thin_add_inputs_together_and_remove_blocks_and_branches():
@@ -65,7 +67,7 @@ def test_graph_moves_thin_add_inputs_together_and_remove_blocks_and_branches():
     assert any(label.startswith("remove block") for label in labels)
     assert any(label.startswith("remove branch") for label in labels)
     for r in reductions(spec):  # the class conv keeps its width: it outputs the classes
-        assert r.spec.classes == 3 and r.spec.shapes()[-1][2] == (3,)
+        assert r.spec.classes == 3 and layer_shapes(r.spec)[-1][2] == (3,)
 
 
 def test_key_ignores_layer_names():

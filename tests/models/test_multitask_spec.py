@@ -7,6 +7,8 @@ import pytest
 
 from compress.models import zoo
 from compress.models.cost import spec_cost
+from compress.models.graph import is_valid
+from compress.models.keras_build import build_model
 from compress.models.reductions import reductions
 from compress.models.spec import Layer, ModelSpec, SpecError, softmax_name
 
@@ -59,7 +61,7 @@ def test_cost_counts_every_head_and_matches_keras():
 
     spec = zoo.get("multitask_cnn")
     single = zoo.fusion_cnn(input_shape=spec.input_shape)
-    cost, built = spec_cost(spec), spec.build()
+    cost, built = spec_cost(spec), build_model(spec)
     assert [o.name.split("/")[0] for o in built.outputs] == [softmax_name(t) for t in TASKS]
     measured = keras_cost(built)
     assert (cost.flops, cost.params) == (measured.flops, measured.params)
@@ -72,7 +74,7 @@ def test_cost_counts_every_head_and_matches_keras():
 def test_reductions_keep_every_head_wired():
     spec = tiny()
     children = {r.label: r.spec for r in reductions(spec)}
-    assert all(child.is_valid() and len(child.outputs()) == 3 for child in children.values())
+    assert all(is_valid(child) and len(child.outputs()) == 3 for child in children.values())
     removed = children["remove arousal_fc"]
     assert removed.heads == ("fc_relu", "dominance_relu", "valence_relu")  # the head reads the trunk now
     thinned = children["valence_fc units 4\u21922"]
@@ -83,7 +85,7 @@ def test_reductions_keep_every_head_wired():
 def test_any_single_head_baseline_takes_one_head_per_task():
     spec = zoo.get("fusion_cnn", input_shape=(20, 1, 8), tasks=("arousal", "valence"))
     assert spec.tasks == ("arousal", "valence") and spec.heads == ("fc4_drop", "fc4_drop")
-    assert spec.is_valid() and len(spec.build().outputs) == 2
+    assert is_valid(spec) and len(build_model(spec).outputs) == 2
     assert zoo.get("multitask_cnn", tasks=("valence", "arousal")).tasks == ("valence", "arousal")
 
 
@@ -93,7 +95,7 @@ def test_inherited_heads_compute_what_the_parent_did():
 
     parent_spec = tiny()
     child_spec = next(r.spec for r in reductions(parent_spec) if r.label == "valence_fc units 4\u21922")
-    parent, child = parent_spec.build(seed=1), child_spec.build(seed=2)
+    parent, child = build_model(parent_spec, seed=1), build_model(child_spec, seed=2)
     status = inherit_weights(child, child_spec, parent, parent_spec)
     assert status["head_arousal"] == "copied" and status["valence_fc"] == "thinned"
     x = np.random.default_rng(0).normal(size=(5, 8, 1, 3)).astype(np.float32)

@@ -2,6 +2,7 @@
 import numpy as np
 
 from compress.models import graph
+from compress.models.keras_build import build_model
 from compress.models.reductions import reductions
 from compress.models.spec import Layer, ModelSpec
 from compress.search.inherit import factorise, inherit_weights
@@ -35,7 +36,7 @@ def _randomised(spec):
     """spec built with non-trivial BN statistics, so copying them matters."""
     import tf_keras as keras
 
-    model = spec.build(seed=1)
+    model = build_model(spec, seed=1)
     rng = np.random.default_rng(0)
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
@@ -52,7 +53,7 @@ def _child(parent_spec, label):
 def _inherit(parent_spec, label):
     child_spec = _child(parent_spec, label)
     parent = _randomised(parent_spec)
-    child = child_spec.build(seed=2)
+    child = build_model(child_spec, seed=2)
     return parent, child, child_spec, inherit_weights(child, child_spec, parent, parent_spec)
 
 
@@ -113,7 +114,7 @@ def test_shrunk_kernel_is_a_centre_crop_and_a_new_pool_passes_channels_through()
 def test_smaller_input_keeps_convs_and_reinitialises_the_dense_after_flatten():
     parent_spec = chain()
     child_spec = parent_spec.replace(input_shape=(10, 10, 2))  # what smaller_input does (its steps start at 40)
-    status = inherit_weights(child_spec.build(), child_spec, _randomised(parent_spec), parent_spec)
+    status = inherit_weights(build_model(child_spec), child_spec, _randomised(parent_spec), parent_spec)
     assert all(status[n] == "copied" for n in ("conv1", "bn1", "conv2", "bn2", "conv3"))
     assert status["fc6"] == "reinitialised" and status["fc7"] == "copied"
 
@@ -146,7 +147,7 @@ def test_every_child_of_the_dag_is_valid_and_inherits_without_error():
     spec = residual_dag()
     parent = _randomised(spec)
     for r in reductions(spec):
-        status = inherit_weights(r.spec.build(), r.spec, parent, spec)
+        status = inherit_weights(build_model(r.spec), r.spec, parent, spec)
         assert set(status.values()) <= {"copied", "thinned", "factorised", "reinitialised"}
         assert graph.tensor_shapes(r.spec)
 
@@ -159,7 +160,7 @@ def _widened(parent_spec, baseline_spec, label):
     by_label = dict(widenings(parent_spec, baseline_spec, lambda s: spec_cost(s).flops))
     assert label in by_label, sorted(by_label)
     parent, child_spec = _randomised(parent_spec), by_label[label]
-    child = child_spec.build(seed=2)
+    child = build_model(child_spec, seed=2)
     return parent, child, inherit_weights(child, child_spec, parent, parent_spec)
 
 

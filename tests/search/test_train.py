@@ -6,6 +6,8 @@ from compress.data.dataset import Dataset
 from compress.models.reductions import reductions
 from compress.models.spec import Layer, ModelSpec
 from compress.data.metrics import classification_metrics
+from compress.models.graph import layer_shapes
+from compress.models.keras_build import build_model
 from compress.search.inherit import inherit_weights
 from compress.search.train import Trainer
 
@@ -68,9 +70,9 @@ def test_multiclass_auc_takes_int8_scores_that_do_not_sum_to_one():
 
 def test_children_keep_the_parents_strongest_filters():
     parent_spec = net()
-    parent = parent_spec.build(seed=0)
+    parent = build_model(parent_spec, seed=0)
     child_spec = next(r.spec for r in reductions(parent_spec) if r.label == "conv1 filters 8\u21924")
-    child = child_spec.build(seed=1)
+    child = build_model(child_spec, seed=1)
     status = inherit_weights(child, child_spec, parent, parent_spec)
     assert status == {"conv1": "thinned", "bn1": "thinned", "conv2": "thinned", "fc": "copied", "head": "copied"}
     kernel, bias = parent.get_layer("conv1").get_weights()
@@ -86,9 +88,9 @@ def test_children_keep_the_parents_strongest_filters():
 
 def test_thinned_conv_before_flatten_maps_dense_rows():
     parent_spec = net()
-    parent = parent_spec.build(seed=0)
+    parent = build_model(parent_spec, seed=0)
     child_spec = next(r.spec for r in reductions(parent_spec) if r.label == "conv2 filters 6\u21923")
-    child = child_spec.build(seed=1)
+    child = build_model(child_spec, seed=1)
     inherit_weights(child, child_spec, parent, parent_spec)
     keep = np.sort(np.argsort(-np.abs(parent.get_layer("conv2").get_weights()[0]).sum(axis=(0, 1, 2)))[:3])
     rows = (np.arange(8 * 8)[:, None] * 6 + keep[None, :]).reshape(-1)
@@ -97,11 +99,11 @@ def test_thinned_conv_before_flatten_maps_dense_rows():
 
 def test_an_inherited_child_predicts_like_its_parent_when_nothing_changed_shape():
     parent_spec = net()
-    parent = parent_spec.build(seed=0)
+    parent = build_model(parent_spec, seed=0)
     child_spec = next(r.spec for r in reductions(parent_spec) if r.label == "conv2 stride 1\u21922")
-    assert child_spec.shapes()[5][2] != parent_spec.shapes()[5][2]  # flatten input changed: fc restarts
+    assert layer_shapes(child_spec)[5][2] != layer_shapes(parent_spec)[5][2]  # flatten input changed: fc restarts
     x = blobs(4)[0]
-    same = parent_spec.build(seed=3)
+    same = build_model(parent_spec, seed=3)
     inherit_weights(same, parent_spec, parent, parent_spec)
     np.testing.assert_allclose(same.predict(x, verbose=0), parent.predict(x, verbose=0), atol=1e-6)
 
