@@ -80,10 +80,11 @@ def _labels_at(times: np.ndarray, labels: np.ndarray, rate: float, n: int) -> np
     return np.where((r == 0) | (r == 1), r, -1).astype(np.int64)
 
 
-def subject_windows(session: Session, labels: np.ndarray, rate: float, window_s: float,
-                    hop_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(windows (N, T, 1, C) float32, labels (N, K) int64, starts (N,) on the rate grid) of one subject;
-    labels (n, K) are its 0/1 labels per source sample."""
+def subject_windows(session: Session, labels: np.ndarray,
+                    config: DataConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(windows (N, T, 1, C) float32, labels (N, K) int64, starts (N,) on the rate grid) of one subject, as config
+    asks (rate_hz, window_s, hop_s); labels (n, K) are its 0/1 labels per source sample."""
+    rate, window_s, hop_s = float(config.rate_hz), float(config.window_s), float(config.hop_s)
     length, hop = round(window_s * rate), round(hop_s * rate)
     if length < 1 or hop < 1:
         raise CompressError(f"{session.source}: --window-s {window_s:g} and --hop-s {hop_s:g} at --rate {rate:g} "
@@ -149,12 +150,11 @@ def _subjects(config: DataConfig) -> int:
 
 def _windows(config: DataConfig, tasks: tuple, cache_dir=None) -> tuple[dict, tuple]:
     """(subject -> (windows, labels), channel names), memoised per preparation setting."""
-    source, rate_hz, window_s, hop_s = str(config.source), float(config.rate_hz), float(config.window_s), \
-        float(config.hop_s)
+    source = str(config.source)
     stamp = [(p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in csv_files(Path(source))] \
         if source != SYNTHETIC_MULTITASK else json.dumps(fingerprint())
-    key = (source, tasks, rate_hz, window_s, hop_s, _subjects(config), int(config.seed), config.source_rate,
-           str(cache_root(cache_dir)), str(stamp))
+    key = (source, tasks, float(config.rate_hz), float(config.window_s), float(config.hop_s), _subjects(config),
+           int(config.seed), config.source_rate, str(cache_root(cache_dir)), str(stamp))
     if key not in _PREPARED:
         if source == SYNTHETIC_MULTITASK:
             if _subjects(config) < 3:
@@ -163,7 +163,7 @@ def _windows(config: DataConfig, tasks: tuple, cache_dir=None) -> tuple[dict, tu
         else:
             sessions, channels = read_folder(source, tasks, config.source_rate)
         labels = [np.stack(per, axis=1) for per in zip(*(binary_labels(sessions, t) for t in tasks))]
-        _PREPARED[key] = ({s.subject: subject_windows(s, y, rate_hz, window_s, hop_s)[:2]
+        _PREPARED[key] = ({s.subject: subject_windows(s, y, config)[:2]
                            for s, y in zip(sessions, labels)}, channels)
     return _PREPARED[key]
 

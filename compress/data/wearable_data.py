@@ -95,8 +95,7 @@ def windows(config: DataConfig, cache_dir=None) -> dict:
            str(cache_root(cache_dir)), json.dumps(wearables.fingerprint()))
     if key not in _PREPARED:
         name = Path(config.source).name if config.source != wearables.SYNTHETIC_WEARABLES else config.source
-        _PREPARED[key] = {rec.subject: subject_windows(rec, config.target, config.rate_hz, config.window_s,
-                                                       config.hop_s, name) for rec in recordings(config, cache_dir)}
+        _PREPARED[key] = {rec.subject: subject_windows(rec, config, name) for rec in recordings(config, cache_dir)}
     return _PREPARED[key]
 
 

@@ -60,7 +60,7 @@ def test_default_set_is_fast_skewed_and_each_task_follows_its_channels():
     x, y = [], []
     for s in sessions[:10]:
         binary = np.stack([s.labels[t] >= multitask.HIGH_FROM[t] for t in TASKS], 1)
-        w, labels, _ = multitask.subject_windows(s, binary, 4.0, 5.0, 5.0)
+        w, labels, _ = multitask.subject_windows(s, binary, DataConfig(hop_s=5.0))
         x.append(w[:, :, 0, :].mean(axis=1))
         y.append(labels)
     x, y = np.concatenate(x), np.concatenate(y)
@@ -105,7 +105,7 @@ def test_shapes_dtypes_and_fields():
 def test_windows_never_straddle_a_label_change_of_any_task():
     s = multitask.generate(1, seed=2, minutes=2)[0]
     binary = np.stack([s.labels[t] >= multitask.HIGH_FROM[t] for t in TASKS], 1).astype(np.int64)
-    windows, labels, starts = multitask.subject_windows(s, binary, 4.0, 5.0, 1.0)
+    windows, labels, starts = multitask.subject_windows(s, binary, DataConfig())
     assert len(starts) > 20 and windows.shape == (len(starts), 20, 1, 8)
     for start, label in zip(starts, labels):
         inside = (s.times >= start / 4.0) & (s.times < (start + 20) / 4.0)
