@@ -21,6 +21,7 @@ from compress.data.images import SPLITS, resize_batch
 
 @dataclass
 class Dataset:
+    """Train / val / test arrays and what they are; every kind of source gives one (or a subclass)."""
     name: str
     class_names: tuple[str, ...]  # binary tasks: ("not-happy", "happy"): the positive class is index 1
     x_train: np.ndarray  # float32 in [0, 1], NHWC

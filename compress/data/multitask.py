@@ -16,10 +16,10 @@ Sources: 'synthetic-multitask' (multitask_synth.py) or a folder with one CSV per
   where every requested task's label is constant, so no window straddles a change of any task, nor a subject;
   per-subject, per-channel z-scores from the subject's own recording.
 - split, subject-wise: test = round(test_fraction x subjects) subjects (at least one) drawn with the seed, or the
-  `holdout_subject` alone; validation = a fifth of the others (at least one; drawn with the seed too, or the next
-  ones in name order after the held-out subject): with 20 subjects 4 test, 3 val, 13 train. Several validation
-  subjects make the validation AUC less the verdict of one person. Every split must hold both classes of every
-  task, else no AUC is defined for that head.
+  `holdout_group` (--holdout-subject) alone; validation = a fifth of the others (at least one; drawn with the seed
+  too, or the next ones in name order after the held-out subject): with 20 subjects 4 test, 3 val, 13 train.
+  Several validation subjects make the validation AUC less the verdict of one person. Every split must hold both
+  classes of every task, else no AUC is defined for that head.
 """
 from __future__ import annotations
 
