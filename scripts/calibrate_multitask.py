@@ -20,6 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
+from compress.config import DataConfig  # noqa: E402
 from compress.data.multitask import SYNTHETIC_MULTITASK, load_multitask  # noqa: E402
 
 
@@ -66,7 +67,7 @@ def main() -> None:
     p.add_argument("--no-shuffled", action="store_true", help="skip the shuffled-label control")
     args = p.parse_args()
     start = time.monotonic()
-    data = load_multitask(SYNTHETIC_MULTITASK, seed=args.seed, subjects=args.subjects)
+    data = load_multitask(DataConfig(source=SYNTHETIC_MULTITASK, seed=args.seed, subjects=args.subjects))
     print(f"{data.name}: {len(data.y_train)} train, {len(data.y_val)} val, {len(data.y_test)} test windows of "
           f"{data.input_shape}; test subjects {', '.join(data.test_subjects)} ({time.monotonic() - start:.1f} s)")
     for shuffled in (False, True)[:1 if args.no_shuffled else 2]:

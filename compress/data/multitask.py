@@ -16,24 +16,26 @@ Sources: 'synthetic-multitask' (multitask_synth.py) or a folder with one CSV per
   where every requested task's label is constant, so no window straddles a change of any task, nor a subject;
   per-subject, per-channel z-scores from the subject's own recording.
 - split, subject-wise: test = round(test_fraction x subjects) subjects (at least one) drawn with the seed, or the
-  `holdout_subject` alone; validation = a fifth of the others (at least one; drawn with the seed too, or the next
-  ones in name order after the held-out subject): with 20 subjects 4 test, 3 val, 13 train. Several validation
-  subjects make the validation AUC less the verdict of one person. Every split must hold both classes of every
-  task, else no AUC is defined for that head.
+  `holdout_group` (--holdout-subject) alone; validation = a fifth of the others (at least one; drawn with the seed
+  too, or the next ones in name order after the held-out subject): with 20 subjects 4 test, 3 val, 13 train.
+  Several validation subjects make the validation AUC less the verdict of one person. Every split must hold both
+  classes of every task, else no AUC is defined for that head.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
 
 from compress import CompressError
-from compress.data.dataset import Dataset, cache_root
+from compress.config import DataConfig
+from compress.data.base import Dataset, cache_root
 from compress.data.images import SPLITS
 from compress.data.multitask_synth import (  # noqa: F401 - generate is part of this module's API
-    CHANNELS, HIGH_FROM, SYNTHETIC_MULTITASK, TASKS, Session, cached, fingerprint, generate)
+    CHANNELS, HIGH_FROM, SUBJECTS, SYNTHETIC_MULTITASK, TASKS, Session, cached, fingerprint, generate)
 from compress.data.multitask_csv import (  # noqa: F401 - TIME_COLUMNS, is_multitask_source: this API
     TIME_COLUMNS, binary_labels, csv_files, header, is_multitask_source, read_folder)
 from compress.data.signals import resample, window_starts, windows_at, zscore
@@ -53,7 +55,7 @@ class MultiTaskDataset(Dataset):
     holdout: str = ""  # the test subject when one was held out
     rate_hz: float = 4.0
     groups: dict = field(default_factory=dict, repr=False, compare=False)  # split -> subject of every window
-    augmentable = False  # the image augmentations do not apply
+    augmentable: ClassVar[bool] = False  # the image augmentations do not apply
 
     def at_input(self, input_shape, rate_divisor: int = 1) -> "Dataset":
         return windows_at(self, input_shape, rate_divisor)
@@ -78,10 +80,11 @@ def _labels_at(times: np.ndarray, labels: np.ndarray, rate: float, n: int) -> np
     return np.where((r == 0) | (r == 1), r, -1).astype(np.int64)
 
 
-def subject_windows(session: Session, labels: np.ndarray, rate: float, window_s: float,
-                    hop_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(windows (N, T, 1, C) float32, labels (N, K) int64, starts (N,) on the rate grid) of one subject;
-    labels (n, K) are its 0/1 labels per source sample."""
+def subject_windows(session: Session, labels: np.ndarray,
+                    config: DataConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(windows (N, T, 1, C) float32, labels (N, K) int64, starts (N,) on the rate grid) of one subject, as config
+    asks (rate_hz, window_s, hop_s); labels (n, K) are its 0/1 labels per source sample."""
+    rate, window_s, hop_s = float(config.rate_hz), float(config.window_s), float(config.hop_s)
     length, hop = round(window_s * rate), round(hop_s * rate)
     if length < 1 or hop < 1:
         raise CompressError(f"{session.source}: --window-s {window_s:g} and --hop-s {hop_s:g} at --rate {rate:g} "
@@ -118,17 +121,17 @@ def split_subjects(names: list, seed: int, test_fraction: float = 0.2, holdout=N
     return train, sorted(val), sorted(test)
 
 
-def _check(source: str, tasks, rate_hz, window_s, hop_s, test_fraction, source_rate) -> tuple:
-    """The tasks (None: every task column of the first file), after checking every option."""
+def _check(config: DataConfig, test_fraction: float) -> tuple:
+    """The tasks (--tasks; none given: every task column of the first file), after checking every option."""
+    source = str(config.source)
     paths = [] if source == SYNTHETIC_MULTITASK else csv_files(Path(source))
     labelled = [h for h in (header(paths[0]) if paths else TASKS) if h.lower() in TASKS]
-    if tasks is None:
-        tasks = [t for t in TASKS if t in {h.lower() for h in labelled}] or TASKS
-    tasks = tuple(t.strip().lower() for t in (tasks.split(",") if isinstance(tasks, str) else tasks) if t.strip())
+    tasks = config.tasks.split(",") if config.tasks else [t for t in TASKS if t in {h.lower() for h in labelled}]
+    tasks = tuple(t.strip().lower() for t in (tasks or TASKS) if t.strip())
     if not tasks or len(set(tasks)) < len(tasks):
         raise CompressError(f"--tasks {','.join(tasks)}: name each task once (of {', '.join(TASKS)})")
-    for name, value in (("--rate", rate_hz), ("--window-s", window_s), ("--hop-s", hop_s),
-                        ("--source-rate", 1.0 if source_rate is None else source_rate)):
+    for name, value in (("--rate", config.rate_hz), ("--window-s", config.window_s), ("--hop-s", config.hop_s),
+                        ("--source-rate", 1.0 if config.source_rate is None else config.source_rate)):
         if not value > 0:
             raise CompressError(f"{name} {value:g}: must be positive")
     if not 0 < test_fraction < 1:
@@ -140,39 +143,43 @@ def _check(source: str, tasks, rate_hz, window_s, hop_s, test_fraction, source_r
     return tasks
 
 
-def _windows(source, tasks, rate_hz, window_s, hop_s, subjects, seed, source_rate, cache_dir) -> tuple[dict, tuple]:
+def _subjects(config: DataConfig) -> int:
+    """--subjects, or the generator's default."""
+    return int(config.subjects or SUBJECTS)
+
+
+def _windows(config: DataConfig, tasks: tuple, cache_dir=None) -> tuple[dict, tuple]:
     """(subject -> (windows, labels), channel names), memoised per preparation setting."""
+    source = str(config.source)
     stamp = [(p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in csv_files(Path(source))] \
         if source != SYNTHETIC_MULTITASK else json.dumps(fingerprint())
-    key = (source, tasks, rate_hz, window_s, hop_s, subjects, seed, source_rate, str(cache_root(cache_dir)), str(stamp))
+    key = (source, tasks, float(config.rate_hz), float(config.window_s), float(config.hop_s), _subjects(config),
+           int(config.seed), config.source_rate, str(cache_root(cache_dir)), str(stamp))
     if key not in _PREPARED:
         if source == SYNTHETIC_MULTITASK:
-            if subjects < 3:
-                raise CompressError(f"--subjects {subjects}: a subject-wise split needs at least 3")
-            sessions, channels = cached(subjects, seed, cache_dir), CHANNELS
+            if _subjects(config) < 3:
+                raise CompressError(f"--subjects {_subjects(config)}: a subject-wise split needs at least 3")
+            sessions, channels = cached(_subjects(config), int(config.seed), cache_dir), CHANNELS
         else:
-            sessions, channels = read_folder(source, tasks, source_rate)
+            sessions, channels = read_folder(source, tasks, config.source_rate)
         labels = [np.stack(per, axis=1) for per in zip(*(binary_labels(sessions, t) for t in tasks))]
-        _PREPARED[key] = ({s.subject: subject_windows(s, y, rate_hz, window_s, hop_s)[:2]
+        _PREPARED[key] = ({s.subject: subject_windows(s, y, config)[:2]
                            for s, y in zip(sessions, labels)}, channels)
     return _PREPARED[key]
 
 
-def load_multitask(source, tasks=TASKS, *, rate_hz: float = 4.0, window_s: float = 5.0, hop_s: float = 1.0,
-                   seed: int = 0, subjects: int = 20, source_rate: float | None = None, holdout_subject=None,
-                   test_fraction: float = 0.2, cache_dir=None) -> MultiTaskDataset:
-    """Train / val / test windows of `tasks` (a subset of TASKS in the order of the heads; None: every task the
-    first file labels), split subject-wise."""
-    source = str(source)
+def load_multitask(config: DataConfig, *, test_fraction: float = 0.2, cache_dir=None) -> MultiTaskDataset:
+    """Train / val / test windows of config.tasks (a subset of TASKS in the order of the heads; none given: every
+    task the first file labels), split subject-wise (config.holdout_group: the one test subject)."""
+    source, seed = str(config.source), int(config.seed)
     if source != SYNTHETIC_MULTITASK and not Path(source).is_dir():
         raise CompressError(f"{source}: no such folder (and not '{SYNTHETIC_MULTITASK}')")
-    tasks = _check(source, tasks, rate_hz, window_s, hop_s, test_fraction, source_rate)
-    per_subject, channels = _windows(source, tasks, float(rate_hz), float(window_s), float(hop_s), int(subjects),
-                                     int(seed), source_rate, cache_dir)
+    tasks = _check(config, test_fraction)
+    per_subject, channels = _windows(config, tasks, cache_dir)
     names = list(per_subject)
-    if holdout_subject is not None and str(holdout_subject) not in names:
-        raise CompressError(f"--holdout-subject {holdout_subject}: no such subject (subjects: {', '.join(names)})")
-    holdout = None if holdout_subject is None else str(holdout_subject)
+    holdout = None if config.holdout_group is None else str(config.holdout_group)
+    if holdout is not None and holdout not in names:
+        raise CompressError(f"--holdout-subject {holdout}: no such subject (subjects: {', '.join(names)})")
     split_names = dict(zip(SPLITS, split_subjects(names, seed, test_fraction, holdout)))
     name = source if source == SYNTHETIC_MULTITASK else Path(source).name
     rng, parts, groups = np.random.default_rng([seed, 2]), {}, {}
@@ -190,5 +197,5 @@ def load_multitask(source, tasks=TASKS, *, rate_hz: float = 4.0, window_s: float
         parts[f"x_{s}"], parts[f"y_{s}"], groups[s] = x[idx], y[idx].astype(np.int64), g[idx]
     return MultiTaskDataset(name, CLASS_NAMES, **parts, tasks=tasks, channel_names=tuple(channels),
                             subjects=tuple(names), test_subjects=tuple(split_names["test"]),
-                            val_subjects=tuple(split_names["val"]), holdout=holdout or "", rate_hz=float(rate_hz),
-                            groups=groups)
+                            val_subjects=tuple(split_names["val"]), holdout=holdout or "",
+                            rate_hz=float(config.rate_hz), groups=groups)

@@ -44,15 +44,13 @@ dominance 0.82, valence 0.71, and 0.52 / 0.57 / 0.52 with shuffled training labe
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from compress import files
-from compress.data.dataset import cache_root
+from compress.data import base
 
 SYNTHETIC_MULTITASK = "synthetic-multitask"
 TASKS = ("arousal", "dominance", "valence")
@@ -254,8 +252,7 @@ def generate(subjects: int = SUBJECTS, seed: int = 0, minutes: float = MINUTES) 
 
 def cache_path(subjects: int, seed: int, cache_dir=None, minutes: float = MINUTES) -> Path:
     params = {"generator": fingerprint(), "subjects": subjects, "seed": seed, "minutes": minutes}
-    key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
-    return cache_root(cache_dir) / f"{SYNTHETIC_MULTITASK}-{key}.npz"
+    return base.cache_path(SYNTHETIC_MULTITASK, params, cache_dir)
 
 
 def cached(subjects: int = SUBJECTS, seed: int = 0, cache_dir=None, minutes: float = MINUTES) -> list[Session]:

@@ -7,19 +7,20 @@ from pathlib import Path
 import numpy as np
 
 from compress import files
-from compress.data.dataset import SPLITS, Dataset
+from compress.data.base import Dataset
+from compress.data.images import SPLITS
 
 
 def summary(ds: Dataset) -> dict:
     """Counts per split and class, image shape and the imbalance ratio (largest / smallest class)."""
     counts = ds.class_counts()
-    if getattr(ds, "tasks", ()):  # multi-task windows: each task's low and high are the rows
+    if ds.tasks:  # multi-task windows: each task's low and high are the rows
         counts = {s: {f"{c}-{t}": n for t, per in per_task.items() for c, n in per.items()}
                   for s, per_task in ds.task_counts().items()}
     names = list(counts["train"])
     totals = {c: sum(counts[s][c] for s in SPLITS) for c in names}
     return {"name": ds.name, "input_shape": list(ds.input_shape), "class_names": names,
-            "tasks": list(getattr(ds, "tasks", ())),
+            "tasks": list(ds.tasks),
             "counts": counts, "class_totals": totals, "images": sum(len(ds.split(s)[1]) for s in SPLITS),
             "imbalance_ratio": round(max(totals.values()) / max(min(totals.values()), 1), 3)}
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compress import CompressError
+from compress.config import DataConfig
 
 CHANNELS = ("bvp", "eda", "temp", "hr")  # the order of the channels in every window
 NATIVE_HZ = {"bvp": 64.0, "eda": 4.0, "temp": 4.0, "hr": 1.0}  # E4 BVP, EDA, TEMP; Polar H10 heart rate
@@ -87,8 +88,10 @@ def zscore(x: np.ndarray) -> np.ndarray:
     return ((x - mean) / np.where(sd > 1e-9, sd, 1.0)).astype(np.float32)
 
 
-def subject_windows(rec: Recording, target: str, rate: float, window_s: float, hop_s: float, source: str):
-    """(windows (N, T, 1, C) float32, labels (N,)) of one subject; CompressError where the subject cannot give any."""
+def subject_windows(rec: Recording, config: DataConfig, source: str):
+    """(windows (N, T, 1, C) float32, labels (N,)) of one subject, as config asks (target, rate_hz, window_s,
+    hop_s); CompressError where the subject cannot give any. source: the data set's name, for messages."""
+    target, rate, window_s, hop_s = config.target, config.rate_hz, config.window_s, config.hop_s
     length, hop = round(window_s * rate), round(hop_s * rate)
     if length < 1 or hop < 1:
         raise CompressError(f"{source}: --window-s {window_s:g} and --hop-s {hop_s:g} at --rate {rate:g} Hz must "

@@ -5,9 +5,9 @@ windows slide along the height only (see ModelSpec's temporal rule), which is al
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ import numpy as np
 from compress import CompressError, files
 from compress.config import DataConfig
 from compress.data import wearables
-from compress.data.dataset import Dataset, cache_root
+from compress.data.base import Dataset, cache_path, cache_root
 from compress.data.images import SPLITS
 from compress.data.kemocon import is_kemocon, read_kemocon
 from compress.data.signals import CHANNELS, TARGETS, Recording, subject_windows, windows_at
@@ -34,7 +34,7 @@ class SignalDataset(Dataset):
     subjects: tuple = ()  # every subject, in order: the LOSO folds
     holdout: str = ""  # the test subject; val is the next one in order
     rate_hz: float = 4.0
-    augmentable = False  # the image augmentations (warps, blur, clipping to [0, 1]) do not apply
+    augmentable: ClassVar[bool] = False  # the image augmentations (warps, blur, clipping to [0, 1]) do not apply
 
     def at_input(self, input_shape, rate_divisor: int = 1) -> "Dataset":
         return windows_at(self, input_shape, rate_divisor)
@@ -47,8 +47,7 @@ def _count(config: DataConfig) -> int:
 
 def _cache_path(config: DataConfig, cache_dir) -> Path:
     params = dict(generator=wearables.fingerprint(), subjects=_count(config), seed=config.seed)
-    key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
-    return cache_root(cache_dir) / f"{wearables.SYNTHETIC_WEARABLES}-{key}.npz"
+    return cache_path(wearables.SYNTHETIC_WEARABLES, params, cache_dir)
 
 
 def _synthetic(config: DataConfig, cache_dir) -> list[Recording]:
@@ -96,8 +95,7 @@ def windows(config: DataConfig, cache_dir=None) -> dict:
            str(cache_root(cache_dir)), json.dumps(wearables.fingerprint()))
     if key not in _PREPARED:
         name = Path(config.source).name if config.source != wearables.SYNTHETIC_WEARABLES else config.source
-        _PREPARED[key] = {rec.subject: subject_windows(rec, config.target, config.rate_hz, config.window_s,
-                                                       config.hop_s, name) for rec in recordings(config, cache_dir)}
+        _PREPARED[key] = {rec.subject: subject_windows(rec, config, name) for rec in recordings(config, cache_dir)}
     return _PREPARED[key]
 
 

@@ -14,6 +14,7 @@ from compress.config import DataConfig
 from compress.data import augment
 from compress.data import dataset
 from compress.data import faces
+from compress.data import image_data
 from compress.data import images
 from compress.data import splits
 
@@ -185,7 +186,7 @@ def test_synthetic_label_noise_rate():
     _, codes, flips, _ = faces.generate(600, seed=0, size=24)
     assert 0.05 < flips.mean() < 0.13  # seed 001's 9 %
     assert set(codes.tolist()) == {0, 1, 2, 3}
-    y = dataset._add_label_noise(codes, 4, flips, np.random.default_rng(0).uniform(size=600))
+    y = image_data._add_label_noise(codes, 4, flips, np.random.default_rng(0).uniform(size=600))
     assert np.all((y != codes) == flips) and y.max() == 3
 
 

@@ -8,9 +8,17 @@ import pytest
 
 from compress import CompressError
 from compress.data import multitask, multitask_synth
-from compress.data.multitask import SYNTHETIC_MULTITASK, TASKS, load_multitask
+from compress.config import DataConfig
+from compress.data.multitask import SYNTHETIC_MULTITASK, TASKS
+from compress.data.multitask import load_multitask as _load_multitask
 
 SENSORS = ("c1", "c2", "c3")
+
+
+def load_multitask(source, tasks=None, *, holdout_subject=None, **fields):
+    """multitask.load_multitask of a DataConfig: tasks as a sequence or a comma-separated string."""
+    tasks = ",".join(tasks) if isinstance(tasks, (tuple, list)) else tasks
+    return _load_multitask(DataConfig(source=str(source), tasks=tasks, holdout_group=holdout_subject, **fields))
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +60,7 @@ def test_default_set_is_fast_skewed_and_each_task_follows_its_channels():
     x, y = [], []
     for s in sessions[:10]:
         binary = np.stack([s.labels[t] >= multitask.HIGH_FROM[t] for t in TASKS], 1)
-        w, labels, _ = multitask.subject_windows(s, binary, 4.0, 5.0, 5.0)
+        w, labels, _ = multitask.subject_windows(s, binary, DataConfig(hop_s=5.0))
         x.append(w[:, :, 0, :].mean(axis=1))
         y.append(labels)
     x, y = np.concatenate(x), np.concatenate(y)
@@ -97,7 +105,7 @@ def test_shapes_dtypes_and_fields():
 def test_windows_never_straddle_a_label_change_of_any_task():
     s = multitask.generate(1, seed=2, minutes=2)[0]
     binary = np.stack([s.labels[t] >= multitask.HIGH_FROM[t] for t in TASKS], 1).astype(np.int64)
-    windows, labels, starts = multitask.subject_windows(s, binary, 4.0, 5.0, 1.0)
+    windows, labels, starts = multitask.subject_windows(s, binary, DataConfig())
     assert len(starts) > 20 and windows.shape == (len(starts), 20, 1, 8)
     for start, label in zip(starts, labels):
         inside = (s.times >= start / 4.0) & (s.times < (start + 20) / 4.0)
@@ -120,8 +128,8 @@ def test_split_is_subject_wise_deterministic_and_holds_both_classes():
     assert load_multitask(SYNTHETIC_MULTITASK, subjects=10, seed=1).test_subjects == data.test_subjects
     held = load_multitask(SYNTHETIC_MULTITASK, subjects=10, seed=1, holdout_subject="S10")
     assert held.test_subjects == ("S10",) and held.val_subjects == ("S01",) and held.holdout == "S10"
-    assert len(held.y_test) == len(multitask._windows(SYNTHETIC_MULTITASK, TASKS, 4.0, 5.0, 1.0, 10, 1, None,
-                                                      None)[0]["S10"][1])
+    assert len(held.y_test) == len(multitask._windows(DataConfig(source=SYNTHETIC_MULTITASK, subjects=10, seed=1),
+                                                      TASKS)[0]["S10"][1])
     with pytest.raises(CompressError, match="--holdout-subject S99"):
         load_multitask(SYNTHETIC_MULTITASK, subjects=10, seed=1, holdout_subject="S99")
 

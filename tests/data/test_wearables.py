@@ -146,7 +146,7 @@ def test_loader_reads_a_kemocon_folder_like_the_generated_recordings(tmp_path):
     root = _write_folder(tmp_path / "kemocon", recs)
     config = DataConfig(source=str(root), target="valence", holdout_group="S02")
     data = dataset.load(config)
-    direct = signals.subject_windows(recs[1], "valence", 4.0, 5.0, 1.0, "x")
+    direct = signals.subject_windows(recs[1], DataConfig(target="valence"), "x")
     assert data.name == "kemocon" and data.subjects == ("S01", "S02", "S03")
     assert np.allclose(data.x_test, direct[0], atol=1e-4) and np.array_equal(data.y_test, direct[1])
 
