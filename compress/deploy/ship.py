@@ -32,9 +32,9 @@ def ship(out: Path, data, *, beta: float | dict[str, float] | None, qat: bool, s
         label, extra = int(labels), {}
     board = profiles.board_for(device)
     folder = Path("firmware") / f"model_{board}"
-    result = firmware.generate_sketch(out / export.MODEL_FILE, out / folder, board=board, device=device,
-                                      test_image=image, expected_class=label, class_names=data.class_names,
-                                      expected_latency_s=expected_latency_s, **extra)
+    config = firmware.SketchConfig(board=board, device=device, test_image=image, expected_class=label,
+                                   class_names=data.class_names, expected_latency_s=expected_latency_s, **extra)
+    result = firmware.generate_sketch(out / export.MODEL_FILE, out / folder, config)
     log(firmware.summary_text(result))
     result["sketch_dir"] = folder.as_posix()  # summary.json and the report: no machine path
     return result

@@ -41,8 +41,8 @@ def _ship(model, data, out: Path, **export_args) -> dict:
     digests = {"export": _digest(out / "export")}
     for board in BOARDS:
         sketch = out / f"golden_{board}"
-        firmware.generate_sketch(out / "export" / export.MODEL_FILE, sketch, board=board, test_image=image,
-                                 expected_class=label, class_names=list(data.class_names), expected_latency_s=0.5)
+        firmware.generate_sketch(out / "export" / export.MODEL_FILE, sketch, firmware.SketchConfig(board=board, test_image=image,
+                                 expected_class=label, class_names=list(data.class_names), expected_latency_s=0.5))
         digests[board] = _digest(sketch)
     return digests
 
