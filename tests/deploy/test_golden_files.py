@@ -54,8 +54,6 @@ def _single(tmp_path):
 
     x, y = blob_images(160)
     data = Dataset("blobs", ("dim", "bright"), x[:80], y[:80], x[80:120], y[80:120], x[120:], y[120:])
-    if not hasattr(data, "tasks"):  # before the data sets declare their tasks (issue 22): the declared default
-        object.__setattr__(data, "tasks", ())
     return _ship(zoo.embedded3((24, 24, 1), 2).build(seed=0), data, tmp_path, beta=0.0)
 
 
