@@ -120,41 +120,42 @@ def _fmt(value) -> str:
 
 
 def summary_text(report: dict) -> str:
-    """A few lines for the terminal."""
-    if report.get("tasks"):
-        return _summary_tasks(report)
-    m = report["metrics"]
-    f, q = m["float"], m["int8"]
-    drop = "n/a" if m["auc_drop"] is None else f"{m['auc_drop']:+.4f}"
-    lines = [
-        f"int8 model: {report['model']}  {report['model_bytes']:,} bytes  ({report['quantization'].upper()}; "
-        f"ops {', '.join(report['ops'])})",
-        f"input  scale {report['input']['scale']:.6g}  zero point {report['input']['zero_point']}; "
-        f"output scale {report['output']['scale']:.6g}  zero point {report['output']['zero_point']}",
-        f"test AUC       float {_fmt(f['auc'])}   int8 {_fmt(q['auc'])}   drop {drop}",
-        f"test accuracy  float {_fmt(f['accuracy'])}   int8 {_fmt(q['accuracy'])}   "
-        f"agreement {m['agreement']:.4f}  ({m['samples']} images)",
-    ]
-    lines.append(f"device decision: {threshold.describe(report.get('operating_point'))}")
-    if report["beta"] is not None:
+    """A few lines for the terminal: the model, its test figures (a line per task of a multi-task model), the
+    device's decision and the beta check."""
+    m, tasks, out = report["metrics"], report.get("tasks"), report["output"]
+    outputs = (f"{len(report['outputs'])} outputs, one per task, in this order: {', '.join(report['outputs'])} "
+               f"(from the {'signature' if report.get('outputs_from') == 'signature' else 'output values'})"
+               if tasks else f"output scale {out['scale']:.6g}  zero point {out['zero_point']}")
+    lines = [f"int8 model: {report['model']}  {report['model_bytes']:,} bytes  ({report['quantization'].upper()}; "
+             f"ops {', '.join(report['ops'])})",
+             f"input  scale {report['input']['scale']:.6g}  zero point {report['input']['zero_point']}; {outputs}"]
+    lines += _task_lines(report) if tasks else _figure_lines(m)
+    point = report.get("operating_point")
+    lines += ([f"device decision, {t}: {threshold.describe(point['tasks'][t])}" for t in tasks] if tasks
+              else [f"device decision: {threshold.describe(point)}"])
+    if report["beta"] is not None and tasks:
+        verdict = "PASS" if report["passed"] else f"FAIL ({', '.join(report.get('failed_tasks') or [])})"
+        lines.append(f"int8 AUC >= beta on every task: {verdict}")
+    elif report["beta"] is not None:
         lines.append(f"int8 AUC >= beta {report['beta']:.4f}: {'PASS' if report['passed'] else 'FAIL'}")
     return "\n".join(lines)
 
 
-def _summary_tasks(report: dict) -> str:
-    """summary_text for a multi-task model: a line per task."""
+def _figure_lines(m: dict) -> list[str]:
+    """A single-task model's test figures: AUC and accuracy, float and int8."""
+    f, q = m["float"], m["int8"]
+    drop = "n/a" if m["auc_drop"] is None else f"{m['auc_drop']:+.4f}"
+    return [f"test AUC       float {_fmt(f['auc'])}   int8 {_fmt(q['auc'])}   drop {drop}",
+            f"test accuracy  float {_fmt(f['accuracy'])}   int8 {_fmt(q['accuracy'])}   "
+            f"agreement {m['agreement']:.4f}  ({m['samples']} images)"]
+
+
+def _task_lines(report: dict) -> list[str]:
+    """A multi-task model's test figures: a line per task (with its beta verdict), then the worst task."""
     m, tasks = report["metrics"], report["tasks"]
-    f, q = m["float"]["tasks"], m["int8"]["tasks"]
-    betas, points = report.get("beta") or {}, report["operating_point"]["tasks"]
+    f, q, betas = m["float"]["tasks"], m["int8"]["tasks"], report.get("beta") or {}
     width = max(len(t) for t in tasks)
-    lines = [
-        f"int8 model: {report['model']}  {report['model_bytes']:,} bytes  ({report['quantization'].upper()}; "
-        f"ops {', '.join(report['ops'])})",
-        f"input  scale {report['input']['scale']:.6g}  zero point {report['input']['zero_point']}; "
-        f"{len(report['outputs'])} outputs, one per task, in this order: {', '.join(report['outputs'])} "
-        f"(from the {'signature' if report.get('outputs_from') == 'signature' else 'output values'})",
-        f"test split, {m['samples']} windows:",
-    ]
+    lines = [f"test split, {m['samples']} windows:"]
     for task in tasks:
         drop = m["per_task"][task]["auc_drop"]
         verdict = "" if task not in betas else (f"  beta {betas[task]:.4f} "
@@ -162,10 +163,4 @@ def _summary_tasks(report: dict) -> str:
         lines.append(f"  {task:<{width}}  AUC float {_fmt(f[task]['auc'])} int8 {_fmt(q[task]['auc'])} drop "
                      f"{'n/a' if drop is None else f'{drop:+.4f}'}  accuracy float {_fmt(f[task]['accuracy'])} int8 "
                      f"{_fmt(q[task]['accuracy'])}{verdict}")
-    lines.append(f"worst task (int8 AUC): {m['int8']['worst_task']} {_fmt(m['int8']['auc'])}")
-    lines += [f"device decision, {task}: {threshold.describe(points[task])}" for task in tasks]
-    if report["beta"] is not None:
-        failed = report.get("failed_tasks") or []
-        verdict = "PASS" if report["passed"] else f"FAIL ({', '.join(failed)})"
-        lines.append(f"int8 AUC >= beta on every task: {verdict}")
-    return "\n".join(lines)
+    return lines + [f"worst task (int8 AUC): {m['int8']['worst_task']} {_fmt(m['int8']['auc'])}"]

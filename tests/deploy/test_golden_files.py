@@ -35,15 +35,18 @@ def _digest(folder: Path) -> dict:
 
 def _ship(model, data, out: Path, **export_args) -> dict:
     """Export, then firmware for every board from the export's test input, digested folder by folder."""
-    export.export_int8(model, data, out / "export", representative_samples=50, seed=0, **export_args)
+    report = export.export_int8(model, data, out / "export", representative_samples=50, seed=0, **export_args)
     with np.load(out / "export" / export.TEST_INPUT_FILE) as npz:
         image, label = npz["x"], npz["label"]
     digests = {"export": _digest(out / "export")}
+    digests["export"]["summary_text"] = export.summary_text(report).splitlines()
     for board in BOARDS:
         sketch = out / f"golden_{board}"
-        firmware.generate_sketch(out / "export" / export.MODEL_FILE, sketch, firmware.SketchConfig(board=board, test_image=image,
-                                 expected_class=label, class_names=list(data.class_names), expected_latency_s=0.5))
+        config = firmware.SketchConfig(board=board, test_image=image, expected_class=label,
+                                       class_names=list(data.class_names), expected_latency_s=0.5)
+        result = firmware.generate_sketch(out / "export" / export.MODEL_FILE, sketch, config)
         digests[board] = _digest(sketch)
+        digests[board]["summary_text"] = firmware.summary_text(result).replace(str(sketch), "<folder>").splitlines()
     return digests
 
 
