@@ -6,8 +6,9 @@ A multi-task model (one int8 output tensor per task) gets the same files: its se
 (`arousal: high (0.83)  expected: high  PASS`), each task reading its own output, whatever order the converter gave
 the outputs (export.json's `outputs`, else the .tflite's signature).
 
-The rules a model and a device must meet are compress.deploy.firmware_checks', a multi-task model's own steps
-compress.deploy.firmware_tasks'."""
+A single-task model is one task of many (K = 1): the same steps (compress.deploy.firmware_tasks': which output is
+which task, the self-test in tflite-micro) with its files and firmware.json in the one-output layout. The rules a
+model and a device must meet are compress.deploy.firmware_checks'; the boards compress.devices.profiles' table."""
 from __future__ import annotations
 
 import hashlib

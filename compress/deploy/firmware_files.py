@@ -2,7 +2,8 @@
 
 A multi-task model (result["tasks"]) uses the *_multitask templates for the sketch, the C++ runner and its example
 program; the README, figures and test image templates serve both, through fields that differ (a multi-task model's
-come from compress.deploy.firmware_task_files)."""
+come from compress.deploy.firmware_task_files). The expected serial output is one function for one task or many.
+The boards are compress.devices.profiles' table."""
 from __future__ import annotations
 
 import textwrap

@@ -1,4 +1,4 @@
-"""The template fields and expected serial output of a multi-task model's firmware (one int8 output per task):
+"""The template fields of a multi-task model's firmware (one int8 output per task; its own *_multitask templates):
 the tasks in print order, the output each reads, a threshold (or argmax) per task and an expected class per task.
 
 Apart from compress.deploy.firmware_files, which renders every board's files and asks this module for the fields
