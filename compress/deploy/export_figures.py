@@ -11,7 +11,8 @@ import numpy as np
 from compress import CompressError
 from compress.data.metrics import classification_metrics
 from compress.deploy import threshold
-from compress.deploy.outputs import dequantize, float_outputs, output_order, output_tensors, quantize, run_tflite_outputs
+from compress.deploy.outputs import (dequantize, float_outputs, output_order, output_tensors, quantize,
+                                     run_tflite_outputs)
 from compress.models.tflite_io import tflite_info
 
 

@@ -26,8 +26,9 @@ def sketch(exported, tmp_path_factory):
     with np.load(src / export.TEST_INPUT_FILE) as npz:
         image, label = npz["x"], int(npz["label"])
     out = tmp_path_factory.mktemp("fw") / "blobs_apollo3"
-    result = firmware.generate_sketch(src / export.MODEL_FILE, out, firmware.SketchConfig(test_image=image, expected_class=label,
-                                      class_names=["dim", "bright"], expected_latency_s=0.012))
+    config = firmware.SketchConfig(test_image=image, expected_class=label, class_names=["dim", "bright"],
+                                   expected_latency_s=0.012)
+    result = firmware.generate_sketch(src / export.MODEL_FILE, out, config)
     return out, result
 
 
@@ -43,9 +44,9 @@ def boards(exported, tmp_path_factory):
     for name, board, device in (("nano33ble", "nano33ble", None), ("generic", "generic", None),
                                 ("generic_m4", "generic", "apollo3")):
         out = root / name / f"blobs_{board}"
-        made[name] = out, firmware.generate_sketch(src / export.MODEL_FILE, out, firmware.SketchConfig(board=board, device=device,
-                                                   test_image=image, expected_class=label,
-                                                   class_names=["dim", "bright"], expected_latency_s=0.02))
+        config = firmware.SketchConfig(board=board, device=device, test_image=image, expected_class=label,
+                                       class_names=["dim", "bright"], expected_latency_s=0.02)
+        made[name] = out, firmware.generate_sketch(src / export.MODEL_FILE, out, config)
     return made
 
 
@@ -481,9 +482,10 @@ def test_generic_library_links_and_follows_its_threshold_in_qemu(qemu_ready, boa
     assert ran["passed"] and "compress library blobs_generic" in ran["serial"]
     point, flipped = _flipping_threshold(exported)
     flip = tmp_path / "flip_generic"
-    firmware.generate_sketch(exported[0] / export.MODEL_FILE, flip, firmware.SketchConfig(board="generic", device="apollo3",
-                             operating_point=point, expected_class=1 - flipped, class_names=["dim", "bright"],
-                             test_image=np.load(exported[0] / export.TEST_INPUT_FILE)["x"]))
+    config = firmware.SketchConfig(board="generic", device="apollo3", operating_point=point,
+                                   expected_class=1 - flipped, class_names=["dim", "bright"],
+                                   test_image=np.load(exported[0] / export.TEST_INPUT_FILE)["x"])
+    firmware.generate_sketch(exported[0] / export.MODEL_FILE, flip, config)
     ran = sketch_emulator.run_sketch(flip)
     assert ran["predicted"] == ["dim", "bright"][flipped] and ran["passed"] is False
 

@@ -177,8 +177,8 @@ def test_sketch_names_every_task_and_reads_each_from_its_output(shipped):
 
 def test_generic_library_returns_every_output(shipped, tmp_path):
     out, report, _ = shipped
-    result = firmware.generate_sketch(out / export.MODEL_FILE, tmp_path / "mt_generic", firmware.SketchConfig(board="generic",
-                                      class_names=["low", "high"]))
+    config = firmware.SketchConfig(board="generic", class_names=["low", "high"])
+    result = firmware.generate_sketch(out / export.MODEL_FILE, tmp_path / "mt_generic", config)
     assert result["tasks"] == list(TASKS) and result["outputs"] == report["outputs"]  # from export.json beside
     header = (tmp_path / "mt_generic" / "model_runner.h").read_text()
     assert "#define MODEL_RUNNER_TASKS 3" in header and "model_runner_task_name" in header
@@ -197,7 +197,8 @@ def test_firmware_without_export_json_takes_the_order_from_the_signature(shipped
                                                                                     "valence": 0}
     assert all(p["rule"] == "argmax" for p in result["decision"]["tasks"].values())
     with pytest.raises(CompressError, match="3 tasks"):
-        firmware.generate_sketch(lone, tmp_path / "mt_bad", firmware.SketchConfig(expected_class=[0, 1], tasks=list(TASKS)))
+        firmware.generate_sketch(lone, tmp_path / "mt_bad",
+                                 firmware.SketchConfig(expected_class=[0, 1], tasks=list(TASKS)))
 
 
 # --- the emulated Cortex-M4 ------------------------------------------------------------------------------------
