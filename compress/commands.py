@@ -95,9 +95,9 @@ def firmware(model_path: str, board: str, out: str | None = None, emulated: Emul
         device = device or firmware_module.BOARDS[board].device
         estimated = latency.latency_s(tflite_cost(path), profiles.get(device),
                                       "emulated", "cmsis-nn", geometry=latency.tflite_geometry(path))
-    result = firmware_module.generate_sketch(path, folder, board=board, device=device, test_image=image,
-                                             expected_class=expected, class_names=names, expected_latency_s=estimated,
-                                             tasks=tasks)
+    config = firmware_module.SketchConfig(board=board, device=device, test_image=image, expected_class=expected,
+                                          class_names=names, expected_latency_s=estimated, tasks=tasks)
+    result = firmware_module.generate_sketch(path, folder, config)
     print(firmware_module.summary_text(result))
     passed = result["passed"] and result["self_test_passed"]
     if emulated is not None:

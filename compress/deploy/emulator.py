@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from compress import CompressError
-from compress.deploy import export, tflm_build
+from compress.deploy import tflm_build
 from compress.deploy.outputs import output_tensors, quantize, run_tflite_outputs
+from compress.deploy.test_input import TEST_INPUT_FILE, read_inputs
 from compress.models import isolated
 from compress.models.tflite_io import parse, tflite_cost, tflite_info
 
@@ -119,18 +120,14 @@ def qemu(elf: Path, workdir: Path, timeout: float = QEMU_TIMEOUT_S) -> str:
 def model_inputs(tflite_path: Path, info: dict, inputs=None) -> np.ndarray:
     """int8 samples for the model's input: an .npz ('x', int8 or float in [0, 1]), else test_input.npz beside
     the model, else a deterministic pseudo-random image (seed 0)."""
-    path = Path(inputs) if inputs else tflite_path.parent / export.TEST_INPUT_FILE
+    path = Path(inputs) if inputs else tflite_path.parent / TEST_INPUT_FILE
     inp = info["input"]
     shape = tuple(inp["shape"][1:])
     if not path.exists():
         if inputs:
             raise CompressError(f"{path}: no such file")
         return np.random.default_rng(0).integers(-128, 128, size=(1, *shape), dtype=np.int8)
-    try:
-        with np.load(path) as npz:
-            x = npz["x"] if "x" in npz.files else npz[npz.files[0]]
-    except Exception as exc:  # zipfile, zlib, numpy's header parser and a missing key all raise their own kind
-        raise CompressError(f"{path}: cannot read an input array 'x': {type(exc).__name__}: {exc}") from None
+    x = read_inputs(path)
     if x.size % int(np.prod(shape)):
         raise CompressError(f"{path}: 'x' has {x.size} values, not a multiple of the model's input {shape}")
     if x.dtype != np.int8:

@@ -11,7 +11,7 @@ import numpy as np
 from compress import CompressError
 from compress.data.metrics import classification_metrics
 from compress.deploy import threshold
-from compress.deploy.outputs import (dequantize, float_outputs, output_order, output_tensors, quantize, run_tflite,
+from compress.deploy.outputs import (dequantize, float_outputs, output_order, output_tensors, quantize,
                                      run_tflite_outputs)
 from compress.models.tflite_io import tflite_info
 
@@ -22,45 +22,7 @@ def metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in found.items()}
 
 
-def verify(float_model, tflite_bytes: bytes, x: np.ndarray, y: np.ndarray) -> tuple[dict, np.ndarray]:
-    """Float vs int8 on the same images: metrics of both, the AUC drop and how often they pick the same class."""
-    info = tflite_info(tflite_bytes)
-    inp, out = info["input"], info["output"]
-    float_probs = float_model.predict(x, batch_size=256, verbose=0)
-    q_out = run_tflite(tflite_bytes, quantize(x, inp["scale"], inp["zero_point"]))
-    int8_probs = dequantize(q_out, out["scale"], out["zero_point"])
-    f, q = metrics(y, float_probs), metrics(y, int8_probs)
-    drop = None if f["auc"] is None or q["auc"] is None else f["auc"] - q["auc"]
-    agreement = float(np.mean(float_probs.argmax(1) == int8_probs.argmax(1)))
-    return {"split": "test", "samples": int(len(y)), "float": f, "int8": q, "auc_drop": drop,
-            "agreement": agreement}, q_out
-
-
-def pick_test_image(y: np.ndarray, q_out: np.ndarray, point: dict | None = None) -> int:
-    """Index of the test image the device classifies correctly (by its operating point) and the int8 model is
-    surest of (first of ties); 0 if none."""
-    predicted = threshold.predict(q_out, point)
-    confidence = np.where(predicted == y, q_out[np.arange(len(y)), y].astype(int), -1000)
-    return int(np.argmax(confidence))
-
-
-def operating_figures(tflite_bytes: bytes, info: dict, data, test: tuple) -> tuple[dict, dict]:
-    """The device's decision rule (Youden's J on the int8 val scores) and the int8 ROC curves on val and test."""
-    x_val, y_val = data.split("val")
-    q_val = run_tflite(tflite_bytes, quantize(x_val, info["input"]["scale"], info["input"]["zero_point"]))
-    point = threshold.operating_point((y_val, q_val), test, info["output"], data.class_names)
-    out = info["output"]
-    roc = {"model": "int8", **{split: threshold.roc_curves(y, dequantize(q, out["scale"], out["zero_point"]),
-                                                           data.class_names)
-                               for split, (y, q) in (("val", (y_val, q_val)), ("test", test))}}
-    return point, roc
-
-
-# --- multi-task verification ---------------------------------------------------------------------------
-
-def tasks_of(data) -> tuple[str, ...]:
-    """The data's task names (a multi-task data set), () for a single task."""
-    return tuple(getattr(data, "tasks", None) or ())
+SINGLE = ""  # the one task of a single-task model: unnamed
 
 
 def worst_of(per_task: dict) -> dict:
@@ -73,8 +35,9 @@ def worst_of(per_task: dict) -> dict:
 
 def verify_tasks(float_model, tflite_bytes: bytes, x: np.ndarray, y: np.ndarray, tasks, order: list[str]
                  ) -> tuple[dict, dict]:
-    """verify() per task: y (N, K) in task order; order: the task of each TFLite output. (checks, raw int8
-    outputs by task)."""
+    """Float vs int8 on the same inputs, task by task: metrics of both, the AUC drop and how often they pick the
+    same class. y (N, K) in task order; order: the task of each TFLite output. (checks, raw int8 outputs by task);
+    a single-task model's checks hold its one task's figures, a multi-task model's every task's."""
     tensors = dict(zip(order, output_tensors(tflite_bytes)))
     inp = tflite_info(tflite_bytes)["input"]
     q_by_task = dict(zip(order, run_tflite_outputs(tflite_bytes, quantize(x, inp["scale"], inp["zero_point"]))))
@@ -86,18 +49,23 @@ def verify_tasks(float_model, tflite_bytes: bytes, x: np.ndarray, y: np.ndarray,
         drop = None if f[task]["auc"] is None or q[task]["auc"] is None else f[task]["auc"] - q[task]["auc"]
         per_task[task] = {"auc_drop": drop,
                           "agreement": float(np.mean(float_probs[task].argmax(1) == int8_probs.argmax(1)))}
+    head = {"split": "test", "samples": int(len(y))}
+    if tuple(tasks) == (SINGLE,):
+        return {**head, "float": f[SINGLE], "int8": q[SINGLE], **per_task[SINGLE]}, q_by_task
     drops = [d["auc_drop"] for d in per_task.values() if d["auc_drop"] is not None]
-    return {"split": "test", "samples": int(len(y)), "float": worst_of(f), "int8": worst_of(q),
+    return {**head, "float": worst_of(f), "int8": worst_of(q),
             "auc_drop": max(drops) if drops else None,  # the largest drop of any task
             "agreement": min(d["agreement"] for d in per_task.values()),  # the least of any task
             "per_task": per_task}, q_by_task
 
 
 def _task_points_roc(tflite_bytes: bytes, data, tasks, order: list[str], test: tuple) -> tuple[dict, dict]:
-    """operating_figures per task: (operating_point {"rule": "per-task", "tasks": {task: point}}, roc with
-    every task's curves labelled by task, and by task under "tasks")."""
+    """The device's decision rule per task (Youden's J on the int8 val scores) and the int8 ROC curves on val and
+    test: a single-task model's one point and curves; a multi-task model's {"rule": "per-task", "tasks": {task:
+    point}} and every task's curves labelled by task, and by task under "tasks"."""
     (y_test, q_test), tensors = test, dict(zip(order, output_tensors(tflite_bytes)))
     x_val, y_val = data.split("val")
+    y_val = np.asarray(y_val).reshape(len(y_val), -1)
     inp = tflite_info(tflite_bytes)["input"]
     q_val = dict(zip(order, run_tflite_outputs(tflite_bytes, quantize(x_val, inp["scale"], inp["zero_point"]))))
     points, roc = {}, {"model": "int8", "val": [], "test": [], "tasks": {}}
@@ -110,18 +78,20 @@ def _task_points_roc(tflite_bytes: bytes, data, tasks, order: list[str], test: t
             curves = threshold.roc_curves(y, dequantize(q, out["scale"], out["zero_point"]), data.class_names)
             roc["tasks"][task][split] = curves
             roc[split] += [{**c, "label": f"{task}: {c['label']}"} for c in curves]
+    if tuple(tasks) == (SINGLE,):
+        return points[SINGLE], {"model": "int8", **roc["tasks"][SINGLE]}
     return threshold.per_task(points), roc
 
 
-def _pick_test_window(y: np.ndarray, q_by_task: dict, point: dict, tasks) -> tuple[int, np.ndarray]:
-    """(index, predicted classes by task) of the test window the device gets right on the most tasks (by each
-    task's operating point), the int8 model surest of its true classes among those (first of ties)."""
+def _pick_test_window(y: np.ndarray, q_by_task: dict, points: dict, tasks) -> tuple[int, np.ndarray]:
+    """(index, predicted classes by task) of the test input the device gets right on the most tasks (by each
+    task's operating point), the int8 model surest of its true classes among those (first of ties); 0 if none."""
     n = len(y)
     correct, confidence = np.zeros(n, int), np.zeros(n, int)
     predicted = np.zeros(y.shape, np.int64)
     for k, task in enumerate(tasks):
         q = q_by_task[task]
-        predicted[:, k] = threshold.predict(q, point["tasks"][task])
+        predicted[:, k] = threshold.predict(q, points[task])
         right = predicted[:, k] == y[:, k]
         correct += right
         confidence += np.where(right, q[np.arange(n), y[:, k]].astype(int), 0)
@@ -130,15 +100,17 @@ def _pick_test_window(y: np.ndarray, q_by_task: dict, point: dict, tasks) -> tup
 
 
 def task_figures(model, data, tasks, tflite_bytes: bytes, calibration: np.ndarray) -> dict:
-    """The multi-task figures export_int8 writes: output order, verification, operating points, test window."""
+    """The figures export_int8 writes, a single-task model being one unnamed task (tasks ()): output order,
+    verification, operating points, the test input and its labels."""
     y_test = np.asarray(data.split("test")[1])
-    if y_test.ndim != 2 or y_test.shape[1] != len(tasks):
+    if tasks and (y_test.ndim != 2 or y_test.shape[1] != len(tasks)):
         raise CompressError(f"the data's labels have shape {y_test.shape}; {len(tasks)} tasks need (N, {len(tasks)})")
-    order, order_from = output_order(tflite_bytes, model, tasks, calibration)
-    x_test = data.split("test")[0]
+    order, order_from = output_order(tflite_bytes, model, tasks, calibration) if tasks else ([SINGLE], None)
+    tasks, y_test, x_test = tasks or (SINGLE,), y_test.reshape(len(y_test), -1), data.split("test")[0]
     checks, q_by_task = verify_tasks(model, tflite_bytes, x_test, y_test, tasks, order)
     point, roc = _task_points_roc(tflite_bytes, data, tasks, order, (y_test, q_by_task))
-    pick, predicted = _pick_test_window(y_test, q_by_task, point, tasks)
+    points = point["tasks"] if point.get("rule") == "per-task" else {SINGLE: point}
+    pick, predicted = _pick_test_window(y_test, q_by_task, points, tasks)
     return {"order": order, "order_from": order_from, "checks": checks, "point": point, "roc": roc,
             "pick": pick, "label": y_test[pick].astype(np.int64), "predicted": predicted,
-            "correct": int(np.sum(predicted == y_test[pick]))}
+            "argmax": q_by_task[order[0]][pick].argmax(), "correct": int(np.sum(predicted == y_test[pick]))}

@@ -6,8 +6,9 @@ A multi-task model (one int8 output tensor per task) gets the same files: its se
 (`arousal: high (0.83)  expected: high  PASS`), each task reading its own output, whatever order the converter gave
 the outputs (export.json's `outputs`, else the .tflite's signature).
 
-The rules a model and a device must meet are compress.deploy.firmware_checks', a multi-task model's own steps
-compress.deploy.firmware_tasks'."""
+A single-task model is one task of many (K = 1): the same steps (compress.deploy.firmware_tasks': which output is
+which task, the self-test in tflite-micro) with its files and firmware.json in the one-output layout. The rules a
+model and a device must meet are compress.deploy.firmware_checks'; the boards compress.devices.profiles' table."""
 from __future__ import annotations
 
 import hashlib
@@ -15,15 +16,17 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from compress import CompressError
-from compress.deploy import export, firmware_tasks, threshold
-from compress.deploy.firmware_checks import check_deployable, measured_figures, verdict
-from compress.deploy.outputs import dequantize, output_tensors, quantize
-from compress.deploy.tflm import run_tflm
+from compress.deploy import export, firmware_files, threshold
+from compress.deploy.firmware_checks import check_deployable
+from compress.deploy.firmware_tasks import heads_of, measure, self_tests
+from compress.deploy.outputs import output_tensors, quantize
 from compress.devices import profiles
+from compress.devices.profiles import BOARDS, Board  # noqa: F401  (firmware.BOARDS: commands and tests)
 from compress.files import write_text
 from compress.models.tflite_io import tflite_info
 
@@ -31,44 +34,25 @@ from compress.models.tflite_io import tflite_info
 from compress.deploy.firmware_checks import ARENA_MARGIN_MIN_BYTES, TFLM_OPS, arena_with_margin, resolver_method  # noqa: F401
 
 
-@dataclass(frozen=True)
-class Board:
-    title: str
-    device: str  # the default compress.devices profile: flash and RAM limits, runtime allowances, clock
-    kind: str  # "sketch": an Arduino sketch named after its folder; "library": C++ library + CMake project
-    fqbns: tuple[tuple[str, str], ...] = ()  # (board, FQBN), the default first
-    baud: int = 115200
-    devices: tuple[str, ...] | None = None  # the profiles it may target; None: any whose core it knows
-
-
-# FQBNs: the board ids of the SparkFun Arduino_Apollo3 core v2.x boards.txt (vendor SparkFun, architecture apollo3)
-# and of the Arduino Mbed OS Nano core (arduino:mbed_nano), which serves the Nano 33 BLE and BLE Sense alike.
-BOARDS = {
-    "apollo3": Board(
-        title="SparkFun Apollo3 (Edge, Artemis)", device="apollo3", kind="sketch", devices=("apollo3",),
-        fqbns=(("SparkFun Edge", "SparkFun:apollo3:sfe_edge"),
-               ("SparkFun Edge 2", "SparkFun:apollo3:sfe_edge2"),
-               ("RedBoard Artemis", "SparkFun:apollo3:sfe_artemis"),
-               ("RedBoard Artemis Nano", "SparkFun:apollo3:sfe_artemis_nano"),
-               ("RedBoard Artemis ATP", "SparkFun:apollo3:sfe_artemis_atp"),
-               ("Artemis Thing Plus", "SparkFun:apollo3:sfe_artemis_thing_plus"),
-               ("Artemis Module", "SparkFun:apollo3:sfe_artemis_module"),
-               ("Artemis Dev Kit", "SparkFun:apollo3:sfe_artemis_dk"))),
-    # Arduino_TensorFlowLite's tflite::InitializeTarget() opens the USB serial port itself (9600 baud, which USB
-    # CDC ignores): the sketch only prints.
-    "nano33ble": Board(
-        title="Arduino Nano 33 BLE (nRF52840)", device="nano33ble", kind="sketch", devices=("nano33ble",),
-        fqbns=(("Arduino Nano 33 BLE, Nano 33 BLE Sense", "arduino:mbed_nano:nano33ble"),), baud=9600),
-    "generic": Board(title="any Cortex-M (C++ library + CMake)", device="stm32f746", kind="library"),
-}
 _SKETCH_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")  # Arduino sketch specification
+
+
+@dataclass(frozen=True)
+class SketchConfig:
+    """What generate_sketch is asked for besides the model and the folder (each None: found, see there)."""
+    board: str = "apollo3"
+    device: str | None = None
+    test_image: Any = None  # int8 (quantized) or float image; None: real zeros
+    expected_class: Any = None  # a class; a multi-task model's {task: class} or one per task in `tasks` order
+    class_names: Any = None
+    expected_latency_s: float | None = None
+    operating_point: dict | None = None
+    tasks: Any = None  # a multi-task model's task names in print order
 
 
 # --- generation ------------------------------------------------------------------------------------------
 
-def generate_sketch(tflite_path, out_dir, *, board: str = "apollo3", device: str | None = None, test_image=None,
-                    expected_class=None, class_names=None, expected_latency_s: float | None = None,
-                    operating_point: dict | None = None, tasks=None) -> dict:
+def generate_sketch(tflite_path, out_dir, config: SketchConfig = SketchConfig()) -> dict:
     """Write the board's firmware for the int8 model into out_dir (named after the folder); return its figures.
 
     device: the profile whose limits are checked (default: the board's). operating_point: how scores become a
@@ -81,34 +65,29 @@ def generate_sketch(tflite_path, out_dir, *, board: str = "apollo3", device: str
     export.json's `tasks`, else the signature's); which output holds which task comes from export.json's
     `outputs`, else the signature's names (softmax_<task>), else the outputs are taken in `tasks` order.
     expected_class: {task: class}, or one class per task in `tasks` order; operating_point: {"rule": "per-task",
-    "tasks": {task: point}} (threshold.per_task).
+    "tasks": {task: point}} (threshold.per_task). A single-task model is the one-task case of the same steps.
     """
-    from compress.deploy import firmware_files
-
     tflite_path, out_dir = Path(tflite_path), Path(out_dir)
-    tflite_bytes, info, names, device = _validate(tflite_path, out_dir, board, device, class_names)
-    image, image_source = _test_image(test_image, info)
+    tflite_bytes, info, names, device = _validate(tflite_path, out_dir, config)
+    image, image_source = _test_image(config.test_image, info)
     sha = hashlib.sha256(tflite_bytes).hexdigest()
-    outputs = output_tensors(tflite_bytes, str(tflite_path))
-    if len(outputs) > 1 or tasks:
-        tasks, outputs = firmware_tasks.task_outputs(tflite_path, tflite_bytes, sha, outputs, tasks)
-        point = firmware_tasks.task_points(operating_point if operating_point is not None else
-                                           operating_point_beside(tflite_path, sha), tasks)
-        measured = firmware_tasks.measure_tasks(tflite_bytes, info, device, names, image, expected_class,
-                                                expected_latency_s, point, tasks, outputs)
-    else:
-        point = operating_point if operating_point is not None else operating_point_beside(tflite_path, sha)
-        measured = _measure(tflite_bytes, info, device, names, image, expected_class, expected_latency_s, point)
-    result = {"sketch": out_dir.name, "sketch_dir": str(out_dir), "board": board, "device": device,
-              "model_file": tflite_path.name, "decision": point, **measured}
+    point = config.operating_point
+    point = point if point is not None else operating_point_beside(tflite_path, sha)
+    heads = heads_of(tflite_path, tflite_bytes, sha, output_tensors(tflite_bytes, str(tflite_path)), config.tasks,
+                     point)
+    measured = measure(tflite_bytes, info, device, names, image, heads, config.expected_class,
+                       config.expected_latency_s)
+    result = {"sketch": out_dir.name, "sketch_dir": str(out_dir), "board": config.board, "device": device,
+              "model_file": tflite_path.name, "decision": heads.point, **measured}
     files = firmware_files.render(tflite_bytes, info, result, image, image_source)
     _write(out_dir, files, result)
     return result
 
 
-def _validate(tflite_path: Path, out_dir: Path, board: str, device, class_names) -> tuple:
+def _validate(tflite_path: Path, out_dir: Path, config: SketchConfig) -> tuple:
     """The model's bytes, its info, class names and the device, or CompressError before anything is written.
     Every output of a multi-output model must have as many scores as the first (one list of class names)."""
+    board, device, class_names = config.board, config.device, config.class_names
     if board not in BOARDS:
         raise CompressError(f"unknown board {board!r}; supported: {', '.join(BOARDS)}")
     device = device or BOARDS[board].device
@@ -170,22 +149,6 @@ def _test_image(image, info: dict) -> tuple[np.ndarray, str]:
     return q, "a float test image quantized with the model's input scale and zero point"
 
 
-def _measure(tflite_bytes: bytes, info: dict, device: str, names: list[str], image: np.ndarray, expected_class,
-             expected_latency_s, point: dict) -> dict:
-    """Run the built-in test image in the tflite-micro runtime and measure the arena: the firmware's figures."""
-    classes = len(names)
-    q_scores = run_tflm(tflite_bytes, image)[0]
-    predicted = int(threshold.predict(q_scores, point)[0])
-    expected = predicted if expected_class is None else int(expected_class)
-    if not 0 <= expected < classes:
-        raise CompressError(f"expected class {expected} is not one of the model's {classes} classes")
-    scores = dequantize(q_scores, info["output"]["scale"], info["output"]["zero_point"])
-    head, checks = measured_figures(tflite_bytes, info, device)
-    return {**head, "class_names": names, "expected_class": expected, "tflm_predicted_class": predicted,
-            "tflm_scores": [float(s) for s in scores], "self_test_passed": predicted == expected,
-            **verdict(checks, expected_latency_s)}
-
-
 def _write(out_dir: Path, files: dict[str, str], result: dict) -> None:
     """The firmware's files and firmware.json (the result without the machine's folder), each written atomically."""
     result["files"] = sorted([*files, "firmware.json"])
@@ -196,18 +159,21 @@ def _write(out_dir: Path, files: dict[str, str], result: dict) -> None:
 
 
 def summary_text(result: dict) -> str:
+    """A few lines for the terminal: files, limits, arena, the decision and each task's self-test."""
     what = "library" if BOARDS[result["board"]].kind == "library" else "sketch"
-    if result.get("tasks"):
-        return firmware_tasks.summary_tasks(result, what)
+    names, tasks = result["class_names"], result.get("tasks")
     lines = [f"{what} {result['sketch_dir']}: {', '.join(result['files'])}",
              f"board {result['board']}; limits of the {result['device']} device profile",
              f"ops ({result['resolver_size']}): {', '.join(result['ops'])}",
              f"arena {result['arena_bytes']:,} bytes = {result['arena_measured_bytes']:,} measured in tflite-micro "
-             f"+ {result['arena_margin_bytes']:,} margin",
-             f"decision: {threshold.describe(result['decision'])}",
-             f"built-in test image: expected {result['class_names'][result['expected_class']]}, tflite-micro says "
-             f"{result['class_names'][result['tflm_predicted_class']]}"
-             f" ({'PASS' if result['self_test_passed'] else 'FAIL'})"]
+             f"+ {result['arena_margin_bytes']:,} margin"]
+    if tasks:
+        lines.append(f"{len(tasks)} outputs, one per task, in this order: {', '.join(result['outputs'])}; "
+                     f"tflite-micro {'equals' if result['tflm_matches_tflite'] else 'differs from'} the TFLite "
+                     "interpreter on every output")
+    lines.append(f"decision: {threshold.describe(result['decision'])}")
+    lines += [f"built-in test {f'window, {t}' if tasks else 'image'}: expected {names[e]}, tflite-micro says "
+              f"{names[p]} ({'PASS' if e == p else 'FAIL'})" for t, e, p, _ in self_tests(result)]
     lines += [f"{c['target']}: {c['what']} {c['measured']:,} + {c['allowance']:,} = {c['figure']:,} of "
               f"{c['limit']:,} {c['unit']}: {'PASS' if c['passed'] else 'FAIL'}" for c in result["checks"]]
     return "\n".join(lines)

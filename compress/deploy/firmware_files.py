@@ -2,7 +2,8 @@
 
 A multi-task model (result["tasks"]) uses the *_multitask templates for the sketch, the C++ runner and its example
 program; the README, figures and test image templates serve both, through fields that differ (a multi-task model's
-come from compress.deploy.firmware_task_files)."""
+come from compress.deploy.firmware_task_files). The expected serial output is one function for one task or many.
+The boards are compress.devices.profiles' table."""
 from __future__ import annotations
 
 import textwrap
@@ -13,11 +14,12 @@ import numpy as np
 
 from compress import __version__
 from compress.deploy import c_arrays, threshold
-from compress.deploy.firmware import BOARDS
 from compress.deploy.firmware_checks import ARENA_MARGIN_FRACTION, ARENA_MARGIN_MIN_BYTES, resolver_lines
-from compress.deploy.firmware_task_files import expected_output_tasks, task_fields
+from compress.deploy.firmware_task_files import task_fields
+from compress.deploy.firmware_tasks import self_tests
 from compress.deploy.tflm import ARENA_ALIGN
 from compress.devices import profiles
+from compress.devices.profiles import BOARDS
 
 # gcc flags, CMSIS device and TFLM defines of each core a device profile names (TFLM's cortex_m_generic makefile:
 # CPU_<core>=1, hard float; the FPU of each part: Cortex-M4F fpv4-sp-d16, STM32F7x6's single-precision fpv5-sp-d16).
@@ -62,12 +64,6 @@ def _int_rows(values: np.ndarray, per_row: int = 16) -> str:
                      for i in range(0, len(flat), per_row))
 
 
-def _short_decision(point: dict) -> str:
-    if point.get("rule") == "youden":
-        return f"{point['positive_name']} if score >= {point['threshold']:.4g} (Youden's J on val)"
-    return "argmax: the highest score"
-
-
 def _decision_fields(point: dict) -> dict:
     """C++ for the decision: a threshold on the positive class's int8 score, or argmax."""
     text = threshold.describe(point)
@@ -95,7 +91,7 @@ def _decision_fields(point: dict) -> dict:
                   "    if (scores[i] > scores[best]) best = i;\n"
                   "  }\n"
                   "  return best;")
-    short = _short_decision(point)
+    short = threshold.brief(point)
     constants += ("\n" if constants else "") + f"const char* const kDecision = {c_arrays.c_string(short)};"
     comment = "\n".join(textwrap.wrap(text, 116, initial_indent="// Decision: ", subsequent_indent="//           "))
     return dict(decision_text=text, decision_comment=comment, decision_constants=constants, decision_line=line, decision_bullet=bullet,
@@ -104,17 +100,22 @@ def _decision_fields(point: dict) -> dict:
 
 
 def expected_output(result: dict, what: str = "sketch") -> str:
-    """The serial lines the board should print for its built-in image (scores of the host's TFLM run)."""
-    if result.get("tasks"):
-        return expected_output_tasks(result, what)
-    names, scores, expected = result["class_names"], result["tflm_scores"], result["expected_class"]
-    best = result["tflm_predicted_class"]
-    lines = [f"compress {what} {result['sketch']}: {result['model_bytes']}-byte model, {len(names)} classes, "
-             f"arena {result['arena_bytes']} bytes",
+    """The serial lines the board should print for its built-in input (scores of the host's TFLM run): each
+    class's score (a single-task model), or each task's class and its score."""
+    names, tasks, tests = result["class_names"], result.get("tasks"), self_tests(result)
+    verdict = lambda ok: "PASS" if ok else "FAIL"  # noqa: E731
+    lines = [f"compress {what} {result['sketch']}: {result['model_bytes']}-byte model, "
+             f"{f'{len(tasks)} tasks x ' if tasks else ''}{len(names)} classes, arena {result['arena_bytes']} bytes",
              f"arena used: <the arena TFLM really used> of {result['arena_bytes']} bytes",
-             f"decision: {_short_decision(result['decision'])}"]
-    lines += [f"score {name}: {score:.4f}" for name, score in zip(names, scores)]
-    lines.append(f"predicted: {names[best]}  expected: {names[expected]}  {'PASS' if best == expected else 'FAIL'}")
+             f"decision: {threshold.brief(result['decision'])}"]
+    if tasks:
+        lines += [f"{t}: {names[p]} ({s[p]:.2f})  expected: {names[e]}  {verdict(p == e)}" for t, e, p, s in tests]
+        right = sum(e == p for _, e, p, _ in tests)
+        lines.append(f"self-test: {right} of {len(tests)} tasks as expected  {verdict(right == len(tests))}")
+    else:
+        [(_, expected, best, scores)] = tests
+        lines += [f"score {name}: {score:.4f}" for name, score in zip(names, scores)]
+        lines.append(f"predicted: {names[best]}  expected: {names[expected]}  {verdict(best == expected)}")
     return "\n".join(lines + (["latency_us: <measured on the board>"] if what == "sketch" else []))
 
 

@@ -1,4 +1,4 @@
-"""The template fields and expected serial output of a multi-task model's firmware (one int8 output per task):
+"""The template fields of a multi-task model's firmware (one int8 output per task; its own *_multitask templates):
 the tasks in print order, the output each reads, a threshold (or argmax) per task and an expected class per task.
 
 Apart from compress.deploy.firmware_files, which renders every board's files and asks this module for the fields
@@ -29,7 +29,7 @@ def _decision_fields(result: dict) -> dict:
     positive = positives.pop() if positives else threshold.POSITIVE
     if len(names) != 2 and youden:
         raise CompressError(f"a threshold needs 2 classes per task, the model has {len(names)}")
-    short = _short_decision(points, tasks)
+    short = threshold.brief(result["decision"])
     comment_lines = [f"// Decision, {t}: {threshold.describe(points[t])}" for t in tasks]
     comment = "\n".join(textwrap.fill(line, 116, subsequent_indent="//           ") for line in comment_lines)
     thresholds = [str(points[t]["threshold_q"]) if points[t].get("rule") == "youden" else "kArgmax" for t in tasks]
@@ -83,32 +83,3 @@ def _usage_snippet(tasks) -> str:
         "    float score = model_runner_score(task, task_scores[label]);",
         "  }",
         "}"])
-
-
-def expected_output_tasks(result: dict, what: str) -> str:
-    """firmware_files.expected_output for a multi-task model: a line per task, label and the score of that label."""
-    names, tasks = result["class_names"], result["tasks"]
-    expected, predicted, scores = result["expected_class"], result["tflm_predicted_class"], result["tflm_scores"]
-    lines = [f"compress {what} {result['sketch']}: {result['model_bytes']}-byte model, {len(tasks)} tasks x "
-             f"{len(names)} classes, arena {result['arena_bytes']} bytes",
-             f"arena used: <the arena TFLM really used> of {result['arena_bytes']} bytes",
-             f"decision: {_short_decision(result['decision']['tasks'], tasks)}"]
-    lines += [f"{t}: {names[predicted[t]]} ({scores[t][predicted[t]]:.2f})  expected: {names[expected[t]]}  "
-              f"{'PASS' if predicted[t] == expected[t] else 'FAIL'}" for t in tasks]
-    right = sum(predicted[t] == expected[t] for t in tasks)
-    lines.append(f"self-test: {right} of {len(tasks)} tasks as expected  {'PASS' if right == len(tasks) else 'FAIL'}")
-    return "\n".join(lines + (["latency_us: <measured on the board>"] if what == "sketch" else []))
-
-
-def _short_decision(points: dict, tasks) -> str:
-    """Every task's decision in a few words, as the firmware prints it."""
-    youden = any(points[t].get("rule") == "youden" for t in tasks)
-    return "per task: " + "; ".join(f"{t} {_task_short(points[t])}" for t in tasks) + (
-        " (Youden's J on val)" if youden else "")
-
-
-def _task_short(point: dict) -> str:
-    """A task's decision in a few words (its name is printed beside it)."""
-    if point.get("rule") == "youden":
-        return f"{point['positive_name']} if score >= {point['threshold']:.4g}"
-    return "argmax"

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from compress.deploy import export, firmware
+from compress.deploy.test_input import read_test_input
 from compress.devices import profiles
 
 
@@ -23,18 +22,13 @@ def ship(out: Path, data, *, beta: float | dict[str, float] | None, qat: bool, s
     model = load_keras(out / "best.keras")
     exported = export.export_int8(model, data, out, qat=qat, beta=beta, seed=seed)
     log(export.summary_text(exported))
-    tasks = export.tasks_of(data)
-    with np.load(out / export.TEST_INPUT_FILE) as sample:
-        image, labels = sample["x"], sample["label"]
-    if tasks:  # one label per task, in the data's task order
-        label, extra = {t: int(v) for t, v in zip(tasks, labels.reshape(-1))}, {"tasks": list(tasks)}
-    else:
-        label, extra = int(labels), {}
+    sample = read_test_input(out / export.TEST_INPUT_FILE)  # a label per task, in the data's task order
     board = profiles.board_for(device)
     folder = Path("firmware") / f"model_{board}"
-    result = firmware.generate_sketch(out / export.MODEL_FILE, out / folder, board=board, device=device,
-                                      test_image=image, expected_class=label, class_names=data.class_names,
-                                      expected_latency_s=expected_latency_s, **extra)
+    config = firmware.SketchConfig(board=board, device=device, test_image=sample.x, expected_class=sample.expected,
+                                   class_names=data.class_names, expected_latency_s=expected_latency_s,
+                                   tasks=list(data.tasks) or None)
+    result = firmware.generate_sketch(out / export.MODEL_FILE, out / folder, config)
     log(firmware.summary_text(result))
     result["sketch_dir"] = folder.as_posix()  # summary.json and the report: no machine path
     return result

@@ -121,3 +121,22 @@ def describe(point: dict | None) -> str:
     return (f"{point['positive_name']} when its score >= {point['threshold']:.4g} (int8 {point['threshold_q']}), "
             f"chosen on val by Youden's J: val TPR {v['tpr']:.3f} FPR {v['fpr']:.3f}; "
             f"test TPR {t['tpr']:.3f} FPR {t['fpr']:.3f}")
+
+
+def brief(point: dict) -> str:
+    """The decision in a few words, as the firmware prints it (per task for a multi-task model)."""
+    if point.get("rule") == "per-task":
+        points = point["tasks"]
+        youden = any(p.get("rule") == "youden" for p in points.values())
+        return "per task: " + "; ".join(f"{t} {_task_brief(p)}" for t, p in points.items()) + (
+            " (Youden's J on val)" if youden else "")
+    if point.get("rule") == "youden":
+        return f"{_task_brief(point)} (Youden's J on val)"
+    return "argmax: the highest score"
+
+
+def _task_brief(point: dict) -> str:
+    """A task's decision in a few words (its name is printed beside it)."""
+    if point.get("rule") == "youden":
+        return f"{point['positive_name']} if score >= {point['threshold']:.4g}"
+    return "argmax"

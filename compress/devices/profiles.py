@@ -53,10 +53,43 @@ DEVICES = {
 }
 
 
-# The board `firmware` writes for each device, and so the one a search on that device ships (compress.deploy.firmware
-# BOARDS): the SparkFun Apollo3 core sketch, the Arduino_TensorFlowLite sketch for the Nano 33 BLE, and for a device
+@dataclass(frozen=True)
+class Board:
+    """A firmware target of compress.deploy.firmware: what it writes and the device profile it serves."""
+    title: str
+    device: str  # the default compress.devices profile: flash and RAM limits, runtime allowances, clock
+    kind: str  # "sketch": an Arduino sketch named after its folder; "library": C++ library + CMake project
+    fqbns: tuple[tuple[str, str], ...] = ()  # (board, FQBN), the default first
+    baud: int = 115200
+    devices: tuple[str, ...] | None = None  # the profiles it may target; None: any whose core it knows
+
+
+# The one board <-> device table. FQBNs: the board ids of the SparkFun Arduino_Apollo3 core v2.x boards.txt (vendor
+# SparkFun, architecture apollo3) and of the Arduino Mbed OS Nano core (arduino:mbed_nano), which serves the Nano 33
+# BLE and BLE Sense alike.
+BOARDS = {
+    "apollo3": Board(
+        title="SparkFun Apollo3 (Edge, Artemis)", device="apollo3", kind="sketch", devices=("apollo3",),
+        fqbns=(("SparkFun Edge", "SparkFun:apollo3:sfe_edge"),
+               ("SparkFun Edge 2", "SparkFun:apollo3:sfe_edge2"),
+               ("RedBoard Artemis", "SparkFun:apollo3:sfe_artemis"),
+               ("RedBoard Artemis Nano", "SparkFun:apollo3:sfe_artemis_nano"),
+               ("RedBoard Artemis ATP", "SparkFun:apollo3:sfe_artemis_atp"),
+               ("Artemis Thing Plus", "SparkFun:apollo3:sfe_artemis_thing_plus"),
+               ("Artemis Module", "SparkFun:apollo3:sfe_artemis_module"),
+               ("Artemis Dev Kit", "SparkFun:apollo3:sfe_artemis_dk"))),
+    # Arduino_TensorFlowLite's tflite::InitializeTarget() opens the USB serial port itself (9600 baud, which USB
+    # CDC ignores): the sketch only prints.
+    "nano33ble": Board(
+        title="Arduino Nano 33 BLE (nRF52840)", device="nano33ble", kind="sketch", devices=("nano33ble",),
+        fqbns=(("Arduino Nano 33 BLE, Nano 33 BLE Sense", "arduino:mbed_nano:nano33ble"),), baud=9600),
+    "generic": Board(title="any Cortex-M (C++ library + CMake)", device="stm32f746", kind="library"),
+}
+
+# The board `firmware` writes for each device (each board's default device), and so the one a search on that device
+# ships: the SparkFun Apollo3 core sketch, the Arduino_TensorFlowLite sketch for the Nano 33 BLE, and for a device
 # without an Arduino target of ours the plain C++ library + CMake project. `search --device` accepts exactly these.
-DEVICE_BOARDS = {"apollo3": "apollo3", "nano33ble": "nano33ble", "stm32f746": "generic"}
+DEVICE_BOARDS = {board.device: name for name, board in BOARDS.items()}
 
 
 def get(name: str) -> Device:

@@ -92,8 +92,8 @@ def test_a_sketch_that_fails_its_self_test_says_fail(runner, exported, tmp_path)
     with np.load(folder / export.TEST_INPUT_FILE) as npz:
         image, label = npz["x"], int(npz["label"])
     out = tmp_path / "wrong_m4"
-    firmware.generate_sketch(folder / export.MODEL_FILE, out, test_image=image, expected_class=1 - label,
-                             class_names=report["class_names"])
+    config = firmware.SketchConfig(test_image=image, expected_class=1 - label, class_names=report["class_names"])
+    firmware.generate_sketch(folder / export.MODEL_FILE, out, config)
     ran = sketch_emulator.run_sketch(out)
     assert ran["passed"] is False and ran["expected"] == report["class_names"][1 - label]
 

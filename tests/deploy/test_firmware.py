@@ -26,8 +26,9 @@ def sketch(exported, tmp_path_factory):
     with np.load(src / export.TEST_INPUT_FILE) as npz:
         image, label = npz["x"], int(npz["label"])
     out = tmp_path_factory.mktemp("fw") / "blobs_apollo3"
-    result = firmware.generate_sketch(src / export.MODEL_FILE, out, test_image=image, expected_class=label,
-                                      class_names=["dim", "bright"], expected_latency_s=0.012)
+    config = firmware.SketchConfig(test_image=image, expected_class=label, class_names=["dim", "bright"],
+                                   expected_latency_s=0.012)
+    result = firmware.generate_sketch(src / export.MODEL_FILE, out, config)
     return out, result
 
 
@@ -43,9 +44,9 @@ def boards(exported, tmp_path_factory):
     for name, board, device in (("nano33ble", "nano33ble", None), ("generic", "generic", None),
                                 ("generic_m4", "generic", "apollo3")):
         out = root / name / f"blobs_{board}"
-        made[name] = out, firmware.generate_sketch(src / export.MODEL_FILE, out, board=board, device=device,
-                                                   test_image=image, expected_class=label,
-                                                   class_names=["dim", "bright"], expected_latency_s=0.02)
+        config = firmware.SketchConfig(board=board, device=device, test_image=image, expected_class=label,
+                                       class_names=["dim", "bright"], expected_latency_s=0.02)
+        made[name] = out, firmware.generate_sketch(src / export.MODEL_FILE, out, config)
     return made
 
 
@@ -298,11 +299,11 @@ def test_unusable_sketch_name_and_board_are_refused(exported, tmp_path):
     with pytest.raises(CompressError, match="sketch name"):
         firmware.generate_sketch(model, tmp_path / "my sketch")
     with pytest.raises(CompressError, match="unknown board"):
-        firmware.generate_sketch(model, tmp_path / "x", board="esp32")
+        firmware.generate_sketch(model, tmp_path / "x", firmware.SketchConfig(board="esp32"))
     with pytest.raises(CompressError, match="board apollo3 is for device apollo3, not nano33ble"):
-        firmware.generate_sketch(model, tmp_path / "x", board="apollo3", device="nano33ble")
+        firmware.generate_sketch(model, tmp_path / "x", firmware.SketchConfig(board="apollo3", device="nano33ble"))
     with pytest.raises(CompressError, match="unknown device"):
-        firmware.generate_sketch(model, tmp_path / "x", board="generic", device="esp32")
+        firmware.generate_sketch(model, tmp_path / "x", firmware.SketchConfig(board="generic", device="esp32"))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -430,8 +431,8 @@ def _flipping_threshold(exported) -> tuple[dict, int]:
 def test_the_firmware_acts_on_the_threshold_not_argmax(exported, tmp_path):
     point, flipped = _flipping_threshold(exported)
     result = firmware.generate_sketch(exported[0] / export.MODEL_FILE, tmp_path / "flip_apollo3",
-                                      operating_point=point, expected_class=1 - flipped,
-                                      test_image=np.load(exported[0] / export.TEST_INPUT_FILE)["x"])
+                                      firmware.SketchConfig(operating_point=point, expected_class=1 - flipped,
+                                      test_image=np.load(exported[0] / export.TEST_INPUT_FILE)["x"]))
     assert result["tflm_predicted_class"] == flipped and not result["self_test_passed"]
     assert f"kThresholdQ = {point['threshold_q']};" in (tmp_path / "flip_apollo3" / "flip_apollo3.ino").read_text()
 
@@ -481,9 +482,10 @@ def test_generic_library_links_and_follows_its_threshold_in_qemu(qemu_ready, boa
     assert ran["passed"] and "compress library blobs_generic" in ran["serial"]
     point, flipped = _flipping_threshold(exported)
     flip = tmp_path / "flip_generic"
-    firmware.generate_sketch(exported[0] / export.MODEL_FILE, flip, board="generic", device="apollo3",
-                             operating_point=point, expected_class=1 - flipped, class_names=["dim", "bright"],
-                             test_image=np.load(exported[0] / export.TEST_INPUT_FILE)["x"])
+    config = firmware.SketchConfig(board="generic", device="apollo3", operating_point=point,
+                                   expected_class=1 - flipped, class_names=["dim", "bright"],
+                                   test_image=np.load(exported[0] / export.TEST_INPUT_FILE)["x"])
+    firmware.generate_sketch(exported[0] / export.MODEL_FILE, flip, config)
     ran = sketch_emulator.run_sketch(flip)
     assert ran["predicted"] == ["dim", "bright"][flipped] and ran["passed"] is False
 

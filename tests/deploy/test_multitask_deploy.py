@@ -178,8 +178,8 @@ def test_sketch_names_every_task_and_reads_each_from_its_output(shipped):
 
 def test_generic_library_returns_every_output(shipped, tmp_path):
     out, report, _ = shipped
-    result = firmware.generate_sketch(out / export.MODEL_FILE, tmp_path / "mt_generic", board="generic",
-                                      class_names=["low", "high"])
+    config = firmware.SketchConfig(board="generic", class_names=["low", "high"])
+    result = firmware.generate_sketch(out / export.MODEL_FILE, tmp_path / "mt_generic", config)
     assert result["tasks"] == list(TASKS) and result["outputs"] == report["outputs"]  # from export.json beside
     header = (tmp_path / "mt_generic" / "model_runner.h").read_text()
     assert "#define MODEL_RUNNER_TASKS 3" in header and "model_runner_task_name" in header
@@ -192,13 +192,14 @@ def test_firmware_without_export_json_takes_the_order_from_the_signature(shipped
     lone = tmp_path / "lone" / "model.tflite"
     lone.parent.mkdir()
     lone.write_bytes((out / export.MODEL_FILE).read_bytes())
-    result = firmware.generate_sketch(lone, tmp_path / "mt_lone", class_names=["low", "high"],
-                                      expected_class=[0, 1, 0], tasks=list(TASKS))
+    result = firmware.generate_sketch(lone, tmp_path / "mt_lone", firmware.SketchConfig(class_names=["low", "high"],
+                                      expected_class=[0, 1, 0], tasks=list(TASKS)))
     assert result["outputs"] == report["outputs"] and result["expected_class"] == {"arousal": 0, "dominance": 1,
                                                                                     "valence": 0}
     assert all(p["rule"] == "argmax" for p in result["decision"]["tasks"].values())
     with pytest.raises(CompressError, match="3 tasks"):
-        firmware.generate_sketch(lone, tmp_path / "mt_bad", expected_class=[0, 1], tasks=list(TASKS))
+        firmware.generate_sketch(lone, tmp_path / "mt_bad",
+                                 firmware.SketchConfig(expected_class=[0, 1], tasks=list(TASKS)))
 
 
 # --- the emulated Cortex-M4 ------------------------------------------------------------------------------------

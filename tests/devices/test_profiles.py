@@ -118,3 +118,12 @@ def test_every_device_has_a_firmware_board_and_others_are_refused_by_name():
     with pytest.raises(CompressError, match="--device esp32: no firmware board supports it; devices with a board: "
                                             "apollo3, nano33ble, stm32f746"):
         profiles.board_for("esp32")
+
+
+def test_the_board_table_is_the_one_source_of_boards_and_their_devices():
+    """profiles.BOARDS is the one board <-> device table: DEVICE_BOARDS is each board's default device, and every
+    device a board names is a profile."""
+    assert list(profiles.BOARDS) == ["apollo3", "nano33ble", "generic"]
+    assert profiles.DEVICE_BOARDS == {b.device: name for name, b in profiles.BOARDS.items()}
+    for board in profiles.BOARDS.values():
+        assert board.device in profiles.DEVICES and set(board.devices or ()) <= set(profiles.DEVICES)
