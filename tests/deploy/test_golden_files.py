@@ -54,10 +54,11 @@ def _single(tmp_path):
     from conftest import blob_images
     from compress.data.dataset import Dataset
     from compress.models import zoo
+    from compress.models.keras_build import build_model
 
     x, y = blob_images(160)
     data = Dataset("blobs", ("dim", "bright"), x[:80], y[:80], x[80:120], y[80:120], x[120:], y[120:])
-    return _ship(zoo.embedded3((24, 24, 1), 2).build(seed=0), data, tmp_path, beta=0.0)
+    return _ship(build_model(zoo.embedded3((24, 24, 1), 2), seed=0), data, tmp_path, beta=0.0)
 
 
 def _multi(tmp_path):
