@@ -192,11 +192,11 @@ REAL_BASELINE = zoo.embedded3((24, 24, 1), 2)
 
 
 def real_evaluator(blob_data, out):
-    from compress.config import Targets
+    from compress.config import Targets, TrainConfig
     from compress.search.space import Costing
     from compress.search.train import Evaluator, Trainer
 
-    trainer = Trainer(blob_data, epochs=1, batch_size=32, seed=0, augment=True)
+    trainer = Trainer(blob_data, TrainConfig(epochs=1, batch_size=32), augment=True)
     return Evaluator(trainer, out / "weights", Costing(Targets(budget_flops=70000)), baseline_epochs=2,
                      baseline_lr=3e-3)
 
