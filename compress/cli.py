@@ -291,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; everything finished so far is saved", file=sys.stderr)
         return 130
+    except MemoryError:  # the run's, not one candidate's (those are journaled as failed): one line
+        print("error: out of memory; everything finished so far is saved", file=sys.stderr)
+        return 1
     except OSError as exc:  # missing file, full disk, permissions: one line, not a traceback
         print(f"error: {exc.filename or ''}: {exc.strerror or exc}".replace(": : ", ": "), file=sys.stderr)
         return 1

@@ -80,8 +80,8 @@ def process_main(conn, factory, payload, threads: int) -> None:
             spec, parent = conn.recv()
         except (EOFError, OSError):  # the driver is gone
             return
-        if broken is not None:
-            conn.send(("error", broken))
+        if broken is not None:  # the worker's own error, not the candidate's: it stops the search
+            conn.send(("broken", broken))
             continue
         try:
             reply = ("ok", evaluator(spec, parent))
