@@ -106,9 +106,9 @@ class Search:
 
     def _record(self, spec: ModelSpec, parent: Evaluation | None, label: str, metrics: dict, extra: dict) -> None:
         depth = parent.depth + 1 if parent else 0
-        if tasks.is_multitask(metrics):  # `auc`: the worst task's share of the baseline's AUC on it
-            metrics = tasks.relative(metrics, self.reference if parent else None)
-            self.reference = self.reference or tasks.reference_of(metrics)
+        # multi-task: `auc` becomes the worst task's share of the baseline's AUC on it; one task: metrics as they are
+        metrics = tasks.relative(metrics, self.reference if parent else None)
+        self.reference = self.reference or tasks.reference_of(metrics)
         self._add(Evaluation(spec.key, spec, parent.key if parent else None, label, depth, self.space.flops(spec),
                              self.space.fits(spec), metrics, extra))
 
