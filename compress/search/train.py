@@ -70,9 +70,9 @@ class Trainer:
         self.data, self.train, self.settings = data, train, settings
         self.epochs, self.batch_size, self.lr = epochs, batch_size, lr
         # image augmentations only where they apply (wearable windows are not images: augmentable False)
-        self.augment = augment and getattr(data, "augmentable", True)
+        self.augment = augment and data.augmentable
         self.seed, self.balance, self.patience = settings.seed, settings.balance, patience
-        self.tasks = tuple(getattr(data, "tasks", ()))  # multi-task data: y has one column per task
+        self.tasks = data.tasks  # multi-task data: y has one column per task
         self.task_weights = multitask.weights_for(multitask.parse_weights(train.task_weights), self.tasks)
         if self.tasks and self.balance not in (None, "none"):
             raise CompressError(f"--balance {self.balance}: balances one label; with several tasks (--tasks "
