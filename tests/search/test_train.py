@@ -117,6 +117,18 @@ def test_fit_learns_and_is_deterministic(tiny_data):
     np.testing.assert_allclose(model_a.get_weights()[0], model_b.get_weights()[0], atol=1e-6)
 
 
+def test_fit_returns_what_the_child_inherited(tiny_data):
+    from compress.search.inherit import STATUSES
+
+    trainer = Trainer(tiny_data, TrainConfig(epochs=1, batch_size=32))
+    parent = trainer.fit(net())
+    assert parent.inherited == {}  # from scratch
+    child_spec = next(r.spec for r in reductions(net()) if r.label == "conv2 stride 1\u21922")
+    child = trainer.fit(child_spec, parent.model, net())
+    assert child.inherited["conv1"] == "copied" and set(child.inherited.values()) <= set(STATUSES)
+    assert not hasattr(trainer, "inherited")
+
+
 def test_resolution_reduction_trains_on_resized_data(tiny_data):
     spec = net().replace(input_shape=(12, 12, 1))
     trainer = Trainer(tiny_data, TrainConfig(epochs=1, batch_size=32))
