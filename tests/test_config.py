@@ -106,3 +106,17 @@ def test_export_scores_a_runs_model_on_the_runs_own_data(trained_model, blob_dat
     assert cli.main(["export", str(run / "best.keras")]) == 0
     assert cli.main(["export", str(run / "best.keras"), "--data", "other.npz", "--size", "24"]) == 0
     assert asked == [run_data, DataConfig(source="other.npz", size=24)]
+
+
+@pytest.mark.parametrize("error, status, words", [(MemoryError(), 1, "out of memory"),
+                                                  (OSError(28, "No space left on device"), 1, "No space left")])
+def test_an_error_of_the_run_itself_is_one_line(monkeypatch, capsys, tmp_path, error, status, words):
+    from compress import jobs
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(jobs, "search", fail)
+    assert cli.main(["search", "--out", str(tmp_path / "run")]) == status
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and words in err[0]
