@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 
 from compress import CompressError, __version__, options, quiet
-from compress.config import DEFAULT_BASELINES, DEFAULT_BUDGET_FLOPS, SYNTHETIC_FACES, ExportConfig, TrainConfig
+from compress.config import (SYNTHETIC_FACES, TRAIN_JOB, DataConfig, EmulatorConfig, ExportConfig, SearchConfig,
+                             Targets, TrainConfig)
 
 FIRMWARE_BOARDS = ("apollo3", "nano33ble", "generic")  # compress.deploy.firmware.BOARDS; a test keeps them equal
 
@@ -14,76 +16,53 @@ FIRMWARE_BOARDS = ("apollo3", "nano33ble", "generic")  # compress.deploy.firmwar
 
 def _add_data_args(p: argparse.ArgumentParser, default: str | None = SYNTHETIC_FACES) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("--data", default=default,
-                   help="'synthetic-faces' (generated, the default), a FER2013 .csv, an image folder "
-                        "(root/<class>/*.png or root/{train,val,test}/<class>/...), an .npz with x and y; sensor "
-                        "windows: 'synthetic-wearables' or a K-EmoCon folder; several tasks: 'synthetic-multitask' "
-                        "or a folder of one CSV per subject (README: 'Multi-task models')")
-    g.add_argument("--positive", help="make the task binary: this class (name or code) against the rest, "
-                                      "e.g. --positive happy")
-    g.add_argument("--classes", dest="class_subset", type=options.class_list,
-                   help="comma-separated subset of classes to keep")
-    g.add_argument("--task", default="binary", choices=["binary", "4class"],
-                   help="synthetic-faces only: happy vs not-happy (default) or four expressions (happy, neutral, sad, surprise)")
-    g.add_argument("--size", type=options.positive_int, default=48,
-                   help="image side in pixels after crop and resize (default 48)")
-    g.add_argument("--channels", type=int, default=1, choices=[1, 3], help="1 = grayscale (default), 3 = RGB")
-    g.add_argument("--samples", type=options.positive_int, default=None,
-                   help="synthetic-faces only: number of images (default 8000)")
-    g.add_argument("--balance", default="none", choices=["oversample", "class-weight", "none"],
-                   help="how to treat class imbalance in training (default none)")
-    g.add_argument("--seed", type=options.count, default=0, help="seed for data, splits and training (default 0)")
-    _add_signal_args(g)
+    add = functools.partial(options.add, g, DataConfig)
+    add("source", "--data", dest="data", default=default)
+    add("positive")
+    add("class_subset", "--classes", type=options.class_list)
+    add("task", choices=["binary", "4class"])
+    add("size", type=options.positive_int)
+    add("channels", type=int, choices=[1, 3])
+    add("samples", type=options.positive_int)
+    add("balance", choices=["oversample", "class-weight", "none"])
+    add("seed", type=options.count)
+    _add_signal_args(add)
 
 
-def _add_signal_args(g) -> None:
+def _add_signal_args(add) -> None:
     """Wearable sources: 'synthetic-wearables' or a K-EmoCon-layout folder (README: 'Wearable sensor data')."""
-    g.add_argument("--subjects", type=options.positive_int, default=None,
-                   help="generated wearables: subjects (16 synthetic-wearables, 20 synthetic-multitask)")
-    g.add_argument("--rate", dest="rate_hz", type=options.positive_float, default=4.0,
-                   help="wearables: resample every sensor to this many Hz (default 4)")
-    g.add_argument("--window-s", type=options.positive_float, default=5.0, help="wearables: window seconds (5)")
-    g.add_argument("--hop-s", type=options.positive_float, default=1.0, help="wearables: seconds between windows (1)")
-    g.add_argument("--target", default="arousal", choices=["arousal", "valence"], help="wearables: label (arousal)")
-    g.add_argument("--holdout-subject", dest="holdout_group", help="test subject (default: the first)")
-    g.add_argument("--loso", action="store_true", help="wearables: leave-one-subject-out mean +- SD AUC")
-    g.add_argument("--tasks", type=options.name_list, default=None,
-                   help="multi-task data: comma-separated tasks, one head each (default: every task it labels)")
-    g.add_argument("--source-rate", type=options.positive_float, default=None,
-                   help="multi-task CSVs without a time column: their sampling rate in Hz")
+    add("subjects", type=options.positive_int)
+    add("rate_hz", "--rate", type=options.positive_float)
+    add("window_s", type=options.positive_float)
+    add("hop_s", type=options.positive_float)
+    add("target", choices=["arousal", "valence"])
+    add("holdout_group", "--holdout-subject")
+    add("loso", action="store_true")
+    add("tasks", type=options.name_list)
+    add("source_rate", type=options.positive_float)
 
 
 def _add_target_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("device targets")
-    g.add_argument("--device", default="apollo3", help="device profile (default apollo3; see `estimate --help`)")
-    g.add_argument("--budget-flops", type=options.budget, default=DEFAULT_BUDGET_FLOPS,
-                   help="FLOPs per inference allowed (default 0.46e6, ~1 s on Apollo3 with reference kernels); "
-                        "'none': no FLOPs target, the latency target bounds the search")
-    g.add_argument("--latency-model", default="emulated", choices=["emulated", "flops", "ops"],
-                   help="'emulated' (default): per-op instructions fitted to TFLM runs on an emulated Cortex-M4; "
-                        "'flops': FLOPs / measured device FLOP/s (Shved 2019, cs231n); 'ops': cycles per MAC per op "
-                        "kind")
-    g.add_argument("--kernels", default="cmsis-nn", choices=["cmsis-nn", "reference"],
-                   help="TFLM kernel set the latency models and the winner's emulation assume (default cmsis-nn)")
-    g.add_argument("--max-latency-ms", type=options.positive_float,
-                   help="latency target (default: FLOPs budget / device FLOP/s)")
-    g.add_argument("--max-ram-kb", type=options.positive_float,
-                   help="arena + runtime allowance limit in KiB (default: device SRAM)")
-    g.add_argument("--max-flash-kb", type=options.positive_float,
-                   help="model + runtime allowance limit in KiB (default: device flash)")
-    g.add_argument("--calibration", help="JSON file of figures measured on a board (README: 'Calibration')")
+    add = functools.partial(options.add, g, Targets)
+    add("device")
+    add("budget_flops", type=options.budget)
+    add("latency_model", choices=["emulated", "flops", "ops"])
+    add("kernels", choices=["cmsis-nn", "reference"])
+    add("latency_s", "--max-latency-ms", dest="max_latency_ms", type=options.positive_float)  # ms -> latency_s
+    add("ram_bytes", "--max-ram-kb", dest="max_ram_kb", type=options.positive_float)  # KiB -> ram_bytes
+    add("flash_bytes", "--max-flash-kb", dest="max_flash_kb", type=options.positive_float)
+    add("calibration")
 
 
-def _add_train_args(p: argparse.ArgumentParser, epochs: int, lr: float, what: str) -> None:
+def _add_train_args(p: argparse.ArgumentParser, train: TrainConfig, what: str) -> None:
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=options.positive_int, default=epochs, help=f"epochs per {what} (default {epochs})")
-    g.add_argument("--batch-size", type=options.positive_int, default=64, help="batch size (default 64)")
-    g.add_argument("--lr", type=options.positive_float, default=lr,
-                   help=f"Adam learning rate for the {what} (default {lr:g})")
-    g.add_argument("--retrain-baseline", action="store_true", help="a .keras/.h5/.hdf5 baseline: train it from "
-                   "scratch instead of starting from its trained weights")
-    g.add_argument("--task-weights", type=options.weight_list, default=None,
-                   help="multi-task: weight of each task's loss in the sum, in --tasks order, e.g. 1,2,1 (default all 1)")
+    add = functools.partial(options.add, g, train)
+    add("epochs", type=options.positive_int, what=what)
+    add("batch_size", type=options.positive_int)
+    add("lr", type=options.positive_float, what=what)
+    add("retrain_baseline", action="store_true")
+    add("task_weights", type=options.weight_list)
 
 
 # --- sub-commands: options and handler --------------------------------------------------------------
@@ -92,48 +71,35 @@ def _search_parser(sub) -> None:
     p = sub.add_parser("search", help="search for the best reduced model that fits the device (the main job)",
                        description="A*-style search over model reductions; every candidate is trained briefly "
                                    "and scored by validation ROC AUC. Resumable with --resume.")
-    p.add_argument("--baseline", default=None, help="zoo name (alexnet, fer_cnn, resnet_like, embedded3; sensor "
-                   "windows: fusion_cnn, fusion_late, lstm; several tasks: multitask_cnn), a spec .json, or your "
-                   "trained .keras/.h5/.hdf5 model (default alexnet for images, fusion_cnn for wearables, "
-                   "multitask_cnn for multi-task data)")
-    p.add_argument("--auc-ratio", type=options.fraction, default=0.8,
-                   help="keep AUC >= this x baseline AUC (default 0.8)")
-    p.add_argument("--strategy", default="astar", choices=["astar", "dfs", "greedy", "random"],
-                   help="astar (default, anytime), dfs (the cs231n study, Shved 2019), greedy (NetAdapt's rule), "
-                        "random (the control)")
-    p.add_argument("--max-evals", type=options.positive_int, default=60,
-                   help="stop after this many trainings (default 60)")
-    p.add_argument("--max-minutes", type=options.positive_float, default=30.0,
-                   help="stop after this many minutes of training, counted over resumes (default 30)")
-    p.add_argument("--patience", type=options.count, default=10,
-                   help="stop after this many evaluations without a better goal (default 10; 0 = never)")
-    p.add_argument("--finalists", type=options.positive_int, default=3,
-                   help="fine-tune this many of the best goals; the best on val wins (default 3)")
-    p.add_argument("--distill", action=argparse.BooleanOptionalAction, default=True,
-                   help="fine-tune the finalists on the baseline's soft outputs too (default on)")
-    p.add_argument("--final-epochs", type=options.positive_int, default=12,
-                   help="fine-tune epochs for the winner (default 12)")
+    add = functools.partial(options.add, p, SearchConfig)
+    add("baseline", default=None)  # None: by the data (options.baseline)
+    add("auc_ratio", type=options.fraction)
+    add("strategy", choices=["astar", "dfs", "greedy", "random"])
+    add("max_evals", type=options.positive_int)
+    add("max_minutes", type=options.positive_float)
+    add("patience", type=options.count)
+    add("finalists", type=options.positive_int)
+    options.add(p, TrainConfig, "distill", action=argparse.BooleanOptionalAction)
+    options.add(p, TrainConfig, "final_epochs", type=options.positive_int)
     p.add_argument("--out", help="run directory (default runs/<timestamp>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its journal")
-    p.add_argument("--no-export", action="store_true", help="stop after the report; skip int8 export and firmware")
-    p.add_argument("--qat", action="store_true", help="quantization-aware fine-tuning before int8 export")
+    options.add(p, ExportConfig, "enabled", "--no-export", action="store_false")
+    options.add(p, ExportConfig, "qat", action="store_true")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     _add_data_args(p)
     _add_target_args(p)
-    _add_train_args(p, epochs=3, lr=1e-3, what="candidate and the winner's fine-tune")
-    p.add_argument("--baseline-lr", type=options.positive_float, default=1e-4,
-                   help="Adam learning rate for training the baseline from scratch (default 1e-4: AlexNet-scale "
-                        "nets predict a constant after a few steps at 1e-3)")
+    _add_train_args(p, TrainConfig(), what="candidate and the winner's fine-tune")
+    options.add(p, TrainConfig, "baseline_lr", type=options.positive_float)
     _add_executor_args(p)
     p.set_defaults(handler=lambda args: _jobs().search(options.run_config(args), args.out, args.resume, args.json))
 
 
 def _add_executor_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("parallel evaluation: the N best open nodes at once (dfs stays sequential)")
-    g.add_argument("--executor", default="inline", choices=["inline", "processes", "ray"], help="inline (default: "
-                   "in this process), processes (a local pool) or ray (pip install 'compress[ray]')")
-    g.add_argument("--workers", type=options.positive_int, default=1, help="evaluations at once, N (default 1)")
-    g.add_argument("--ray-address", help="Ray cluster to join (default $RAY_ADDRESS, else a local one)")
+    add = functools.partial(options.add, g, SearchConfig)
+    add("executor", choices=["inline", "processes", "ray"])
+    add("workers", type=options.positive_int)
+    add("ray_address")
 
 
 def _train_parser(sub) -> None:
@@ -143,12 +109,9 @@ def _train_parser(sub) -> None:
     p.add_argument("--out", help="run directory (default runs/train-<timestamp>)")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
     _add_data_args(p)
-    _add_train_args(p, epochs=10, lr=1e-4, what="baseline")
-    p.set_defaults(handler=lambda args: _jobs().train(
-        options.data_config(args), args.baseline or DEFAULT_BASELINES.get(args.data, "alexnet"), TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                                      retrain_baseline=args.retrain_baseline,
-                                                      task_weights=args.task_weights),
-        args.out, args.json))
+    _add_train_args(p, TRAIN_JOB, what="baseline")
+    p.set_defaults(handler=lambda args: _jobs().train(options.data_config(args), options.baseline(args),
+                                                      options.train_config(args), args.out, args.json))
 
 
 def _estimate_parser(sub) -> None:
@@ -171,12 +134,11 @@ def _export_parser(sub) -> None:
                                    "given), or any supported .keras/.h5/.hdf5 file.")
     p.add_argument("model")
     p.add_argument("--out", help="output folder (default: beside MODEL)")
-    p.add_argument("--qat", action="store_true", help="quantization-aware fine-tuning before conversion")
-    p.add_argument("--beta", type=options.fraction,
-                   help="fail when int8 test AUC falls below this (default: from the run)")
+    options.add(p, ExportConfig, "qat", action="store_true")
+    options.add(p, ExportConfig, "beta", type=options.fraction)
     _add_data_args(p, default=None)
     p.set_defaults(handler=lambda args: _commands().export(
-        args.model, options.data_config(args, args.data or SYNTHETIC_FACES), ExportConfig(qat=args.qat, beta=args.beta),
+        args.model, options.data_config(args, args.data or SYNTHETIC_FACES), options.export_config(args),
         args.out, run_data=args.data is None))
 
 
@@ -200,10 +162,8 @@ def _firmware_parser(sub) -> None:
 
 def _add_emulator_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("emulated Cortex-M4 (TFLite Micro in QEMU mps2-an386)")
-    g.add_argument("--kernels", default="cmsis-nn", choices=["cmsis-nn", "reference"],
-                   help="TFLM kernel set (default cmsis-nn)")
-    g.add_argument("--tflm-dir", help="folder holding the TFLM trees cortex_m4_cmsis_nn/ and cortex_m4_reference/ "
-                                      "(default $COMPRESS_TFLM_DIR, else ../shared/tflm beside the checkout)")
+    options.add(g, EmulatorConfig, "kernels", choices=["cmsis-nn", "reference"])
+    options.add(g, EmulatorConfig, "tflm_dir")
 
 
 def _emulate_parser(sub) -> None:
@@ -214,9 +174,8 @@ def _emulate_parser(sub) -> None:
     p.add_argument("model", help="an int8 .tflite file")
     p.add_argument("--inputs", help=".npz with 'x' (int8, or float in [0, 1]); default test_input.npz beside the "
                                     "model, else a deterministic pseudo-random input")
-    p.add_argument("--device", default="apollo3", help="device whose clock turns instructions into time")
-    p.add_argument("--cycles-per-instruction", type=options.positive_float,
-                   help="device cycles per emulated instruction (default 1)")
+    options.add(p, EmulatorConfig, "device")
+    options.add(p, EmulatorConfig, "cycles_per_instruction", type=options.positive_float)
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     _add_emulator_args(p)
     p.set_defaults(handler=lambda args: _commands().emulate(args.model, options.emulator_config(args), args.inputs, args.json))
@@ -291,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; everything finished so far is saved", file=sys.stderr)
         return 130
+    except MemoryError:  # the run's, not one candidate's (those are journaled as failed): one line
+        print("error: out of memory; everything finished so far is saved", file=sys.stderr)
+        return 1
     except OSError as exc:  # missing file, full disk, permissions: one line, not a traceback
         print(f"error: {exc.filename or ''}: {exc.strerror or exc}".replace(": : ", ": "), file=sys.stderr)
         return 1

@@ -15,81 +15,124 @@ DEFAULT_BASELINES = {"synthetic-wearables": "fusion_cnn", "synthetic-multitask":
 DEFAULT_BUDGET_FLOPS = 0.46e6  # Apollo3 at ~0.46 MFLOP/s (Shved 2019) -> about 1 s per inference
 
 
+def setting(default, help: str):
+    """A field with its --help text ('{default}': the option's default, as cli.py shows it); cli.py's options take
+    their defaults and help from these fields (compress.options.add), so the two cannot drift."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass(frozen=True, kw_only=True)
 class DataConfig:
-    source: str = SYNTHETIC_FACES  # 'synthetic-faces', a FER2013 .csv, an image folder or an .npz
-    positive: str | None = None  # binary task: this class (name or code) against the rest
-    class_subset: str | None = None  # comma-separated classes to keep
-    task: str = "binary"  # synthetic-faces only: 'binary' (happy vs not-happy) or '4class'
-    size: int = 48  # image side in pixels after centre crop and resize
-    channels: int = 1  # 1 = grayscale, 3 = RGB
-    samples: int | None = None  # synthetic-faces only: number of images (None: the generator's default)
-    balance: str = "none"  # class imbalance in training: 'oversample', 'class-weight' or 'none'
-    seed: int = 0  # data, splits, training and int8 calibration
-    holdout_group: str | None = None  # leave-one-group-out: this group (subject) is the test split
+    source: str = setting(SYNTHETIC_FACES, "'synthetic-faces' (generated), a FER2013 .csv, an image folder "
+                          "(root/<class>/*.png or root/{{train,val,test}}/<class>/...), an .npz with x and y; sensor "
+                          "windows: 'synthetic-wearables' or a K-EmoCon folder; several tasks: 'synthetic-multitask' "
+                          "or a folder of one CSV per subject (README: 'Multi-task models') (default {default})")
+    positive: str | None = setting(None, "make the task binary: this class (name or code) against the rest, "
+                                         "e.g. --positive happy")
+    class_subset: str | None = setting(None, "comma-separated subset of classes to keep")
+    task: str = setting("binary", "synthetic-faces only: 'binary' (happy vs not-happy) or '4class' (happy, "
+                                  "neutral, sad, surprise) (default {default})")
+    size: int = setting(48, "image side in pixels after centre crop and resize (default {default})")
+    channels: int = setting(1, "1 = grayscale, 3 = RGB (default {default})")
+    samples: int | None = setting(None, "synthetic-faces only: number of images (default 8000, the generator's)")
+    balance: str = setting("none", "how to treat class imbalance in training (default {default})")
+    seed: int = setting(0, "seed for data, splits, training and int8 calibration (default {default})")
+    holdout_group: str | None = setting(None, "leave-one-group-out: the test subject (default: the first)")
     # wearable sources ('synthetic-wearables' or a K-EmoCon-layout folder) only:
-    subjects: int | None = None  # generated wearables: subjects (None: 16 synthetic-wearables, 20 synthetic-multitask)
-    rate_hz: float = 4.0  # every sensor resampled to this rate (rolling mean down, linear interpolation up)
-    window_s: float = 5.0  # window length in seconds
-    hop_s: float = 1.0  # seconds between window starts
-    target: str = "arousal"  # 'arousal' or 'valence': low (1-3) vs high (4-5)
-    loso: bool = False  # leave-one-subject-out: report mean +- SD AUC over every held-out subject
+    subjects: int | None = setting(None, "generated wearables: subjects (16 synthetic-wearables, 20 "
+                                         "synthetic-multitask)")
+    rate_hz: float = setting(4.0, "wearables: resample every sensor to this many Hz, rolling mean down, linear "
+                                  "interpolation up (default {default})")
+    window_s: float = setting(5.0, "wearables: window seconds ({default})")
+    hop_s: float = setting(1.0, "wearables: seconds between windows ({default})")
+    target: str = setting("arousal", "wearables: label, low (1-3) vs high (4-5) ({default})")
+    loso: bool = setting(False, "wearables: leave-one-subject-out mean +- SD AUC over every held-out subject")
     # multi-task sources ('synthetic-multitask' or a folder of one CSV per subject with arousal/dominance/valence):
-    tasks: str | None = None  # comma-separated tasks, one head each (None: every task the data labels)
-    source_rate: float | None = None  # Hz of CSVs without a time column
+    tasks: str | None = setting(None, "multi-task data: comma-separated tasks, one head each (default: every "
+                                      "task it labels)")
+    source_rate: float | None = setting(None, "multi-task CSVs without a time column: their sampling rate in Hz")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Targets:
-    device: str = "apollo3"  # device profile (compress.devices): clock, flash, SRAM
-    budget_flops: float | None = DEFAULT_BUDGET_FLOPS  # FLOPs per inference; None: no FLOPs target
-    latency_s: float | None = None  # seconds per inference; None: the time the FLOPs budget takes on the device
-    latency_model: str = "emulated"  # 'emulated': fitted TFLM instructions; 'flops': FLOPs / FLOP/s; 'ops': per MAC
-    calibration: str | None = None  # JSON file of measured figures replacing the default cycle table
-    kernels: str = "cmsis-nn"  # TFLM kernel set for the 'ops'/'emulated' latency and the emulated winner
-    ram_bytes: int | None = None  # limit for arena + runtime allowance; None: the device's SRAM
-    flash_bytes: int | None = None  # limit for model + runtime allowance; None: the device's flash
+    device: str = setting("apollo3", "device profile: clock, flash, SRAM (default {default}; see `estimate "
+                                     "--help`)")
+    budget_flops: float | None = setting(DEFAULT_BUDGET_FLOPS, "FLOPs per inference allowed (default {default}, "
+                                         "~1 s on Apollo3 with reference kernels); 'none': no FLOPs target, the "
+                                         "latency target bounds the search")
+    latency_s: float | None = setting(None, "latency target (default: FLOPs budget / device FLOP/s)")
+    latency_model: str = setting("emulated", "'emulated': per-op instructions fitted to TFLM runs on an emulated "
+                                             "Cortex-M4; 'flops': FLOPs / measured device FLOP/s (Shved 2019, "
+                                             "cs231n); 'ops': cycles per MAC per op kind (default {default})")
+    calibration: str | None = setting(None, "JSON file of figures measured on a board, replacing the default cycle "
+                                            "table (README: 'Calibration')")
+    kernels: str = setting("cmsis-nn", "TFLM kernel set the latency models and the winner's emulation assume "
+                                       "(default {default})")
+    ram_bytes: int | None = setting(None, "arena + runtime allowance limit, in KiB on the command line (default: "
+                                          "device SRAM)")
+    flash_bytes: int | None = setting(None, "model + runtime allowance limit, in KiB on the command line (default: "
+                                            "device flash)")
 
 
 @dataclass(frozen=True, kw_only=True)
 class EmulatorConfig:
-    kernels: str = "cmsis-nn"  # TFLM kernel set: 'cmsis-nn' or 'reference'
-    tflm_dir: str | None = None  # folder of the TFLM trees; None: $COMPRESS_TFLM_DIR, else ../shared/tflm
-    device: str = "apollo3"  # device profile whose clock turns instructions into time
-    cycles_per_instruction: float | None = None  # None: the calibration's or the device's figure (else 1.0)
+    kernels: str = setting("cmsis-nn", "TFLM kernel set (default {default})")
+    tflm_dir: str | None = setting(None, "folder holding the TFLM trees cortex_m4_cmsis_nn/ and "
+                                         "cortex_m4_reference/ (default $COMPRESS_TFLM_DIR, else ../shared/tflm "
+                                         "beside the checkout)")
+    device: str = setting("apollo3", "device whose clock turns instructions into time (default {default})")
+    cycles_per_instruction: float | None = setting(None, "device cycles per emulated instruction (default: the "
+                                                         "calibration's or the device's figure, else 1)")
 
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    epochs: int = 3  # per candidate (the `train` job: for the baseline)
-    batch_size: int = 64
-    lr: float = 1e-3  # Adam, for candidates and the winner's fine-tune (the `train` job: the baseline)
-    baseline_lr: float = 1e-4  # Adam, for the search's baseline trained from scratch
-    final_epochs: int = 12  # for the search's baseline and the winner's fine-tune
-    distill: bool = True  # the fine-tunes after the search learn from the baseline's soft outputs too
-    retrain_baseline: bool = False  # a Keras-file baseline: train its architecture from scratch, not its weights
-    task_weights: str | None = None  # multi-task: comma-separated weight per task of the summed loss (None: all 1)
+    epochs: int = setting(3, "epochs per {what} (default {default})")
+    batch_size: int = setting(64, "batch size (default {default})")
+    lr: float = setting(1e-3, "Adam learning rate for the {what} (default {default})")
+    baseline_lr: float = setting(1e-4, "Adam learning rate for training the baseline from scratch (default "
+                                       "{default}: AlexNet-scale nets predict a constant after a few steps at 1e-3)")
+    final_epochs: int = setting(12, "fine-tune epochs for the winner, and epochs of the baseline trained from "
+                                    "scratch (default {default})")
+    distill: bool = setting(True, "fine-tune the finalists on the baseline's soft outputs too (default {default})")
+    retrain_baseline: bool = setting(False, "a .keras/.h5/.hdf5 baseline: train it from scratch instead of "
+                                            "starting from its trained weights")
+    task_weights: str | None = setting(None, "multi-task: weight of each task's loss in the sum, in --tasks "
+                                             "order, e.g. 1,2,1 (default all 1)")
+
+
+# the `train` job trains a baseline alone: longer, and at the search's baseline rate
+TRAIN_JOB = TrainConfig(epochs=10, lr=1e-4)
 
 
 @dataclass(frozen=True, kw_only=True)
 class SearchConfig:
-    baseline: str = "alexnet"  # zoo name or spec .json
-    strategy: str = "astar"  # astar, dfs, greedy or random
-    auc_ratio: float = 0.8  # beta = auc_ratio x the baseline's val AUC
-    max_evals: int = 60  # evaluations (trainings), the baseline's included
-    max_minutes: float = 30.0  # training time, summed over the journal
-    patience: int | None = 10  # stop after this many evaluations without a better goal (None: never)
-    finalists: int = 3  # the best goals fine-tuned after the search; the winner is the best of them on val
-    executor: str = "inline"  # where candidates train: 'inline' (this process), 'processes' or 'ray'
-    workers: int = 1  # evaluations at once (batch best-first); 1: the sequential search exactly
-    ray_address: str | None = None  # Ray cluster to join; None: $RAY_ADDRESS, else a local one with `workers` CPUs
+    baseline: str = setting("alexnet", "zoo name (alexnet, fer_cnn, resnet_like, embedded3; sensor windows: "
+                                       "fusion_cnn, fusion_late, lstm; several tasks: multitask_cnn), a spec .json, "
+                                       "or your trained .keras/.h5/.hdf5 model (default {default} for images, "
+                                       "fusion_cnn for wearables, multitask_cnn for multi-task data)")
+    strategy: str = setting("astar", "astar (anytime), dfs (the cs231n study, Shved 2019), greedy (NetAdapt's "
+                                     "rule), random (the control) (default {default})")
+    auc_ratio: float = setting(0.8, "keep AUC >= this x baseline AUC: beta (default {default})")
+    max_evals: int = setting(60, "stop after this many trainings, the baseline's included (default {default})")
+    max_minutes: float = setting(30.0, "stop after this many minutes of training, summed over the journal and "
+                                       "counted over resumes (default {default})")
+    patience: int | None = setting(10, "stop after this many evaluations without a better goal (default "
+                                       "{default}; 0 = never)")
+    finalists: int = setting(3, "fine-tune this many of the best goals; the best on val wins (default {default})")
+    executor: str = setting("inline", "where candidates train: inline (in this process), processes (a local "
+                                      "pool) or ray (pip install 'compress[ray]') (default {default})")
+    workers: int = setting(1, "evaluations at once, N (default {default}: the sequential search exactly)")
+    ray_address: str | None = setting(None, "Ray cluster to join (default $RAY_ADDRESS, else a local one with "
+                                             "--workers CPUs)")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ExportConfig:
-    enabled: bool = True  # False: the search stops after its report (no int8 model, no firmware)
-    qat: bool = False  # quantization-aware fine-tuning before the int8 conversion
-    beta: float | None = None  # `export`: fail when int8 test AUC falls below this (None: the run's beta)
+    enabled: bool = setting(True, "int8 export and firmware after the search (--no-export: stop after the "
+                                  "report; skip int8 export and firmware)")
+    qat: bool = setting(False, "quantization-aware fine-tuning before int8 export")
+    beta: float | None = setting(None, "fail when int8 test AUC falls below this (default: from the run)")
 
 
 # What may change between a run and its --resume: how long it searches and what happens after the search.

@@ -37,10 +37,7 @@ def _prepare(data_config: DataConfig, baseline_name: str, train: TrainConfig):
         data_config = transfer.fit_data(data_config, imported.spec, _log)
     data = load(data_config)
     task_names = tuple(getattr(data, "tasks", ()))  # multi-task data: one head per task
-    weights = tuple(float(w) for w in train.task_weights.split(",")) if train.task_weights else None
-    trainer = Trainer(data, epochs=train.epochs, batch_size=train.batch_size, lr=train.lr, seed=data_config.seed,
-                      augment=True, balance=data_config.balance, log=_log,
-                      task_weights=tasks.weights_for(weights, task_names) if task_names or weights else None)
+    trainer = Trainer(data, train, data_config, augment=True, log=_log)
     if imported and task_names:
         raise CompressError(f"{baseline_name}: a .keras/.h5/.hdf5 baseline learns one label; for several tasks "
                             "start from multitask_cnn or a spec .json with one head per task")
@@ -271,7 +268,7 @@ def train(data_config: DataConfig, baseline_name: str, train_config: TrainConfig
     costing = Costing(Targets())
     _log(f"training {baseline.name} ({costing.flops(baseline) / 1e6:.2f} MFLOPs) on {data.name} for "
          f"up to {train_config.epochs} epochs")
-    model, history = trainer.fit(baseline, given, baseline if given is not None else None)  # a user's: further
+    model, history, _ = trainer.fit(baseline, given, baseline if given is not None else None)  # a user's: further
     result = {"baseline": baseline.name, "data": data.name, "history": history, "baseline_preparation": preparation,
               **model_entry(costing, baseline, trainer.score(model, "val"), trainer.score(model, "test"))}
     save_model(model, out / "model.keras")

@@ -1,10 +1,12 @@
-"""Option values: parse-time checks for argparse `type=` and the typed configs built from parsed options.
+"""Option values: parse-time checks for argparse `type=`, options declared from config fields, and the typed
+configs built from parsed options.
 
 Kept apart from cli.py (which only declares options) so every check on a value lives in one place.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 
 from compress import CompressError
@@ -113,39 +115,69 @@ def add_verbose(p: argparse.ArgumentParser, default=False) -> None:
         add_verbose(child, argparse.SUPPRESS)
 
 
+# --- options from config fields ------------------------------------------------------------------------
+
+def shown(value) -> str:
+    """A default as --help shows it: 1e-3 as 0.001, True as on."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def add(group, config, name: str, *flags: str, what: str = "", **kwargs) -> argparse.Action:
+    """The option of `config`'s field `name`: its default is the field's (config: a config class, or an instance
+    whose value is this command's default) and its help the field's. flags: default --name-with-dashes; what:
+    fills the help's {what}; kwargs: argparse's (type, choices, action, dest). A `default` of the option's own
+    (None: worked out later, e.g. --baseline by the data) leaves the help showing the config's."""
+    field = next(f for f in dataclasses.fields(config) if f.name == name)
+    configured = field.default if isinstance(config, type) else getattr(config, name)
+    default = kwargs.pop("default", configured)
+    text = field.metadata["help"].format(default=shown(configured), what=what)
+    action = group.add_argument(*(flags or ["--" + name.replace("_", "-")]), default=default,
+                                help=text.replace("%", "%%"), **{"dest": name, **kwargs})
+    action.config_field = (config, name)  # tests/test_config.py: every such default is the field's
+    return action
+
+
 # --- the configs, from parsed options ---------------------------------------------------------------
 
+def from_args(config: type, args, **values):
+    """A config of every field the parsed options hold under its name, then `values` (those worked out)."""
+    given = vars(args)
+    return config(**{**{f.name: given[f.name] for f in dataclasses.fields(config) if f.name in given}, **values})
+
+
 def data_config(args, source: str | None = None) -> DataConfig:
-    return DataConfig(source=args.data if source is None else source, positive=args.positive,
-                      class_subset=args.class_subset, task=args.task, size=args.size, channels=args.channels, samples=args.samples,
-                      balance=args.balance, seed=args.seed, holdout_group=args.holdout_group,
-                      subjects=args.subjects, rate_hz=args.rate_hz, window_s=args.window_s, hop_s=args.hop_s,
-                      target=args.target, loso=args.loso, tasks=args.tasks, source_rate=args.source_rate)
+    return from_args(DataConfig, args, source=args.data if source is None else source)
 
 
 def targets(args) -> Targets:
     if args.budget_flops is None and args.max_latency_ms is None:
         raise CompressError("--budget-flops none: give --max-latency-ms, the target that then bounds the search")
-    return Targets(device=args.device, budget_flops=args.budget_flops, latency_model=args.latency_model,
-                   calibration=args.calibration, kernels=args.kernels,
-                   latency_s=scaled(args.max_latency_ms, 1e-3, "--max-latency-ms"),
-                   ram_bytes=scaled(args.max_ram_kb, 1024, "--max-ram-kb", round),
-                   flash_bytes=scaled(args.max_flash_kb, 1024, "--max-flash-kb", round))
+    return from_args(Targets, args, latency_s=scaled(args.max_latency_ms, 1e-3, "--max-latency-ms"),
+                     ram_bytes=scaled(args.max_ram_kb, 1024, "--max-ram-kb", round),
+                     flash_bytes=scaled(args.max_flash_kb, 1024, "--max-flash-kb", round))
+
+
+def baseline(args) -> str:
+    """--baseline, else the data set's own default (DEFAULT_BASELINES; alexnet for images)."""
+    return args.baseline or DEFAULT_BASELINES.get(args.data, SearchConfig.baseline)
+
+
+def train_config(args) -> TrainConfig:
+    return from_args(TrainConfig, args)
 
 
 def run_config(args) -> RunConfig:
-    return RunConfig(
-        data=data_config(args), targets=targets(args),
-        train=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, baseline_lr=args.baseline_lr,
-                          final_epochs=args.final_epochs, distill=args.distill,
-                          retrain_baseline=args.retrain_baseline, task_weights=args.task_weights),
-        search=SearchConfig(baseline=args.baseline or DEFAULT_BASELINES.get(args.data, "alexnet"), strategy=args.strategy, auc_ratio=args.auc_ratio,
-                            max_evals=args.max_evals, max_minutes=args.max_minutes,
-                            patience=None if args.patience == 0 else args.patience, finalists=args.finalists,
-                            executor=args.executor, workers=args.workers, ray_address=args.ray_address),
-        export=ExportConfig(enabled=not args.no_export, qat=args.qat))
+    return RunConfig(data=data_config(args), targets=targets(args), train=train_config(args),
+                     search=from_args(SearchConfig, args, baseline=baseline(args),
+                                      patience=None if args.patience == 0 else args.patience),
+                     export=from_args(ExportConfig, args))
+
+
+def export_config(args) -> ExportConfig:
+    return from_args(ExportConfig, args)
 
 
 def emulator_config(args) -> EmulatorConfig:
-    return EmulatorConfig(kernels=args.kernels, tflm_dir=args.tflm_dir, device=getattr(args, "device", "apollo3"),
-                          cycles_per_instruction=getattr(args, "cycles_per_instruction", None))
+    return from_args(EmulatorConfig, args)

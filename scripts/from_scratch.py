@@ -20,7 +20,7 @@ from pathlib import Path
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from compress.config import DataConfig  # noqa: E402
+from compress.config import DataConfig, TrainConfig  # noqa: E402
 from compress.data.dataset import load  # noqa: E402
 from compress.models.cost import spec_cost  # noqa: E402
 from compress.models.spec import Layer, ModelSpec  # noqa: E402
@@ -55,7 +55,8 @@ def main() -> int:
     config = run.config.data if run else DataConfig(samples=args.samples, task=args.task, seed=args.seed)
     data = load(config)
     epochs = args.epochs or (lineage_epochs(run) if run else 30)
-    trainer = Trainer(data, epochs=epochs, lr=1e-3, seed=config.seed, augment=True, patience=epochs)
+    trainer = Trainer(data, TrainConfig(epochs=epochs, lr=1e-3), DataConfig(seed=config.seed), augment=True,
+                      patience=epochs)
     specs = [("hand-designed DS-CNN", ds_cnn(data.input_shape, data.classes))]
     if args.run:
         args.spec.insert(0, str(Path(args.run) / "best_spec.json"))
@@ -63,7 +64,7 @@ def main() -> int:
     print("| model | FLOPs | epochs | val AUC | test AUC |")
     print("|---|---|---|---|---|")
     for name, spec in specs:
-        model, history = trainer.fit(spec)
+        model, history, _ = trainer.fit(spec)
         val, test = trainer.score(model, "val"), trainer.score(model, "test")
         print(f"| {name} | {spec_cost(spec).flops:,} | {len(history)} | {val['auc']:.4f} | {test['auc']:.4f} |",
               flush=True)

@@ -59,8 +59,7 @@ def prepare(search_argv: list[str]):
     config = options.run_config(build_parser().parse_args(["search", *search_argv]))
     data = load(config.data)
     baseline = load_spec(config.search.baseline, input_shape=data.input_shape, classes=data.classes)
-    trainer = Trainer(data, epochs=config.train.epochs, batch_size=config.train.batch_size, lr=config.train.lr,
-                      seed=config.data.seed, augment=True, balance=config.data.balance)
+    trainer = Trainer(data, config.train, config.data, augment=True)
     return config, data, baseline, trainer, Costing(config.targets)
 
 

@@ -93,7 +93,7 @@ def test_a_seven_class_model_gets_a_new_head_for_a_binary_task(tmp_path):
     user_model(classes=7).save(path, save_format="h5")
     imported = transfer.import_baseline(str(path))
     data = load(DATA)
-    trainer = Trainer(data, epochs=1, batch_size=32)
+    trainer = Trainer(data, TrainConfig(epochs=1, batch_size=32))
     spec, model, record = transfer.prepare(imported, data, trainer, log=lambda m: None)
     assert spec.classes == 2 and record["new_head"] and [p["epochs"] for p in record["phases"]] == [1, 1]
     assert record["phases"][0]["steps"] == int(np.ceil(len(data.y_train) / 32))

@@ -1,10 +1,55 @@
-"""config.py: typed settings, config.json round trip, what --resume may change; jobs read them back."""
+"""config.py: typed settings, config.json round trip, what --resume may change; jobs read them back; the options
+take their defaults and help from the config fields."""
+import argparse
+import dataclasses
 import json
 
 import pytest
 
 from compress import CompressError, cli, options
-from compress.config import CONFIG_FILE, DataConfig, RunConfig, SearchConfig, Targets, read_run_config
+from compress.config import (CONFIG_FILE, TRAIN_JOB, DataConfig, EmulatorConfig, ExportConfig, RunConfig,
+                             SearchConfig, Targets, TrainConfig, read_run_config)
+
+CONFIGS = (DataConfig, Targets, EmulatorConfig, TrainConfig, SearchConfig, ExportConfig)
+# options whose default is worked out when the command runs (None), not a config field's
+OWN_DEFAULTS = {("search", "baseline"), ("train", "baseline"), ("export", "data"), ("data inspect", "data"),
+                ("firmware", "device")}
+
+
+def _actions(parser, command=""):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _actions(child, f"{command} {name}".strip())
+        else:
+            yield command, action
+
+
+def test_every_options_default_is_its_config_fields_default():
+    names = {f.name for config in CONFIGS for f in dataclasses.fields(config)}
+    checked = 0
+    for command, action in _actions(cli.build_parser()):
+        if (command, action.dest) in OWN_DEFAULTS:
+            assert action.default is None, (command, action.dest)
+            continue
+        if not hasattr(action, "config_field"):
+            assert action.dest not in names, f"{command} {action.option_strings}: declare it with options.add"
+            continue
+        config, name = action.config_field
+        assert action.default == getattr(config, name), (command, action.option_strings)
+        assert action.help and "{" not in action.help.replace("{train,val,test}", ""), (command, action.help)
+        checked += 1
+    assert checked >= 42
+    assert {f.name for config in CONFIGS for f in dataclasses.fields(config) if not f.metadata.get("help")} == set()
+
+
+def test_parsed_defaults_are_the_configs_defaults():
+    parse = cli.build_parser().parse_args
+    assert options.run_config(parse(["search"])) == RunConfig()
+    assert options.train_config(parse(["train"])) == TRAIN_JOB
+    assert options.export_config(parse(["export", "m.keras"])) == ExportConfig()
+    assert options.emulator_config(parse(["emulate", "m.tflite"])) == EmulatorConfig()
+    assert "(default 8000" in cli.build_parser()._subparsers._group_actions[0].choices["search"].format_help()
 
 
 def test_run_config_round_trips_through_json(tmp_path):
@@ -61,3 +106,17 @@ def test_export_scores_a_runs_model_on_the_runs_own_data(trained_model, blob_dat
     assert cli.main(["export", str(run / "best.keras")]) == 0
     assert cli.main(["export", str(run / "best.keras"), "--data", "other.npz", "--size", "24"]) == 0
     assert asked == [run_data, DataConfig(source="other.npz", size=24)]
+
+
+@pytest.mark.parametrize("error, status, words", [(MemoryError(), 1, "out of memory"),
+                                                  (OSError(28, "No space left on device"), 1, "No space left")])
+def test_an_error_of_the_run_itself_is_one_line(monkeypatch, capsys, tmp_path, error, status, words):
+    from compress import jobs
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(jobs, "search", fail)
+    assert cli.main(["search", "--out", str(tmp_path / "run")]) == status
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and words in err[0]

@@ -1,10 +1,11 @@
 """Where a search's evaluations run: in this process (`inline`), on a local process pool, or on a Ray cluster.
 
 An executor takes a batch of (spec, parent evaluation, label) tasks -- an iterable it draws from only when a
-worker is free, so the session checks its budgets before each dispatch -- and yields (task, (metrics, extra)) in
-the order they complete; the driver journals each as it comes. A worker that dies mid-evaluation is replaced and
-the evaluation retried once (on Ray by Ray's own actor restarts); a second death, or an exception in the
-evaluator, is raised once the rest of the batch is back, so every finished evaluation reaches the journal first.
+worker is free, so the session checks its budgets before each dispatch -- and yields (task, (metrics, extra)), or
+(task, the exception its evaluator raised), in the order they complete; the driver journals each as it comes (a
+failed candidate as a failed row, compress.search.session). A worker that dies mid-evaluation is replaced and the
+evaluation retried once (on Ray by Ray's own actor restarts); a second death is raised once the rest of the batch
+is back, so every finished evaluation reaches the journal first.
 
 The strategies batch what their rules allow (compress.search.strategies): A* the N best open nodes, greedy every
 child that meets its cut, random N walks. dfs stays sequential -- it recurses into a child's whole subtree before
@@ -87,7 +88,11 @@ class Inline(_Executor):
 
     def run(self, tasks):
         for task in tasks:
-            yield task, self.evaluator(task[0], task[1])
+            try:
+                result = self.evaluator(task[0], task[1])
+            except Exception as exc:  # noqa: BLE001 - the session decides: a failed candidate or the run's error
+                result = exc
+            yield task, result
 
 
 def _how(exitcode) -> str:
@@ -174,9 +179,9 @@ class Processes(_Executor):
             ready = set(wait([s for i in busy for s in (self.slots[i].conn, self.slots[i].proc.sentinel)]))
             for i in [i for i in busy if {self.slots[i].conn, self.slots[i].proc.sentinel} & ready]:
                 (task, attempt), (kind, value) = busy.pop(i), self._receive(i)
-                if kind == "ok":
+                if kind in ("ok", "error"):  # an error: the exception the evaluator raised, for the session
                     yield task, value
-                elif kind == "error":
+                elif kind == "broken":  # the worker could not build its evaluator: the run's error
                     failures.append(value)
                 else:
                     self._restart(i)
@@ -251,9 +256,8 @@ class Ray(_Executor):
             except ray.exceptions.RayActorError as exc:  # died, was restarted, died again on the retry
                 failures.append(WorkerDied(task[2], f"{type(exc).__name__}"))
                 continue
-            except ray.exceptions.RayTaskError as exc:  # the evaluator raised: the driver raises the same
-                failures.append(exc.cause if isinstance(exc.cause, BaseException) else exc)
-                continue
+            except ray.exceptions.RayTaskError as exc:  # the evaluator raised: the session decides what it means
+                result = exc.cause if isinstance(exc.cause, BaseException) else exc
             yield task, result
         if failures:
             raise failures[0]

@@ -1,8 +1,13 @@
-"""journal.jsonl (one line per finished evaluation, never rewritten), its rows, and the one goal rule."""
+"""journal.jsonl (one line per finished evaluation, never rewritten), its rows, and the one goal rule.
+
+A candidate whose training raised is a row too (keras-tuner's failed trial): `"status": "failed"` and the error
+instead of `val`. It counts as an evaluation (--max-evals, --resume replays it) but is never a goal nor expanded.
+"""
 from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +15,21 @@ from typing import Callable
 
 from compress import CompressError
 from compress.models.spec import ModelSpec
+
+
+FAILED = "failed"  # a row's status when its candidate's training raised
+
+
+def is_candidate_error(exc: BaseException) -> bool:
+    """An error of the candidate's own training (journaled as failed; the search goes on), not of the run: a bad
+    setting (CompressError), the disk or run folder (OSError), memory and Ctrl-C still stop the search."""
+    return isinstance(exc, Exception) and not isinstance(exc, (CompressError, OSError, MemoryError))
+
+
+def describe_error(exc: BaseException) -> str:
+    """The one line a failed row keeps: 'ValueError: what it said'."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def is_goal(fits: bool, auc: float, beta: float) -> bool:
@@ -35,19 +55,25 @@ class Evaluation:
     extra: dict = field(default_factory=dict)  # params, arena_bytes, train_seconds, ...
 
     @property
+    def failed(self) -> bool:
+        """Its training raised: no metrics, and below every beta."""
+        return self.extra.get("status") == FAILED
+
+    @property
     def auc(self) -> float:
-        return float(self.metrics["auc"])
+        return -math.inf if self.failed else float(self.metrics["auc"])
 
     def to_json(self) -> dict:
+        val = {} if self.failed else {"val": self.metrics}
         return {"key": self.key, "parent": self.parent, "reduction": self.label, "depth": self.depth,
-                "flops": self.flops, "fits": self.fits, "val": self.metrics, **self.extra,
-                "spec": self.spec.to_dict()}
+                "flops": self.flops, "fits": self.fits, **val, **self.extra, "spec": self.spec.to_dict()}
 
     @classmethod
     def from_json(cls, row: dict) -> "Evaluation":
         known = {"key", "parent", "reduction", "depth", "flops", "fits", "val", "spec"}
+        metrics = {} if row.get("status") == FAILED else row["val"]
         return cls(row["key"], ModelSpec.from_dict(row["spec"]), row["parent"], row["reduction"], row["depth"],
-                   row["flops"], row["fits"], row["val"], {k: v for k, v in row.items() if k not in known})
+                   row["flops"], row["fits"], metrics, {k: v for k, v in row.items() if k not in known})
 
 
 class Journal:
@@ -56,7 +82,9 @@ class Journal:
     def __init__(self, path: Path, log: Callable[[str], None] = print):
         self.path, self.log = Path(path), log
 
-    def replay(self) -> list[dict]:
+    def replay(self, failed: bool = False) -> list[dict]:
+        """The rows in order; failed: with the failed candidates' rows too (the search's count), else the
+        evaluations that have scores only (what reports read)."""
         if not self.path.exists():
             return []
         rows = []
@@ -66,7 +94,8 @@ class Journal:
             try:
                 row = json.loads(line)
                 ModelSpec.from_dict(row["spec"])
-                rows.append(row)
+                if failed or row.get("status") != FAILED:
+                    rows.append(row)
             except (ValueError, KeyError, TypeError) as exc:
                 self.log(f"warning: {self.path} line {number} is corrupt ({exc.__class__.__name__}); "
                          "ignored, that evaluation will be redone")

@@ -28,9 +28,9 @@ def fold_scores(spec, config: RunConfig, log=print) -> dict:
     train = config.train
     for subject in subjects(config.data):
         data = load(dataclasses.replace(config.data, holdout_group=subject))
-        trainer = Trainer(data, epochs=train.final_epochs, batch_size=train.batch_size, lr=train.baseline_lr,
-                          seed=config.data.seed, balance=config.data.balance)
-        model, _ = trainer.fit(spec, patience=LONG_PATIENCE)
+        trainer = Trainer(data, dataclasses.replace(train, epochs=train.final_epochs, lr=train.baseline_lr),
+                          config.data)
+        model = trainer.fit(spec, patience=LONG_PATIENCE).model
         per_subject[subject] = trainer.score(model, "test", spec=spec)["auc"]
         log(f"    LOSO {spec.name or 'model'} held out {subject}: test AUC {per_subject[subject]:.4f}")
     aucs = np.array(list(per_subject.values()))

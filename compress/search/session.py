@@ -4,6 +4,10 @@ Budgets are counted from the journal, not from this process: the evaluations don
 and the evaluations since the best goal last improved are all sums over journal rows in their order. A run
 that is killed and resumed replays the journal (re-training nothing), so it reaches the same evaluation with
 the same counts and stops exactly where the unkilled run stops.
+
+A candidate whose training raises (compress.search.journal.is_candidate_error) is journaled as failed and counted
+like any evaluation; the search goes on. An error of the run itself -- the baseline's, a setting, the disk, memory,
+Ctrl-C -- still stops it, once every evaluation already in flight is journaled.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from typing import Callable
 
 from compress.models.spec import ModelSpec
 from compress.search import tasks
-from compress.search.journal import Evaluation, Journal, goal_rank, is_goal
+from compress.search.journal import FAILED, Evaluation, Journal, describe_error, goal_rank, is_candidate_error, is_goal
 from compress.search.space import Space
 
 
@@ -41,7 +45,7 @@ class Search:
         self.exhausted = ""  # why the search stopped early, if it did
         self.reference = None  # multi-task: the baseline's val AUC per task, what every `auc` is relative to
         if journal:
-            for row in journal.replay():
+            for row in journal.replay(failed=True):
                 ev = self.cache.setdefault(row["key"], Evaluation.from_json(row))
                 self.reference = self.reference or (tasks.reference_of(ev.metrics) if ev.parent is None else None)
 
@@ -60,22 +64,35 @@ class Search:
         worker this is `evaluate` in a loop: N = 1 trains and journals exactly what the sequential search does.
         --max-minutes and --patience see finished evaluations only: N workers may pass them by N - 1 trainings.
         """
-        tasks, stop = list(tasks), []
+        tasks, stop, errors = list(tasks), [], []
         run = self.executor.run if self.executor else self._inline
-        for (spec, parent, label), (metrics, extra) in run(self._dispatch(tasks, stop)):
-            self._record(spec, parent, label, metrics, extra)
-        if stop:
-            raise stop[0]
+        for (spec, parent, label), result in run(self._dispatch(tasks, stop, errors)):
+            if not isinstance(result, BaseException):
+                self._record(spec, parent, label, *result)
+            elif parent is not None and is_candidate_error(result):
+                self._fail(spec, parent, label, result)
+            else:  # the run's own error: nothing more is sent; what is in flight is journaled first
+                errors.append(result)
+        if errors or stop:
+            raise (errors or stop)[0]
         return [self.cache[spec.key] for spec, _, _ in tasks]
 
     def _inline(self, tasks):
+        """Executors yield (task, (metrics, extra)) or (task, the exception its evaluation raised)."""
         for spec, parent, label in tasks:
-            yield (spec, parent, label), self.evaluator(spec, parent)
+            try:
+                result = self.evaluator(spec, parent)
+            except Exception as exc:  # noqa: BLE001 - evaluate_many decides: a failed candidate or the run's error
+                result = exc
+            yield (spec, parent, label), result
 
-    def _dispatch(self, tasks: list, stop: list):
-        """The tasks still to train, each handed out only while the budgets allow; cached ones are only visited."""
+    def _dispatch(self, tasks: list, stop: list, errors: list):
+        """The tasks still to train, each handed out only while the budgets allow and no error stopped the run;
+        cached ones are only visited."""
         sent = set()
         for spec, parent, label in tasks:
+            if errors:
+                return
             if spec.key in self.cache or spec.key in sent:
                 self._visit(spec.key)
                 continue
@@ -89,17 +106,24 @@ class Search:
 
     def _record(self, spec: ModelSpec, parent: Evaluation | None, label: str, metrics: dict, extra: dict) -> None:
         depth = parent.depth + 1 if parent else 0
-        if tasks.is_multitask(metrics):  # `auc`: the worst task's share of the baseline's AUC on it
-            metrics = tasks.relative(metrics, self.reference if parent else None)
-            self.reference = self.reference or tasks.reference_of(metrics)
-        ev = Evaluation(spec.key, spec, parent.key if parent else None, label, depth, self.space.flops(spec),
-                        self.space.fits(spec), metrics, extra)
+        # multi-task: `auc` becomes the worst task's share of the baseline's AUC on it; one task: metrics as they are
+        metrics = tasks.relative(metrics, self.reference if parent else None)
+        self.reference = self.reference or tasks.reference_of(metrics)
+        self._add(Evaluation(spec.key, spec, parent.key if parent else None, label, depth, self.space.flops(spec),
+                             self.space.fits(spec), metrics, extra))
+
+    def _fail(self, spec: ModelSpec, parent: Evaluation, label: str, exc: BaseException) -> None:
+        """A candidate whose training raised: a failed row (status and error), never a goal, never expanded."""
+        self._add(Evaluation(spec.key, spec, parent.key, label, parent.depth + 1, self.space.flops(spec),
+                             self.space.fits(spec), {}, {"status": FAILED, "error": describe_error(exc)}))
+
+    def _add(self, ev: Evaluation) -> None:
         self.trainings += 1
         if self.journal:
             self.journal.append(ev.to_json())
-        self.cache[spec.key] = ev
+        self.cache[ev.key] = ev
         self._progress(ev)
-        self._visit(spec.key)
+        self._visit(ev.key)
 
     def _visit(self, key: str) -> None:
         if key in self.cache and key not in self.order:
@@ -134,6 +158,8 @@ class Search:
         `progress(status, detail)` method (jobs' console) keeps the status on one live line on a terminal."""
         if ev.parent is None:
             verdict = "baseline"
+        elif ev.failed:
+            verdict = f"FAILED ({ev.extra['error'][:120]})"
         else:
             mark = "GOAL" if self.is_goal(ev) else ("pruned" if ev.auc < self.beta else "kept")
             verdict = f"{'>=' if ev.auc >= self.beta else '< '} \u03b2 {self.beta:.4f}  {mark:<6s}"
@@ -146,7 +172,8 @@ class Search:
         status = (f"[{len(self.cache)}/{self.max_evals or '-'}] {_clock(elapsed)} elapsed, ETA "
                   f"{'<= ' + _clock(min(left)) if left else 'unknown'}, best goal "
                   f"{f'{best.auc:.4f}' if best else 'none yet'}")
-        detail = f"{ev.label:<38s} {ev.flops / 1e6:9.3f} MFLOPs  AUC {ev.auc:.4f} {verdict}"
+        score = "AUC    -  " if ev.failed else f"AUC {ev.auc:.4f}"
+        detail = f"{ev.label:<38s} {ev.flops / 1e6:9.3f} MFLOPs  {score} {verdict}"
         show = getattr(self.log, "progress", None)
         if show is not None:
             show(status, detail)
@@ -154,10 +181,14 @@ class Search:
             self.log(f"{status}  {detail}")
 
     def is_goal(self, ev: Evaluation) -> bool:
-        return is_goal(ev.fits, ev.auc, self.beta)
+        return not ev.failed and is_goal(ev.fits, ev.auc, self.beta)
 
     def evaluations(self) -> list[Evaluation]:
         return [self.cache[k] for k in self.order]
+
+    def failures(self) -> list[Evaluation]:
+        """The candidates of this run whose training failed, in the order they were visited."""
+        return [ev for ev in self.evaluations() if ev.failed]
 
     # --- outcome -----------------------------------------------------------------------------------
     def leaderboard(self, size: int | None = None) -> list[Evaluation]:
@@ -173,7 +204,7 @@ class Search:
         """When no goal was met: the smallest model that kept AUC >= beta, and the best model that fits."""
         evs = self.evaluations()
         good = [ev for ev in evs if ev.auc >= self.beta]
-        fitting = [ev for ev in evs if ev.fits]
+        fitting = [ev for ev in evs if ev.fits and not ev.failed]
         return {"smallest_above_beta": min(good, key=lambda ev: ev.flops, default=None),
                 "best_under_budget": max(fitting, key=lambda ev: ev.auc, default=None)}
 

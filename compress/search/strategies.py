@@ -115,6 +115,8 @@ def astar(search: Search, baseline: ModelSpec, weight: float = HEURISTIC_WEIGHT,
             continue
         (spec, parent, label), ev = evaluated.pop(0)
         base_auc = ev.auc if base_auc is None else base_auc
+        if ev.failed:
+            continue  # its training raised: no score to prune its move on, nothing to expand
         if ev.auc < search.beta:
             pruned_moves.add(move_of(label))
             continue  # pruned: the cs231n study's rule, its reductions can only lose more
@@ -142,7 +144,7 @@ def dfs(search: Search, baseline: ModelSpec) -> None:
             return False
         visited.add(spec.key)
         ev = search.evaluate(spec, parent, label)
-        if ev.auc < search.beta:
+        if ev.failed or ev.auc < search.beta:
             return False
         if search.is_goal(ev):
             return True
@@ -163,7 +165,7 @@ def greedy(search: Search, baseline: ModelSpec, cut: float = GREEDY_CUT) -> None
         meeting = [c for c in children if space.flops(c.spec) <= target]
         meeting = meeting or [min(children, key=lambda c: space.flops(c.spec))]
         scored = search.evaluate_many([(c.spec, ev, c.label) for c in meeting])  # siblings: in parallel
-        good = [child for child in scored if child.auc >= search.beta]
+        good = [child for child in scored if not child.failed and child.auc >= search.beta]
         if not good:
             return
         ev = max(good, key=lambda child: (child.auc, -child.flops))

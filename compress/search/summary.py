@@ -92,7 +92,7 @@ def _fine_tune_finalists(config: RunConfig, search, evaluator, base_model, board
         how = "with distillation from the baseline" if teacher is not None else "without distillation"
         log(f"fine-tuning finalist {row['rank']} ({ev.flops / 1e6:.3f} MFLOPs, val AUC {ev.auc:.4f} in the search) "
             f"for up to {epochs} epochs {how}")
-        model, history = trainer.fit(ev.spec, evaluator.model(ev.spec), ev.spec, epochs=epochs,
+        model, history, _ = trainer.fit(ev.spec, evaluator.model(ev.spec), ev.spec, epochs=epochs,
                                      patience=LONG_PATIENCE, teacher_logits=teacher)
         val = tasks.relative(trainer.score(model, "val", spec=ev.spec), search.reference)
         row["fine_tuned_val_auc"] = val["auc"]

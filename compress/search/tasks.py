@@ -45,6 +45,11 @@ def floors(reference: dict[str, float], auc_ratio: float) -> dict[str, float]:
     return {t: auc_ratio * auc for t, auc in reference.items()}
 
 
+def parse_weights(text: str | None) -> tuple | None:
+    """--task-weights as given ('1,2,1', checked by options.weight_list) as numbers; None: not given."""
+    return tuple(float(w) for w in text.split(",")) if text else None
+
+
 def weights_for(weights: tuple | None, tasks: tuple) -> dict[str, float]:
     """--task-weights (one per task, in --tasks order) as {task: weight}; None: every task 1."""
     if weights is None:

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import os
 import time
+from typing import NamedTuple
 
 import numpy as np
 
 from compress import CompressError, files
+from compress.config import DataConfig, TrainConfig
 from compress.data.augment import augment, balance
 from compress.data.metrics import classification_metrics
 from compress.models.keras_build import build_model
@@ -48,30 +50,41 @@ def configure_tensorflow(threads: int | None = None) -> None:
     _TF_CONFIGURED = True
 
 
-class Trainer:
-    """Fits specs on one data set with fixed hyper-parameters; children start from their parent's weights."""
+class Fit(NamedTuple):
+    """What `Trainer.fit` made: the model (best-val-AUC weights), its epochs, and what it inherited per layer."""
+    model: object
+    history: list
+    inherited: dict  # per layer: copied | thinned | factorised | reinitialised (search/inherit.py); {}: from scratch
 
-    def __init__(self, data, *, epochs: int = 3, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
-                 augment: bool = False, balance: str = "none", patience: int = 2, task_weights: dict | None = None,
-                 log=None):
+
+class Trainer:
+    """Fits specs on one data set with fixed hyper-parameters; children start from their parent's weights.
+
+    train: epochs, batch size, learning rate and --task-weights; settings: the data's seed and --balance."""
+
+    def __init__(self, data, train: TrainConfig = TrainConfig(), settings: DataConfig = DataConfig(), *,
+                 augment: bool = False, patience: int = 2, log=None):
+        epochs, batch_size, lr = train.epochs, train.batch_size, train.lr
         if not (epochs >= 1 and batch_size >= 1 and 0 < lr < float("inf")):  # NaN fails too
             raise CompressError(f"training needs epochs >= 1, batch size >= 1 and a finite learning rate > 0; got "
                                 f"{epochs}, {batch_size} and {lr}")
-        self.data, self.epochs, self.batch_size, self.lr = data, epochs, batch_size, lr
+        self.data, self.train, self.settings = data, train, settings
+        self.epochs, self.batch_size, self.lr = epochs, batch_size, lr
         # image augmentations only where they apply (wearable windows are not images: augmentable False)
-        self.augment = augment and getattr(data, "augmentable", True)
-        self.seed, self.balance, self.patience = seed, balance, patience
-        self.tasks = tuple(getattr(data, "tasks", ()))  # multi-task data: y has one column per task
-        self.task_weights = multitask.weights_for(None, self.tasks) if task_weights is None else task_weights
-        if self.tasks and balance not in (None, "none"):
-            raise CompressError(f"--balance {balance}: balances one label; with several tasks (--tasks "
+        self.augment = augment and data.augmentable
+        self.seed, self.balance, self.patience = settings.seed, settings.balance, patience
+        self.tasks = data.tasks  # multi-task data: y has one column per task
+        self.task_weights = multitask.weights_for(multitask.parse_weights(train.task_weights), self.tasks)
+        if self.tasks and self.balance not in (None, "none"):
+            raise CompressError(f"--balance {self.balance}: balances one label; with several tasks (--tasks "
                                 f"{','.join(self.tasks)}) use --task-weights and leave --balance none")
         self.log = log or (lambda message: None)
         configure_tensorflow()
 
     def fit(self, spec: ModelSpec, parent=None, parent_spec: ModelSpec | None = None, epochs: int | None = None,
-            patience: int | None = None, lr: float | None = None, teacher_logits: np.ndarray | None = None):
-        """Train spec (from parent's weights where they fit); returns (model, history) with the best-val-AUC weights.
+            patience: int | None = None, lr: float | None = None, teacher_logits: np.ndarray | None = None) -> Fit:
+        """Train spec (from parent's weights where they fit); returns the model with the best-val-AUC weights, its
+        history and what it inherited from the parent.
 
         teacher_logits (from `teacher_logits`): learn from the teacher's soft outputs as well (distillation).
         """
@@ -79,9 +92,9 @@ class Trainer:
 
         keras.utils.set_random_seed(self.seed)
         model = build_model(spec)
-        self.inherited = {}  # per layer: copied | thinned | factorised | reinitialised (search/inherit.py)
+        inherited = {}  # per layer: copied | thinned | factorised | reinitialised (search/inherit.py)
         if parent is not None and parent_spec is not None:
-            self.inherited = inherit_weights(model, spec, parent, parent_spec)
+            inherited = inherit_weights(model, spec, parent, parent_spec)
         lr = self.lr if lr is None else lr
         data = self.data_for(spec)
         rng = np.random.default_rng(self.seed)
@@ -116,7 +129,7 @@ class Trainer:
                 if waited >= (self.patience if patience is None else patience):
                     break
         model.set_weights(best_weights)
-        return model, history
+        return Fit(model, history, inherited)
 
     def _compile_tasks(self, keras, model, spec: ModelSpec, y: np.ndarray, lr: float) -> dict:
         """One cross-entropy per task's output, weighted by --task-weights; returns each output's labels."""
@@ -183,15 +196,13 @@ class Evaluator:
         start = time.monotonic()
         parent_model = self.model(parent.spec) if parent else None
         given = self.weights_dir / f"{spec.key}.weights.h5"
-        inherited = {}
         if parent:
-            model, history = self.trainer.fit(spec, parent_model, parent.spec)
-            inherited = self.trainer.inherited
+            model, history, inherited = self.trainer.fit(spec, parent_model, parent.spec)
         elif given.exists():  # a user's trained baseline (jobs saved its weights here): scored as given
-            model, history = self.model(spec), []
+            model, history, inherited = self.model(spec), [], {}
         else:  # the baseline sets beta: train it as long as the final model
-            model, history = self.trainer.fit(spec, epochs=self.baseline_epochs, patience=LONG_PATIENCE,
-                                              lr=self.baseline_lr)
+            model, history, inherited = self.trainer.fit(spec, epochs=self.baseline_epochs, patience=LONG_PATIENCE,
+                                                         lr=self.baseline_lr)
         metrics = self.trainer.score(model, "val", spec=spec)
         save_model(model, self.weights_dir / f"{spec.key}.weights.h5", weights_only=True)
         cost = self.costing.cost(spec)

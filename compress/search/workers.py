@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compress import QUIET_ENV
-from compress.config import Targets
-
-TRAINER_SETTINGS = ("epochs", "batch_size", "lr", "seed", "augment", "balance", "patience")
+from compress.config import DataConfig, Targets, TrainConfig
 
 
 @dataclass(frozen=True)
 class EvaluatorRecipe:
     """What a worker needs to rebuild the driver's Evaluator around the data set it is sent (the factory)."""
-    trainer: dict  # Trainer keyword arguments, the data excepted
+    train: TrainConfig  # the Trainer's settings, the data set excepted
+    settings: DataConfig  # its seed and --balance
+    augment: bool
+    patience: int
     weights_dir: str  # absolute path of the run's weights folder: every worker must see it (shared storage)
     targets: Targets  # for the cost figures in each evaluation's extra
     baseline_epochs: int
@@ -32,9 +33,10 @@ class EvaluatorRecipe:
 
     @classmethod
     def of(cls, evaluator) -> "EvaluatorRecipe":
-        trainer = {name: getattr(evaluator.trainer, name) for name in TRAINER_SETTINGS}
-        return cls(trainer, str(Path(evaluator.weights_dir).resolve()), evaluator.costing.targets,
-                   evaluator.baseline_epochs, evaluator.baseline_lr)
+        trainer = evaluator.trainer
+        return cls(trainer.train, trainer.settings, trainer.augment, trainer.patience,
+                   str(Path(evaluator.weights_dir).resolve()), evaluator.costing.targets, evaluator.baseline_epochs,
+                   evaluator.baseline_lr)
 
     def __call__(self, data, threads: int):
         from compress.search.space import Costing
@@ -43,8 +45,9 @@ class EvaluatorRecipe:
         if os.environ.get(QUIET_ENV) == "1":  # the driver is quiet: so is this worker (errors go back by pipe)
             silence_stderr()
         configure_tensorflow(threads)  # before the Trainer's own call, which then keeps these settings
-        return Evaluator(Trainer(data, **self.trainer), Path(self.weights_dir), Costing(self.targets),
-                         self.baseline_epochs, self.baseline_lr)
+        trainer = Trainer(data, self.train, self.settings, augment=self.augment, patience=self.patience)
+        return Evaluator(trainer, Path(self.weights_dir), Costing(self.targets), self.baseline_epochs,
+                         self.baseline_lr)
 
 
 def silence_stderr() -> None:
@@ -77,8 +80,8 @@ def process_main(conn, factory, payload, threads: int) -> None:
             spec, parent = conn.recv()
         except (EOFError, OSError):  # the driver is gone
             return
-        if broken is not None:
-            conn.send(("error", broken))
+        if broken is not None:  # the worker's own error, not the candidate's: it stops the search
+            conn.send(("broken", broken))
             continue
         try:
             reply = ("ok", evaluator(spec, parent))

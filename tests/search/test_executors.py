@@ -44,10 +44,12 @@ class Fake:
     """AUC rises with log-FLOPs. Killed (SIGKILL, mid-evaluation) once per file `<key>.<n>` in `deaths`; with
     `seconds`, it sleeps and says where and when it ran, so a test can see two evaluations overlap."""
 
-    def __init__(self, deaths=None, seconds=0.0, threads=None):
-        self.deaths, self.seconds, self.threads = deaths, seconds, threads
+    def __init__(self, deaths=None, seconds=0.0, threads=None, fail=()):
+        self.deaths, self.seconds, self.threads, self.fail = deaths, seconds, threads, fail
 
     def __call__(self, spec, parent):
+        if spec.key in self.fail:
+            raise ValueError(f"NaN loss in {spec.key}")
         marks = sorted(Path(self.deaths).glob(f"{spec.key}.*")) if self.deaths else []
         if marks:
             marks[0].unlink()
@@ -161,6 +163,18 @@ def test_a_batch_abandoned_midway_leaves_no_stale_reply_behind():
     assert done == {label: Fake()(spec, None)[0]["auc"] for label, spec in (("c", c), ("d", d))}
 
 
+def test_a_candidate_that_fails_in_a_worker_is_journaled_as_inline_does(tmp_path, pool, inline_journal):
+    victim = json.loads(inline_journal[0].splitlines()[2])["key"]
+    fake_search(Journal(tmp_path / "inline.jsonl"), executors.Inline(Fake(fail={victim})))
+    with pool(FakeFactory(fail={victim}), 1) as executor:
+        search, _ = fake_search(Journal(tmp_path / "j.jsonl"), executor)
+    rows = [json.loads(line) for line in (tmp_path / "j.jsonl").read_text().splitlines()]
+    assert (tmp_path / "j.jsonl").read_text() == (tmp_path / "inline.jsonl").read_text()
+    failed = [(r["key"], r["error"]) for r in rows if r.get("status") == "failed"]
+    assert failed == [(victim, f"ValueError: NaN loss in {victim}")]
+    assert len(rows) == len(search.cache) and search.failures()[0].key == victim
+
+
 class Broken:
     """A factory that fails in the worker."""
 
@@ -192,11 +206,11 @@ REAL_BASELINE = zoo.embedded3((24, 24, 1), 2)
 
 
 def real_evaluator(blob_data, out):
-    from compress.config import Targets
+    from compress.config import Targets, TrainConfig
     from compress.search.space import Costing
     from compress.search.train import Evaluator, Trainer
 
-    trainer = Trainer(blob_data, epochs=1, batch_size=32, seed=0, augment=True)
+    trainer = Trainer(blob_data, TrainConfig(epochs=1, batch_size=32), augment=True)
     return Evaluator(trainer, out / "weights", Costing(Targets(budget_flops=70000)), baseline_epochs=2,
                      baseline_lr=3e-3)
 

@@ -33,8 +33,9 @@ def space(budget, widen=True):
     return Space(children, flops, fits, budget, widened if widen else (lambda s: ()))
 
 
-class Killed(Exception):
-    """Stands for a SIGKILL in the middle of a training: that evaluation never reaches the journal."""
+class Killed(BaseException):
+    """Stands for a SIGKILL in the middle of a training: that evaluation never reaches the journal (not an
+    Exception: those are the candidate's own failures, journaled as failed)."""
 
 
 class Fake:
@@ -139,3 +140,87 @@ def test_random_search_resumed_past_its_repeat_limit_ends_like_the_unkilled_run(
             pass
     assert path.read_text() == (tmp_path / "whole.jsonl").read_text()
     assert again.key == winner.key and resumed.exhausted == whole.exhausted
+
+
+# --- a candidate whose training raises: journaled as failed, the search goes on -------------------------
+
+class Failing(Fake):
+    """Fake, except that training the specs in `bad` raises `error` (after `calls` counts it, as a real one would)."""
+
+    def __init__(self, bad, error=ValueError("NaN loss"), kill_after=None):
+        super().__init__(kill_after)
+        self.bad, self.error, self.keys = set(bad), error, []
+
+    def __call__(self, spec, parent):
+        metrics = super().__call__(spec, parent)
+        self.keys.append(spec.key)
+        if spec.key in self.bad:
+            raise self.error
+        return metrics
+
+
+def failing_search(journal, bad, error=ValueError("NaN loss"), kill_after=None, max_evals=12):
+    search = Search(space(flops(BASELINE) / 6), Failing(bad, error, kill_after), beta=0.0, journal=journal,
+                    max_evals=max_evals, log=lambda m: None)
+    search.beta = 0.8 * search.evaluate(BASELINE, None, "baseline").auc
+    return search, run("astar", search, BASELINE)
+
+
+def rows_of(path):
+    import json
+
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def first_candidates(tmp_path):
+    """The keys of the candidates a search without failures trains, in order."""
+    failing_search(Journal(tmp_path / "clean.jsonl"), ())
+    return [r["key"] for r in rows_of(tmp_path / "clean.jsonl")[1:]]
+
+
+def test_a_failed_candidate_is_journaled_skipped_and_counted(tmp_path, first_candidates):
+    bad = first_candidates[0]  # the first child A* trains: on the best path of the clean run
+    search, winner = failing_search(Journal(tmp_path / "j.jsonl"), {bad})
+    rows = rows_of(tmp_path / "j.jsonl")
+    failed = [r for r in rows if r.get("status") == "failed"]
+    assert [r["key"] for r in failed] == [bad] and failed[0]["error"] == "ValueError: NaN loss"
+    assert "val" not in failed[0] and failed[0]["parent"] == rows[0]["key"] and "spec" in failed[0]
+    assert all("status" not in r and "val" in r for r in rows if r["key"] != bad)  # the rows of today
+    assert len(rows) == len(search.cache) == 12 and search.exhausted.startswith("--max-evals")  # counted
+    assert all(r["parent"] != bad for r in rows)  # never expanded
+    assert winner is not None and bad not in [ev.key for ev in search.leaderboard()]  # never a goal
+    assert [ev.key for ev in search.failures()] == [bad]
+    assert [r["key"] for r in Journal(tmp_path / "j.jsonl").replay()] == [r["key"] for r in rows if r is not failed[0]]
+
+
+def test_a_resumed_run_replays_a_failed_row_without_training_it_again(tmp_path, first_candidates):
+    bad = {first_candidates[0], first_candidates[2]}
+    whole, winner = failing_search(Journal(tmp_path / "whole.jsonl"), bad)
+    path, kills = tmp_path / "killed.jsonl", 0
+    while True:  # killed after every second training, resumed until it ends by itself
+        try:
+            resumed, again = failing_search(Journal(path), bad, kill_after=2)
+            break
+        except Killed:
+            kills += 1
+    assert kills >= 2 and path.read_text() == (tmp_path / "whole.jsonl").read_text()
+    assert again.key == winner.key and resumed.exhausted == whole.exhausted
+    assert len(resumed.failures()) == len(whole.failures()) == 2
+    assert not bad & set(resumed.evaluator.keys)  # the last resume trained neither again
+    assert len(resumed.cache) == len(whole.cache) == 12
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"), MemoryError(), KeyboardInterrupt(),
+                                   __import__("compress").CompressError("a bad setting")])
+def test_an_error_outside_the_candidate_still_stops_the_search(tmp_path, first_candidates, error):
+    with pytest.raises(type(error)):
+        failing_search(Journal(tmp_path / "j.jsonl"), {first_candidates[1]}, error)
+    keys = [r["key"] for r in rows_of(tmp_path / "j.jsonl")]
+    assert keys == [keys[0], *first_candidates[:1]]  # what finished before it, and nothing failed
+
+
+def test_a_failing_baseline_still_stops_the_search(tmp_path):
+    with pytest.raises(ValueError, match="NaN loss"):
+        failing_search(Journal(tmp_path / "j.jsonl"), {BASELINE.key})
+    assert not (tmp_path / "j.jsonl").exists()

@@ -76,6 +76,7 @@ def test_the_trainer_fits_one_loss_per_task_and_scores_each():
     from dataclasses import dataclass
 
     from compress.data.dataset import Dataset
+    from compress.config import DataConfig, TrainConfig
     from compress.search.train import Trainer
 
     @dataclass
@@ -90,13 +91,12 @@ def test_the_trainer_fits_one_loss_per_task_and_scores_each():
     x = rng.normal(size=(240, 4, 1, 1)).astype(np.float32)
     y = np.stack([(x[:, k, 0, 0] > 0).astype(np.int64) for k in range(3)], 1)  # task k: the sign of sample k
     data = ThreeTasks("three", ("low", "high"), x[:160], y[:160], x[160:200], y[160:200], x[200:], y[200:])
-    trainer = Trainer(data, epochs=2, batch_size=16, lr=1e-2, task_weights={"arousal": 1.0, "dominance": 1.0,
-                                                                            "valence": 0.0})
-    model, history = trainer.fit(_spec(16))
+    trainer = Trainer(data, TrainConfig(epochs=2, batch_size=16, lr=1e-2, task_weights="1,1,0"))
+    model, history, _ = trainer.fit(_spec(16))
     scores = trainer.score(model, "test")
     assert set(scores["tasks"]) == set(TASKS) and len(history) >= 1
     assert scores["tasks"]["arousal"]["auc"] > 0.8 and scores["tasks"]["dominance"]["auc"] > 0.8
     assert scores["tasks"]["valence"]["auc"] < 0.75  # its loss weighed nothing: it learned (next to) nothing
     assert scores["auc"] == min(m["auc"] for m in scores["tasks"].values())
     with pytest.raises(CompressError, match="--balance oversample"):
-        Trainer(data, balance="oversample")
+        Trainer(data, settings=DataConfig(balance="oversample"))

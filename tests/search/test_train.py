@@ -9,6 +9,7 @@ from compress.data.metrics import classification_metrics
 from compress.models.graph import layer_shapes
 from compress.models.keras_build import build_model
 from compress.search.inherit import inherit_weights
+from compress.config import TrainConfig
 from compress.search.train import Trainer
 
 
@@ -109,19 +110,31 @@ def test_an_inherited_child_predicts_like_its_parent_when_nothing_changed_shape(
 
 
 def test_fit_learns_and_is_deterministic(tiny_data):
-    trainer = Trainer(tiny_data, epochs=2, batch_size=32, seed=0)
-    model_a, history = trainer.fit(net())
+    trainer = Trainer(tiny_data, TrainConfig(epochs=2, batch_size=32))
+    model_a, history, _ = trainer.fit(net())
     auc_a = trainer.score(model_a, "val")["auc"]
-    model_b, _ = trainer.fit(net())
+    model_b = trainer.fit(net()).model
     assert auc_a > 0.8
     assert len(history) >= 1 and {"loss", "val_auc"} <= set(history[0])
     np.testing.assert_allclose(model_a.get_weights()[0], model_b.get_weights()[0], atol=1e-6)
 
 
+def test_fit_returns_what_the_child_inherited(tiny_data):
+    from compress.search.inherit import STATUSES
+
+    trainer = Trainer(tiny_data, TrainConfig(epochs=1, batch_size=32))
+    parent = trainer.fit(net())
+    assert parent.inherited == {}  # from scratch
+    child_spec = next(r.spec for r in reductions(net()) if r.label == "conv2 stride 1\u21922")
+    child = trainer.fit(child_spec, parent.model, net())
+    assert child.inherited["conv1"] == "copied" and set(child.inherited.values()) <= set(STATUSES)
+    assert not hasattr(trainer, "inherited")
+
+
 def test_resolution_reduction_trains_on_resized_data(tiny_data):
     spec = net().replace(input_shape=(12, 12, 1))
-    trainer = Trainer(tiny_data, epochs=1, batch_size=32, seed=0)
-    model, _ = trainer.fit(spec)
+    trainer = Trainer(tiny_data, TrainConfig(epochs=1, batch_size=32))
+    model = trainer.fit(spec).model
     assert model.input_shape[1:] == (12, 12, 1)
     assert 0.0 <= trainer.score(model, "test")["auc"] <= 1.0
 
@@ -145,10 +158,10 @@ def test_distillation_loss_is_hintons_formula_by_hand():
 def test_a_student_learns_from_a_teachers_logits(tiny_data):
     spec = ModelSpec((16, 16, 1), 2, (Layer("conv", "c1", units=4, kernel=3), Layer("relu", "r1"),
                                        Layer("flatten", "flat")))
-    trainer = Trainer(tiny_data, epochs=2, lr=1e-2, seed=0)
-    teacher, _ = trainer.fit(spec)
+    trainer = Trainer(tiny_data, TrainConfig(epochs=2, lr=1e-2))
+    teacher = trainer.fit(spec).model
     logits = trainer.teacher_logits(teacher)
     assert logits.shape == (len(tiny_data.y_train), 2)
-    student, history = trainer.fit(spec, epochs=2, teacher_logits=logits)
+    student, history, _ = trainer.fit(spec, epochs=2, teacher_logits=logits)
     assert len(history) == 2 and np.isfinite(history[-1]["loss"])
     assert trainer.score(student)["auc"] > 0.6
