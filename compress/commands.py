@@ -165,14 +165,14 @@ def data_generate(data_config: DataConfig, out: str) -> int:
 # --- files a model brings along (written by export or a run; read back with one clear line if broken) -------
 
 def _run_beta(summary: Path) -> float | dict | None:
-    """The run's int8 floor (compress.search.tasks.int8_floor: auc_ratio x the baseline's test AUC, per task for a
-    multi-task run); a summary without them (written by hand): its beta."""
-    from compress.search import tasks
+    """The run's int8 floor (RunSummary.int8_floor: auc_ratio x the baseline's test AUC, per task for a
+    multi-task run); a summary without them (written by hand, not a run's): its beta."""
+    from compress.summary import RunSummary
 
     found = files.read_json(summary)
     if isinstance(found, dict) and isinstance(found.get("baseline"), dict) and "auc_ratio" in found:
         try:
-            return tasks.int8_floor(found)
+            return RunSummary.from_dict(found).int8_floor()
         except (KeyError, TypeError, AttributeError, ValueError):
             raise CompressError(f"{summary}: the baseline's test AUC is unreadable; fix the file or give --beta") \
                 from None

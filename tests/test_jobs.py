@@ -134,11 +134,11 @@ def test_train_scores_the_baseline_alone(tmp_path, capsys):
 def test_a_baseline_that_learned_nothing_stops_the_search_with_a_hint():
     from compress import CompressError
     from compress.config import RunConfig
-    from compress.jobs import _check_baseline_learned
+    from compress.stages.baseline import check_learned
 
-    _check_baseline_learned(0.56, RunConfig())
+    check_learned(0.56, RunConfig())
     with pytest.raises(CompressError, match="--baseline-lr"):
-        _check_baseline_learned(0.46, RunConfig())
+        check_learned(0.46, RunConfig())
 
 
 def test_the_summary_has_a_leaderboard_and_the_finalists_fine_tuned(tiny_run):

@@ -152,7 +152,7 @@ def _windows_block(doc, run, data, files: Path, load_model) -> None:
 
 
 def _subject_block(doc, run, files: Path) -> None:
-    entry = (run.summary or {}).get("loso")
+    entry = run.summary.loso if run.summary else None
     if not run.settings.data.loso:
         doc.p("Not drawn: this run had no `--loso`, so its models were scored on one held-out subject only; a "
               "search with `--loso` scores the baseline and the winner on every subject.")
