@@ -36,7 +36,9 @@ def baseline(config: RunConfig, out: Path, prepared, space, evaluator, journal: 
     started = time.monotonic()
     spec = prepared.baseline
     announce(out, config, prepared, space.flops(spec), log)
-    evaluation, trained = evaluate(spec, space, evaluator, journal, log, config.search.max_evals)
+    evaluation, trained = evaluate(spec, space, evaluator, journal)
+    if trained:
+        progress(evaluation, config, time.monotonic() - started, log)
     reference = tasks.reference_of(evaluation.metrics)
     loso, relative_to = beta_reference(config, spec, out, prepared.data, evaluation.auc, reference, log)
     beta = config.search.auc_ratio * relative_to
@@ -48,7 +50,7 @@ def baseline(config: RunConfig, out: Path, prepared, space, evaluator, journal: 
     return Baseline(evaluation, beta, reference, loso, trained, started)
 
 
-def evaluate(spec, space, evaluator, journal: Journal, log, max_evals: int | None = None) -> tuple[Evaluation, int]:
+def evaluate(spec, space, evaluator, journal: Journal) -> tuple[Evaluation, int]:
     """(the baseline's evaluation, 1 if trained now else 0): its journal row where the journal has one, else
     trained in this process and journaled as the search journals every evaluation (a multi-task baseline's
     `auc` is its own share, 1)."""
@@ -60,11 +62,21 @@ def evaluate(spec, space, evaluator, journal: Journal, log, max_evals: int | Non
     ev = Evaluation(spec.key, spec, None, "baseline", 0, space.flops(spec), space.fits(spec),
                     tasks.relative(metrics, None), extra)
     journal.append(ev.to_json())
-    status = f"[1/{max_evals or '-'}] best goal none yet"
+    return ev, 1
+
+
+def progress(ev: Evaluation, config: RunConfig, elapsed: float, log) -> None:
+    """The search's progress line for its first evaluation, as Search prints every later one."""
+    from compress.search.session import _clock
+
+    max_evals, max_seconds = config.search.max_evals, config.search.max_minutes * 60
+    left = [elapsed * (max_evals - 1)] if max_evals else []
+    left += [max(max_seconds - float(ev.extra.get("train_seconds", 0)), 0.0)] if max_seconds else []
+    status = (f"[1/{max_evals or '-'}] {_clock(elapsed)} elapsed, ETA "
+              f"{'<= ' + _clock(min(left)) if left else 'unknown'}, best goal none yet")
     detail = f"{ev.label:<38s} {ev.flops / 1e6:9.3f} MFLOPs  AUC {ev.auc:.4f} baseline"
     show = getattr(log, "progress", None)
     show(status, detail) if show is not None else log(f"{status}  {detail}")
-    return ev, 1
 
 
 def announce(out: Path, config: RunConfig, prepared, flops: float, log) -> None:
