@@ -104,7 +104,8 @@ def train(data_config: DataConfig, baseline_name: str, train_config: TrainConfig
     _log(f"training {baseline.name} ({costing.flops(baseline) / 1e6:.2f} MFLOPs) on {data.name} for "
          f"up to {train_config.epochs} epochs")
     model, history = trainer.fit(baseline, given, baseline if given is not None else None)  # a user's: further
-    result = {"baseline": baseline.name, "data": data.name, "history": history, "baseline_preparation": prepared.preparation,
+    result = {"baseline": baseline.name, "data": data.name, "history": history,
+              "baseline_preparation": prepared.preparation,
               **model_entry(costing, baseline, trainer.score(model, "val"), trainer.score(model, "test"))}
     save_model(model, out / "model.keras")
     write_json(out / "train.json", result)
