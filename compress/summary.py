@@ -61,10 +61,69 @@ class ModelEntry:
         return replace(self, val=None, test=test, model_bytes=model_bytes)
 
 
+def _plain(value):
+    """A field's JSON form: records as dicts, tuples as lists."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return [_plain(v) for v in value] if isinstance(value, tuple) else value
+
+
+def _known(cls, entry: dict) -> dict:
+    names = {f.name for f in fields(cls)}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items() if k in names}
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    """One of the best goals of the search by val AUC, with its cost figures; a finalist also with its val AUC
+    after the fine-tune."""
+    rank: int
+    key: str
+    val_auc: float
+    flops: float
+    params: int
+    latency_s: float
+    arena_bytes: int
+    flash_bytes: int
+    reductions: tuple[str, ...]
+    fine_tuned_val_auc: float | None = None  # finalists only
+
+    def to_dict(self) -> dict:
+        out = {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        if self.fine_tuned_val_auc is None:
+            del out["fine_tuned_val_auc"]
+        return out
+
+    @classmethod
+    def from_dict(cls, row: dict) -> "LeaderboardRow":
+        return cls(**{**{f.name: None for f in fields(cls)}, **_known(cls, row)})
+
+
+@dataclass(frozen=True)
+class FirmwareEntry:
+    """The winner's firmware as generated and checked: its folder (run-relative), int8 model size, the arena
+    measured in the TFLite Micro runtime and the one the sketch reserves, its ops, device checks and self-test."""
+    sketch_dir: str
+    model_bytes: int
+    arena_measured_bytes: int
+    arena_bytes: int
+    ops: tuple[str, ...]
+    checks: tuple[dict, ...]
+    passed: bool
+    self_test_passed: bool
+
+    def to_dict(self) -> dict:
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, entry: dict | None) -> "FirmwareEntry | None":
+        return cls(**{**{f.name: None for f in fields(cls)}, **_known(cls, entry)}) if entry else None
+
+
 @dataclass(frozen=True)
 class RunSummary:
-    """A search run's outcome. JSON records produced by other stages (leaderboard rows, closest, targets, loso,
-    firmware, emulated) are kept as they were written."""
+    """A search run's outcome. JSON records produced by other stages (closest, targets, loso, emulated) are kept
+    as they were written."""
     status: str = "unfinished"
     strategy: str | None = None
     device: str | None = None
@@ -79,7 +138,7 @@ class RunSummary:
     data: str | None = None
     class_names: tuple[str, ...] = ()
     baseline: ModelEntry | None = None
-    leaderboard: tuple[dict, ...] = ()
+    leaderboard: tuple[LeaderboardRow, ...] = ()
     closest: dict | None = None  # no goal: the smallest above beta, the best under budget
     tasks: tuple[str, ...] = ()  # multi-task with a winner
     task_beta: dict | None = None
@@ -88,7 +147,7 @@ class RunSummary:
     loso: dict | None = None
     baseline_preparation: dict | None = None
     int8: ModelEntry | None = None
-    firmware: dict | None = None
+    firmware: FirmwareEntry | None = None
     emulated: dict | None = None
     schema_version: int = SCHEMA_VERSION
 
@@ -103,9 +162,7 @@ class RunSummary:
             value = getattr(self, f.name)
             if f.name == "schema_version" or (f.name not in self.CORE and value in (None, ())):
                 continue
-            if isinstance(value, ModelEntry):
-                value = value.to_dict()
-            out[f.name] = list(value) if isinstance(value, tuple) else value
+            out[f.name] = _plain(value)
         return out
 
     @classmethod
@@ -115,8 +172,10 @@ class RunSummary:
         given = {k: v for k, v in found.items() if k in known}
         for name in ("baseline", "final", "int8"):
             given[name] = ModelEntry.from_dict(given.get(name))
-        for name in ("class_names", "leaderboard", "tasks"):
+        for name in ("class_names", "tasks"):
             given[name] = tuple(given.get(name) or ())
+        given["leaderboard"] = tuple(LeaderboardRow.from_dict(row) for row in given.get("leaderboard") or ())
+        given["firmware"] = FirmwareEntry.from_dict(given.get("firmware"))
         if given.get("targets") is not None:
             given["targets"] = tuple(given["targets"])
         return cls(**{**given, "schema_version": int(found.get("schema_version", 0))})

@@ -48,12 +48,12 @@ def _figures(run: Run) -> dict:
 
 def _compare_row(run: Run, name: str) -> list:
     s = run.summary or RunSummary()
-    fw = s.firmware or {}
+    fw = s.firmware
     win, _ = run.focus()
     model = _figures(run)
     auc = lambda m, split: f"{m[split]['auc']:.4f}" if m.get(split) else "-"  # noqa: E731
     seconds, how = wall_seconds(run)
-    arena = (f"{fw['arena_measured_bytes']:,} B (measured)" if fw else
+    arena = (f"{fw.arena_measured_bytes:,} B (measured)" if fw else
              f"{model['arena_bytes']:,} B (est.)" if model.get("arena_bytes") is not None else "-")
     targets = s.targets or (estimates(run, win)[1] if win else [])
     int8 = {"test": s.int8.test} if s.int8 else {}

@@ -200,13 +200,13 @@ def results_blocks(doc: Doc, summary: RunSummary, level: int = 2) -> None:
     fw = summary.firmware
     if fw:
         doc.h("Deployment (measured)", level)
-        doc.p(f"int8 model {fw['model_bytes']:,} bytes; arena measured in the TFLite Micro runtime "
-              f"{fw['arena_measured_bytes']:,} bytes (sketch reserves {fw['arena_bytes']:,}); ops "
-              f"{', '.join(fw['ops'])}; firmware in `{_run_relative(fw['sketch_dir'])}`; TFLM self-test "
-              f"{'PASS' if fw['self_test_passed'] else 'FAIL'}.")
+        doc.p(f"int8 model {fw.model_bytes:,} bytes; arena measured in the TFLite Micro runtime "
+              f"{fw.arena_measured_bytes:,} bytes (sketch reserves {fw.arena_bytes:,}); ops "
+              f"{', '.join(fw.ops)}; firmware in `{_run_relative(fw.sketch_dir)}`; TFLM self-test "
+              f"{'PASS' if fw.self_test_passed else 'FAIL'}.")
         doc.table(["target", "figure", "limit", "result"],
                   [[c["target"], f"{c['figure']:,} {c['unit']}", f"{c['limit']:,} {c['unit']}",
-                    "PASS" if c["passed"] else "FAIL"] for c in fw["checks"]])
+                    "PASS" if c["passed"] else "FAIL"] for c in fw.checks])
     emulated_block(doc, summary.emulated)
     if summary.stopped:
         doc.p(f"Search stopped early: {summary.stopped}.")
@@ -273,9 +273,8 @@ def leaderboard_blocks(doc: Doc, summary: RunSummary, level: int = 2) -> None:
     winner = summary.final.key if summary.final else None
     doc.h("Leaderboard", level)
     doc.table(LEADERBOARD_HEADERS, [
-        [r["rank"], f"{r['val_auc']:.4f}",
-         f"{r['fine_tuned_val_auc']:.4f}" if r.get("fine_tuned_val_auc") is not None else "-",
-         f"{r['flops'] / 1e6:.3f} M", f"{r['params']:,}", f"{r['latency_s']:.3g} s", f"{r['arena_bytes']:,} B",
-         f"{r['flash_bytes']:,} B", "winner" if r["key"] == winner else ""] for r in board])
+        [r.rank, f"{r.val_auc:.4f}", f"{r.fine_tuned_val_auc:.4f}" if r.fine_tuned_val_auc is not None else "-",
+         f"{r.flops / 1e6:.3f} M", f"{r.params:,}", f"{r.latency_s:.3g} s", f"{r.arena_bytes:,} B",
+         f"{r.flash_bytes:,} B", "winner" if r.key == winner else ""] for r in board])
     doc.p("Goals ranked by validation AUC in the search; the finalists were fine-tuned and the best of them on "
           "validation data won. Test data chose nothing.")

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from compress import files
 from compress.config import RunConfig
-from compress.summary import ModelEntry, RunSummary
+from compress.summary import LeaderboardRow, ModelEntry, RunSummary
 from compress.search import tasks
 from compress.search.train import LONG_PATIENCE, save_model
 
@@ -29,14 +29,13 @@ def model_entry(costing, spec, val: dict, test: dict) -> dict:
             "latency_s": costing.latency_s(spec), "val": val, "test": test}
 
 
-def leaderboard(search, costing) -> list[dict]:
+def leaderboard(search, costing) -> list[LeaderboardRow]:
     """The best goals by val AUC in the search, with their cost figures."""
     rows = []
     for rank, ev in enumerate(search.leaderboard(LEADERBOARD_SIZE), 1):
         cost = costing.cost(ev.spec)
-        rows.append({"rank": rank, "key": ev.key, "val_auc": ev.auc, "flops": cost.flops, "params": cost.params,
-                     "latency_s": costing.latency_s(ev.spec), "arena_bytes": cost.arena_bytes,
-                     "flash_bytes": cost.flash_bytes, "reductions": lineage(search, ev)})
+        rows.append(LeaderboardRow(rank, ev.key, ev.auc, cost.flops, cost.params, costing.latency_s(ev.spec),
+                                   cost.arena_bytes, cost.flash_bytes, tuple(lineage(search, ev))))
     return rows
 
 
@@ -71,7 +70,7 @@ def _final(config: RunConfig, search, summary: RunSummary, evaluator, costing, d
     out = evaluator.weights_dir.parent
     reference = search.reference  # multi-task: the baseline's val AUC per task; None for one task
     model, final, tuned = _fine_tune_finalists(config, search, evaluator, base_model, log)
-    board = tuple({**row, "fine_tuned_val_auc": auc} for row, auc in zip(summary.leaderboard, tuned))
+    board = tuple(replace(row, fine_tuned_val_auc=auc) for row, auc in zip(summary.leaderboard, tuned))
     board += summary.leaderboard[len(board):]
     save_model(model, out / "best.keras")
     files.write_text(out / "best_spec.json", final["spec"].to_json())

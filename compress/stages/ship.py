@@ -9,7 +9,7 @@ from pathlib import Path
 
 from compress.config import RunConfig
 from compress.search import tasks
-from compress.summary import ModelEntry, RunSummary, write_summary
+from compress.summary import FirmwareEntry, ModelEntry, RunSummary, write_summary
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class Int8:
 
 @dataclass(frozen=True)
 class Firmware:
-    record: dict  # sketch folder (run-relative), model and arena bytes, ops, checks, passed, self_test_passed
+    entry: FirmwareEntry  # sketch folder (run-relative), model and arena bytes, ops, checks, self-test
     passed: bool
 
 
@@ -57,9 +57,9 @@ def ship(config: RunConfig, out: Path, final, data, log) -> Shipped:
         if int8 is not None:
             summary = replace(summary, int8=int8.entry)
             write_summary(out, summary)
-    firmware = Firmware({k: result[k] for k in FIRMWARE_KEYS}, bool(result["passed"]))
+    firmware = Firmware(FirmwareEntry.from_dict({k: result[k] for k in FIRMWARE_KEYS}), bool(result["passed"]))
     emulated = Emulated(emulate(config, out, summary, log))
-    summary = replace(summary, firmware=firmware.record, emulated=emulated.record)
+    summary = replace(summary, firmware=firmware.entry, emulated=emulated.record)
     write_summary(out, summary)
     return Shipped(int8, firmware, emulated, summary)
 
