@@ -217,7 +217,7 @@ def _check_model_fits_data(path: Path, model, data) -> None:
     """A model must output one score per class of the data it is scored on (2 outputs for 7 classes cannot); a
     multi-task model (a list of output shapes) one such output per task of the data (its `tasks`)."""
     shape = model.output_shape
-    tasks = tuple(getattr(data, "tasks", None) or ())
+    tasks = data.tasks
     heads = shape if isinstance(shape, list) else [shape]
     if len(heads) != max(len(tasks), 1):
         what = f"{len(tasks)} tasks ({', '.join(tasks)})" if tasks else "one task"

@@ -77,7 +77,7 @@ def _final(config: RunConfig, search, summary: RunSummary, evaluator, costing, d
     ev = final["evaluation"]
     test = tasks.relative(evaluator.trainer.score(model, "test", spec=ev.spec), tasks.reference_of(base_test))
     window = None
-    if ev.spec.temporal and hasattr(data, "rate_hz"):  # what a device must feed the winner: its own window
+    if ev.spec.temporal and data.rate_hz is not None:  # what a device must feed the winner: its own window
         rate = data.rate_hz / ev.spec.rate_divisor
         window = {"samples": ev.spec.input_shape[0], "rate_hz": rate, "seconds": ev.spec.input_shape[0] / rate}
     entry = ModelEntry(**model_entry(costing, ev.spec, final["val"], test), reductions=tuple(lineage(search, ev)),

@@ -107,7 +107,7 @@ def beta_reference(config: RunConfig, spec, out: Path, data, val_auc: float, tas
     if not config.data.loso:
         check_learned(min(task_aucs.values()) if task_aucs else val_auc, config)
         return None, val_auc
-    if not hasattr(data, "subjects"):
+    if not data.subjects:
         raise CompressError(f"--loso: {config.data.source} has no subjects; use synthetic-wearables or a "
                             "K-EmoCon-layout folder")
     from compress.search import loso

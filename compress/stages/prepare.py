@@ -31,7 +31,7 @@ def prepare(data_config: DataConfig, baseline_name: str, train: TrainConfig, log
     if imported:
         data_config = transfer.fit_data(data_config, imported.spec, log)
     data = load(data_config)
-    task_names = tuple(getattr(data, "tasks", ()))  # multi-task data: one head per task
+    task_names = data.tasks  # multi-task data: one head per task
     weights = tuple(float(w) for w in train.task_weights.split(",")) if train.task_weights else None
     trainer = Trainer(data, epochs=train.epochs, batch_size=train.batch_size, lr=train.lr, seed=data_config.seed,
                       augment=True, balance=data_config.balance, log=log,
