@@ -40,22 +40,13 @@ def search(config: RunConfig, out: str | None = None, resume: bool = False, as_j
 
 def _search(config: RunConfig, out: Path, resume: bool, as_json: bool) -> int:
     """The stages in order: prepare -> baseline -> search -> finalise -> ship -> report (each a frozen result)."""
-    from compress.search.journal import Journal
-    from compress.search.space import Costing
-    from compress.search.train import Evaluator
-
     prepare.check_options(config)
     prepare.check_resume(out, config, resume)
     prepared = prepare.prepare(config.data, config.search.baseline, config.train, _log)
-    costing = Costing(config.targets)
-    space = costing.space(prepared.baseline)
-    prepare.check_reachable(space, prepared.baseline, space.budget_flops)
-    evaluator = Evaluator(prepared.trainer, out / "weights", costing, baseline_epochs=config.train.final_epochs,
-                          baseline_lr=config.train.baseline_lr)
-    journal = Journal(out / "journal.jsonl", log=_log)
-    base = baseline_stage.baseline(config, out, prepared, space, evaluator, journal, _log)
-    outcome = search_stage.search(config, prepared, space, evaluator, journal, base, _log)
-    final = finalise.finalise(config, out, prepared, outcome, base, evaluator, costing, _log)
+    setup = prepare.set_up(config, out, prepared, _log)
+    base = baseline_stage.baseline(config, out, prepared, setup, _log)
+    outcome = search_stage.search(config, prepared, setup, base, _log)
+    final = finalise.finalise(config, out, prepared, setup, outcome, base, _log)
     print(_summary_text(final.summary, as_json))
     try:
         if outcome.winner is None:

@@ -28,15 +28,15 @@ class Baseline:
     started: float
 
 
-def baseline(config: RunConfig, out: Path, prepared, space, evaluator, journal: Journal, log) -> Baseline:
+def baseline(config: RunConfig, out: Path, prepared, setup, log) -> Baseline:
     """Evaluate (or replay) the baseline, then beta = --auc-ratio x its val AUC (its LOSO mean with --loso;
     --auc-ratio itself for a multi-task run, whose `auc` is a share of the baseline's)."""
     from compress.devices import profiles
 
     started = time.monotonic()
-    spec = prepared.baseline
+    spec, space = prepared.baseline, setup.space
     announce(out, config, prepared, space.flops(spec), log)
-    evaluation, trained = evaluate(spec, space, evaluator, journal)
+    evaluation, trained = evaluate(spec, space, setup.evaluator, setup.journal)
     if trained:
         progress(evaluation, config, time.monotonic() - started, log)
     reference = tasks.reference_of(evaluation.metrics)

@@ -15,11 +15,12 @@ class Final:
     spec: object | None
 
 
-def finalise(config: RunConfig, out: Path, prepared, outcome, base, evaluator, costing, log) -> Final:
+def finalise(config: RunConfig, out: Path, prepared, setup, outcome, base, log) -> Final:
     from compress.models.spec import ModelSpec
     from compress.search.summary import summarise
 
-    summary = summarise(config, outcome.session, base, outcome.winner, evaluator, costing, prepared.data, log=log)
+    summary = summarise(config, outcome.session, base, outcome.winner, setup.evaluator, setup.costing, prepared.data,
+                        log=log)
     spec = ModelSpec.from_json((out / "best_spec.json").read_text()) if summary.final else None
     if base.loso:  # --loso: the baseline's and the winner's scores over every held-out subject
         from compress.search import loso

@@ -54,6 +54,30 @@ def check_auc_ratio(config: RunConfig) -> None:
                             "own AUC could never be met")
 
 
+@dataclass(frozen=True)
+class Setup:
+    """The search's collaborators: costs on the device, the reachable space, the evaluator (trains and scores a
+    spec, weights in out/weights) and journal.jsonl."""
+    costing: object
+    space: object
+    evaluator: object
+    journal: object
+
+
+def set_up(config: RunConfig, out: Path, prepared: Prepared, log) -> Setup:
+    """Refuses a budget no reduction reaches, before any training."""
+    from compress.search.journal import Journal
+    from compress.search.space import Costing
+    from compress.search.train import Evaluator
+
+    costing = Costing(config.targets)
+    space = costing.space(prepared.baseline)
+    check_reachable(space, prepared.baseline, space.budget_flops)
+    evaluator = Evaluator(prepared.trainer, out / "weights", costing, baseline_epochs=config.train.final_epochs,
+                          baseline_lr=config.train.baseline_lr)
+    return Setup(costing, space, evaluator, Journal(out / "journal.jsonl", log=log))
+
+
 def check_options(config: RunConfig) -> None:
     """Refuse what no training can fix, before any: a device no board supports, an executor that cannot run."""
     from compress.devices import profiles

@@ -14,14 +14,14 @@ class SearchOutcome:
     winner: object | None  # its Evaluation
 
 
-def search(config: RunConfig, prepared, space, evaluator, journal, base, log) -> SearchOutcome:
+def search(config: RunConfig, prepared, setup, base, log) -> SearchOutcome:
     """The baseline trained here (stage 2); the candidates where --executor says."""
     from compress.search import executors, strategies
     from compress.search.session import Search
 
-    settings = config.search
+    settings, evaluator = config.search, setup.evaluator
     with executors.make(settings.executor, evaluator, settings.workers, settings.ray_address, log) as executor:
-        session = Search(space, evaluator, beta=base.beta, journal=journal, max_evals=settings.max_evals,
+        session = Search(setup.space, evaluator, beta=base.beta, journal=setup.journal, max_evals=settings.max_evals,
                          max_seconds=settings.max_minutes * 60, patience=settings.patience, log=log,
                          executor=executor)
         winner = strategies.run(settings.strategy, session, prepared.baseline, seed=config.data.seed)
