@@ -122,8 +122,10 @@ class FirmwareEntry:
 
 @dataclass(frozen=True)
 class RunSummary:
-    """A search run's outcome. JSON records produced by other stages (closest, targets, loso, emulated) are kept
-    as they were written."""
+    """A search run's outcome, filled stage by stage (compress.stages): the search's figures, baseline and
+    leaderboard (and `closest` without a goal); finalise's `final`, `targets`, per-task `tasks`/`task_beta`, `loso`
+    and `baseline_preparation`; ship's `int8`, `firmware` and `emulated`. The records other modules produce
+    (closest, targets, loso, emulated) are kept as they were written."""
     status: str = "unfinished"
     strategy: str | None = None
     device: str | None = None
@@ -179,10 +181,6 @@ class RunSummary:
         if given.get("targets") is not None:
             given["targets"] = tuple(given["targets"])
         return cls(**{**given, "schema_version": int(found.get("schema_version", 0))})
-
-    @property
-    def finished_with_goal(self) -> bool:
-        return self.final is not None
 
     def int8_floor(self):
         """What the int8 model's test AUC must keep: auc_ratio x the baseline's *test* AUC (per task for a
