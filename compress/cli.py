@@ -9,7 +9,7 @@ from compress import CompressError, __version__, options, quiet
 from compress.config import (SYNTHETIC_FACES, TRAIN_JOB, DataConfig, EmulatorConfig, ExportConfig, SearchConfig,
                              Targets, TrainConfig)
 
-FIRMWARE_BOARDS = ("apollo3", "nano33ble", "generic")  # compress.deploy.firmware.BOARDS; a test keeps them equal
+from compress.commands import FIRMWARE_BOARDS  # noqa: E402  the one board table (compress.devices.profiles)
 
 
 # --- option groups shared by several sub-commands ------------------------------------------------

@@ -6,6 +6,9 @@ from pathlib import Path
 
 from compress import CompressError, files
 from compress.config import DataConfig, EmulatorConfig, ExportConfig, Targets, read_run_config
+from compress.devices.profiles import BOARDS
+
+FIRMWARE_BOARDS = tuple(BOARDS)  # the boards `firmware --board` takes (compress.devices.profiles)
 
 
 def estimate(model: str, input_shape: tuple | None, classes: int | None, targets: Targets,
@@ -72,6 +75,7 @@ def firmware(model_path: str, board: str, out: str | None = None, emulated: Emul
     from compress.deploy import export, firmware as firmware_module
     from compress.deploy.c_arrays import c_identifier
     from compress.devices import latency, profiles
+    from compress.deploy.test_input import read_test_input
     from compress.deploy.tflm import check_runs
     from compress.models.tflite_io import read, tflite_cost
 
@@ -86,7 +90,10 @@ def firmware(model_path: str, board: str, out: str | None = None, emulated: Emul
     image = expected = names = tasks = None
     sample = path.parent / export.TEST_INPUT_FILE
     if sample.exists():
-        image, expected, names, tasks = _test_input(sample)
+        found = read_test_input(sample)
+        image, expected = found.x, found.expected
+        names = list(found.class_names) if found.class_names is not None else None
+        tasks = list(found.tasks) if found.tasks is not None else None
     report = path.parent / export.REPORT_FILE
     if names is None and report.exists():
         names = _class_names(report)
@@ -165,14 +172,14 @@ def data_generate(data_config: DataConfig, out: str) -> int:
 # --- files a model brings along (written by export or a run; read back with one clear line if broken) -------
 
 def _run_beta(summary: Path) -> float | dict | None:
-    """The run's int8 floor (compress.search.tasks.int8_floor: auc_ratio x the baseline's test AUC, per task for a
-    multi-task run); a summary without them (written by hand): its beta."""
-    from compress.search import tasks
+    """The run's int8 floor (RunSummary.int8_floor: auc_ratio x the baseline's test AUC, per task for a
+    multi-task run); a summary without them (written by hand, not a run's): its beta."""
+    from compress.summary import RunSummary
 
     found = files.read_json(summary)
     if isinstance(found, dict) and isinstance(found.get("baseline"), dict) and "auc_ratio" in found:
         try:
-            return tasks.int8_floor(found)
+            return RunSummary.from_dict(found).int8_floor()
         except (KeyError, TypeError, AttributeError, ValueError):
             raise CompressError(f"{summary}: the baseline's test AUC is unreadable; fix the file or give --beta") \
                 from None
@@ -191,33 +198,11 @@ def _class_names(report: Path) -> list[str] | None:
     return names
 
 
-def _test_input(sample: Path) -> tuple:
-    """(image, expected class, class names or None, tasks or None) from test_input.npz, each checked. A multi-task
-    export's (it records `tasks`) has a label per task: the expected class is then {task: label}."""
-    import numpy as np
-
-    try:
-        with np.load(sample, allow_pickle=False) as npz:
-            image, label = np.asarray(npz["x"]), np.asarray(npz["label"])
-            names = [str(n) for n in npz["class_names"].reshape(-1)] if "class_names" in npz.files else None
-            tasks = [str(t) for t in npz["tasks"].reshape(-1)] if "tasks" in npz.files else None
-    except Exception as exc:  # zipfile, zlib, numpy's header parser and a missing key all raise their own kind
-        raise CompressError(f"{sample}: not a readable test input ({type(exc).__name__}: {str(exc)[:100]}); "
-                            "delete it or export the model again") from None
-    wanted = "one whole-number 'label'" if tasks is None else f"a whole-number 'label' per task ({len(tasks)})"
-    if image.dtype.kind not in "iuf" or label.size != len(tasks or [0]) or label.dtype.kind not in "iu" or tasks == []:
-        raise CompressError(f"{sample}: needs 'x' (a numeric image) and {wanted}; got x {image.dtype} and label "
-                            f"{label.dtype} {label.shape}; delete it or export again")
-    if tasks is not None:
-        return image, dict(zip(tasks, (int(v) for v in label.reshape(-1)))), names, tasks
-    return image, int(label.reshape(-1)[0]), names, None
-
-
 def _check_model_fits_data(path: Path, model, data) -> None:
     """A model must output one score per class of the data it is scored on (2 outputs for 7 classes cannot); a
     multi-task model (a list of output shapes) one such output per task of the data (its `tasks`)."""
     shape = model.output_shape
-    tasks = tuple(getattr(data, "tasks", None) or ())
+    tasks = data.tasks
     heads = shape if isinstance(shape, list) else [shape]
     if len(heads) != max(len(tasks), 1):
         what = f"{len(tasks)} tasks ({', '.join(tasks)})" if tasks else "one task"

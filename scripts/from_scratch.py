@@ -39,7 +39,7 @@ def ds_cnn(input_shape, classes) -> ModelSpec:
 
 def lineage_epochs(run: Run) -> int:
     """Epochs the run's winner received: every training from the baseline down its path, plus the fine-tune."""
-    return len(run.summary["final"]["history"]) + sum(row["epochs"] for row in run.lineage(run.winner()))
+    return len(run.summary.final.history) + sum(row["epochs"] for row in run.lineage(run.winner()))
 
 
 def main() -> int:

@@ -10,11 +10,14 @@ of each winner (the single-task ones also summed: what three models on one devic
 int8 test AUC against the baseline's.
 """
 import argparse
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from compress.summary import read_summary  # noqa: E402
 
 
 def run(out: Path, tasks: str, extra: list[str]) -> float:
@@ -29,9 +32,9 @@ def run(out: Path, tasks: str, extra: list[str]) -> float:
     return time.monotonic() - start
 
 
-def task_aucs(entry: dict, split: str, task: str) -> float | None:
-    """A task's AUC in a summary entry: from `tasks` of a multi-task model, else the entry's own."""
-    metrics = (entry or {}).get(split)
+def task_aucs(entry, split: str, task: str) -> float | None:
+    """A task's AUC in a summary entry (a ModelEntry or None): from `tasks` of a multi-task model, else its own."""
+    metrics = getattr(entry, split) if entry else None
     if not metrics:
         return None
     return metrics["tasks"][task]["auc"] if "tasks" in metrics else metrics["auc"]
@@ -41,8 +44,8 @@ def rows(out: Path, tasks: list[str]) -> list[list[str]]:
     fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
     table, singles = [], {"flops": 0.0, "params": 0, "evals": 0}
     for name, folder, covered in [("three-headed", out / "all", tasks)] + [(f"{t} only", out / t, [t]) for t in tasks]:
-        summary = json.loads((folder / "summary.json").read_text())
-        final, int8, base = summary.get("final") or {}, summary.get("int8") or {}, summary["baseline"]
+        summary = read_summary(folder)
+        final, int8, base = summary.final, summary.int8, summary.baseline
         cells = []
         for t in tasks:
             if t in covered:
@@ -50,12 +53,12 @@ def rows(out: Path, tasks: list[str]) -> list[list[str]]:
                              f"(base {fmt(task_aucs(base, 'test', t))})")
             else:
                 cells.append("")
-        table.append([name, f"{final.get('flops', 0) / 1e6:.3f} M", f"{final.get('params', 0):,}",
-                      str(summary["evaluations"]), summary["status"], *cells])
+        flops, params = (final.flops, final.params) if final else (0, 0)
+        table.append([name, f"{flops / 1e6:.3f} M", f"{params:,}", str(summary.evaluations), summary.status, *cells])
         if name != "three-headed":
-            singles["flops"] += final.get("flops", 0)
-            singles["params"] += final.get("params", 0)
-            singles["evals"] += summary["evaluations"]
+            singles["flops"] += flops
+            singles["params"] += params
+            singles["evals"] += summary.evaluations
     table.append(["three single-task models together", f"{singles['flops'] / 1e6:.3f} M", f"{singles['params']:,}",
                   str(singles["evals"]), "", *[""] * len(tasks)])
     return table

@@ -41,6 +41,7 @@ from compress.search.journal import Evaluation, Journal  # noqa: E402
 from compress.search.session import Search  # noqa: E402
 from compress.search.space import Costing  # noqa: E402
 from compress.search.strategies import move_of, run  # noqa: E402
+from compress.stages.baseline import evaluate as evaluate_baseline  # noqa: E402
 
 
 def quiet(message: str) -> None:
@@ -68,13 +69,13 @@ def timed_search(config, baseline, trainer, costing, seed_dir: Path, out: Path, 
 
     shutil.copytree(seed_dir, out)  # the baseline's weights and its journal row: not trained again
     evaluator = Evaluator(trainer, out / "weights", costing, config.train.final_epochs, config.train.baseline_lr)
-    search = Search(costing.space(baseline), evaluator, 0.0, Journal(out / "journal.jsonl"),
-                    max_evals=config.search.max_evals, max_seconds=config.search.max_minutes * 60,
-                    patience=config.search.patience, log=quiet)
-    search.beta = config.search.auc_ratio * search.evaluate(baseline, None, "baseline").auc
+    space, journal = costing.space(baseline), Journal(out / "journal.jsonl")
+    base, _ = evaluate_baseline(baseline, space, evaluator, journal)  # its journal row
     start = time.monotonic()
     with make(kind, evaluator, workers, config.search.ray_address, log=print) as executor:
-        search.executor = executor
+        search = Search(space, evaluator, beta=config.search.auc_ratio * base.auc, journal=journal,
+                        max_evals=config.search.max_evals, max_seconds=config.search.max_minutes * 60,
+                        patience=config.search.patience, log=quiet, executor=executor)
         started = time.monotonic()
         winner = run(config.search.strategy, search, baseline, seed=config.data.seed)
         done = time.monotonic()
@@ -93,8 +94,7 @@ def time_command(args) -> None:
     print(f"data {data.name}: {len(data.y_train)} train; baseline {baseline.name}; strategy "
           f"{config.search.strategy}; max-evals {config.search.max_evals}; folder {root}", flush=True)
     seed = Evaluator(trainer, root / "seed" / "weights", costing, config.train.final_epochs, config.train.baseline_lr)
-    Search(costing.space(baseline), seed, 0.0, Journal(root / "seed" / "journal.jsonl"), log=quiet).evaluate(
-        baseline, None, "baseline")
+    evaluate_baseline(baseline, costing.space(baseline), seed, Journal(root / "seed" / "journal.jsonl"))
     results = []
     for kind in args.kinds.split(","):
         workers = 1 if kind == "inline" else args.workers
@@ -186,14 +186,17 @@ def simulate(rows, config, space, baseline, workers: int, target_auc: float, cap
     """Batch A* (the run's strategy and budgets) on the replayed journal: for the first goal and for a goal as good
     as the run's best, (trainings, batch sizes up to it), baseline excluded."""
     replay = Replay(rows, space)
-    search = Search(space, replay, 0.0, max_evals=cap, log=quiet)  # no patience: count until the run's goal
-    search.beta = config.search.auc_ratio * search.evaluate(baseline, None, "baseline").auc
-    done = lambda: any(search.is_goal(ev) and ev.auc >= target_auc - 1e-9 for ev in search.cache.values())  # noqa
-    search.executor = executor = CountingInline(replay, workers, done)
-    try:
-        run(config.search.strategy, search, baseline, seed=config.data.seed)
-    except Reached:
-        pass
+    with tempfile.TemporaryDirectory() as scratch:  # the baseline's row first, as in the run
+        journal = Journal(Path(scratch) / "journal.jsonl")
+        base, _ = evaluate_baseline(baseline, space, replay, journal)
+        done = lambda: any(search.is_goal(ev) and ev.auc >= target_auc - 1e-9 for ev in search.cache.values())  # noqa
+        executor = CountingInline(replay, workers, done)
+        search = Search(space, replay, beta=config.search.auc_ratio * base.auc, journal=journal, max_evals=cap,
+                        log=quiet, executor=executor)  # no patience: count until the run's goal
+        try:
+            run(config.search.strategy, search, baseline, seed=config.data.seed)
+        except Reached:
+            pass
     evs, batches, found, done = list(search.cache.values())[1:], [b for b in executor.batches if b], {}, 0
     for b, size in enumerate(batches, 1):
         for ev in evs[done:done + size]:

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from compress.search.journal import is_goal  # noqa: E402
 from compress.search.session import MIN_GAIN  # noqa: E402
+from compress.summary import read_summary  # noqa: E402
 
 
 def stop_at(rows: list[dict], beta: float, patience: int) -> int:
@@ -35,7 +36,7 @@ def main() -> int:
     args = parser.parse_args()
     run = Path(args.run)
     rows = [json.loads(line) for line in (run / "journal.jsonl").read_text().splitlines() if line.strip()]
-    beta = json.loads((run / "summary.json").read_text())["beta"]
+    beta = read_summary(run).beta
     print("| --patience | evaluations | training s | best goal val AUC (search) | its FLOPs |")
     print("|---|---|---|---|---|")
     for patience in (int(v) for v in args.values.split(",")):

@@ -27,14 +27,14 @@ HEADERS = ["strategy", "trainings", "to first goal", "training time", "wall time
 def race_row(strategy: str, out: Path, wall: float) -> list:
     run = load_run(out)
     summary = run.summary
-    final, int8 = summary.get("final") or {}, summary.get("int8") or {}
-    auc = lambda m, split: f"{m[split]['auc']:.4f}" if m.get(split) else "-"  # noqa: E731
-    searched = final.get("search_val_auc")
+    final, int8 = summary.final, summary.int8
+    auc = lambda m, split: f"{getattr(m, split)['auc']:.4f}" if m and getattr(m, split) else "-"  # noqa: E731
+    searched = final.search_val_auc if final else None
     val = f"{searched:.4f} → {auc(final, 'val')}" if searched is not None else auc(final, "val")
     first_goal = next((i for i, row in enumerate(run.rows, 1) if run.status(row) == "goal"), "-")
     training = sum(row.get("train_seconds", 0) for row in run.rows if row["parent"] is not None)
-    return [strategy, len(run.rows), first_goal, f"{training:,.0f} s", f"{wall:,.0f} s", summary["status"],
-            f"{final['flops']:,}" if final else "-", val, auc(final, "test"), auc(int8, "test")]
+    return [strategy, len(run.rows), first_goal, f"{training:,.0f} s", f"{wall:,.0f} s", summary.status,
+            f"{final.flops:,}" if final else "-", val, auc(final, "test"), auc(int8, "test")]
 
 
 def seed_baseline(first: Path, out: Path, strategy: str) -> None:

@@ -134,11 +134,11 @@ def test_train_scores_the_baseline_alone(tmp_path, capsys):
 def test_a_baseline_that_learned_nothing_stops_the_search_with_a_hint():
     from compress import CompressError
     from compress.config import RunConfig
-    from compress.jobs import _check_baseline_learned
+    from compress.stages.baseline import check_learned
 
-    _check_baseline_learned(0.56, RunConfig())
+    check_learned(0.56, RunConfig())
     with pytest.raises(CompressError, match="--baseline-lr"):
-        _check_baseline_learned(0.46, RunConfig())
+        check_learned(0.46, RunConfig())
 
 
 def test_the_summary_has_a_leaderboard_and_the_finalists_fine_tuned(tiny_run):
@@ -151,3 +151,45 @@ def test_the_summary_has_a_leaderboard_and_the_finalists_fine_tuned(tiny_run):
     assert len(tuned) == min(2, len(board))
     assert summary["final"]["val"]["auc"] == max(r["fine_tuned_val_auc"] for r in tuned)
     assert summary["final"]["distilled"] is True
+
+
+def test_the_baseline_stage_journals_the_baseline_as_the_search_does_and_replays_it_on_resume(tmp_path):
+    """Beta is known before the Search exists: the baseline's row is the one Search.evaluate writes, a second
+    evaluate (--resume) trains nothing, and a Search built afterwards finds the baseline and its per-task
+    reference in the journal."""
+    import dataclasses
+
+    from compress.models.spec import Layer, ModelSpec
+    from compress.search import tasks
+    from compress.search.journal import Journal
+    from compress.search.session import Search
+    from compress.search.space import Space
+    from compress.stages.baseline import evaluate
+
+    names = ("arousal", "valence")
+
+    def _spec(units):  # a two-task model: a trunk of `units`, one head per task
+        heads = [Layer("dense", f"{t}_fc", units=2, inputs=("fc",)) for t in names]
+        return ModelSpec((4, 1, 1), 2, [Layer("flatten", "flatten"), Layer("dense", "fc", units=units)] + heads,
+                         tasks=names, heads=tuple(f"{t}_fc" for t in names))
+
+    def Fake():  # noqa: N802 - stands for an Evaluator: per-task metrics and a training time
+        per_task = {"arousal": {"auc": 0.8, "accuracy": 0.8}, "valence": {"auc": 0.9, "accuracy": 0.9}}
+        return lambda spec, parent: (tasks.worst_raw(per_task), {"train_seconds": 1.0})
+
+    space = Space(lambda s: (), lambda s: s.layers[1].units * 100.0, lambda s: True, 1e9, lambda s: ())
+    by_search = Search(space, Fake(), beta=0.0, journal=Journal(tmp_path / "a.jsonl"), log=lambda m: None)
+    by_search.evaluate(_spec(16), None, "baseline")
+    journal = Journal(tmp_path / "b.jsonl")
+    ev, trained = evaluate(_spec(16), space, Fake(), journal)
+    assert trained == 1 and journal.replay() == Journal(tmp_path / "a.jsonl").replay()
+    again, trained = evaluate(_spec(16), space, Fake(), journal)
+    assert trained == 0 and again.to_json() == ev.to_json() and len(journal.replay()) == 1
+    search = Search(space, Fake(), beta=0.8, journal=journal, log=lambda m: None)
+    assert search.reference == by_search.reference == {"arousal": 0.8, "valence": 0.9}
+    assert search.evaluate(_spec(16), None, "baseline").key == ev.key
+    assert search.trainings == 0 and search.beta == 0.8
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        from compress.stages.baseline import Baseline
+
+        Baseline(ev, 0.8, search.reference, None, 1, 0.0).beta = 0.5

@@ -1,8 +1,9 @@
 """The package layout of DESIGN.md: who may import whom, no cycles, and modules kept small.
 
-Base modules (`compress` itself: CompressError; `compress.config`: the typed settings; `compress.files`: atomic writes) may be imported by all.
+Base modules (`compress` itself: CompressError; `compress.config`: the typed settings; `compress.files`: atomic writes;
+`compress.summary`: summary.json as RunSummary) may be imported by all.
 Above them: models; data; devices -> models; search and deploy -> models, data, devices; report -> all four
-below it and search; jobs and commands -> everything; options (parsing option values) -> base only; cli -> options, jobs and commands.
+below it and search; stages (the search job's stages) -> all of those; jobs and commands -> everything; options (parsing option values) -> base only; cli -> options, jobs and commands.
 """
 import ast
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "compress"
-BASE = {"compress", "compress.config", "compress.files", "compress.console"}
+BASE = {"compress", "compress.config", "compress.files", "compress.console", "compress.summary"}
 ALLOWED = {
     "models": set(),
     "data": set(),
@@ -19,8 +20,9 @@ ALLOWED = {
     "search": {"models", "data", "devices"},
     "deploy": {"models", "data", "devices"},
     "report": {"models", "data", "devices", "search", "deploy"},
-    "jobs": {"models", "data", "devices", "search", "deploy", "report"},
-    "commands": {"models", "data", "devices", "search", "deploy", "report", "jobs"},
+    "stages": {"models", "data", "devices", "search", "deploy", "report"},
+    "jobs": {"models", "data", "devices", "search", "deploy", "report", "stages"},
+    "commands": {"models", "data", "devices", "search", "deploy", "report", "jobs", "stages"},
     "options": set(),
     "cli": {"jobs", "commands", "options"},
     "__main__": {"cli"},

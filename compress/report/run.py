@@ -11,6 +11,7 @@ from compress.config import CONFIG_FILE, RunConfig, read_run_config
 from compress.models.spec import ModelSpec
 from compress.search.journal import Journal, goal_rank, is_goal
 from compress.search.space import Costing
+from compress.summary import SUMMARY_FILE, RunSummary, read_summary
 
 
 def _warn(message: str) -> None:
@@ -33,7 +34,7 @@ class Run:
     path: Path
     config: RunConfig | None  # None: the folder has no config.json
     rows: list[dict]
-    summary: dict | None
+    summary: RunSummary | None  # None: the run has no summary.json yet
     exported: dict | None
     _data: list = field(default_factory=list, repr=False)
 
@@ -48,9 +49,9 @@ class Run:
 
     @property
     def beta(self) -> float:
-        """The summary's; for a run without one, auc_ratio x the baseline's val AUC, as the search sets it."""
+        """The summary's (as the search stored it); for a run without one, auc_ratio x the baseline's val AUC."""
         if self.summary:
-            return float(self.summary["beta"])
+            return float(self.summary.beta)
         return self.settings.search.auc_ratio * self.baseline["val"]["auc"]
 
     def status(self, row: dict) -> str:
@@ -66,7 +67,7 @@ class Run:
     def winner(self) -> dict | None:
         """The summary's final model; in a run without a summary, the best goal so far (as Search.best_goal)."""
         if self.summary:
-            return self.row((self.summary.get("final") or {}).get("key"))
+            return self.row(self.summary.final.key if self.summary.final else None)
         goals = [r for r in self.rows if is_goal(r["fits"], r["val"]["auc"], self.beta)]
         return max(goals, key=lambda r: goal_rank(r["val"]["auc"], r["flops"]), default=None)
 
@@ -96,9 +97,10 @@ class Run:
         return self._data[0]
 
     def class_names(self, classes: int) -> list[str]:
-        for source in (self.summary, self.exported):
-            if source and source.get("class_names"):
-                return list(source["class_names"])
+        if self.summary and self.summary.class_names:
+            return list(self.summary.class_names)
+        if self.exported and self.exported.get("class_names"):
+            return list(self.exported["class_names"])
         try:
             return list(self.data().class_names)
         except (CompressError, OSError, ValueError):
@@ -116,8 +118,15 @@ def load_run(run_dir) -> Run:
     rows = Journal(journal, log=_warn).replay()
     if not rows:
         raise CompressError(f"{journal}: no evaluation recorded yet")
-    return Run(path, read_run_config(path), rows, _read_json(path / "summary.json"),
-               _read_json(path / "export.json"))
+    return Run(path, read_run_config(path), rows, _read_summary(path), _read_json(path / "export.json"))
+
+
+def _read_summary(path: Path) -> RunSummary | None:
+    try:
+        return read_summary(path)
+    except (ValueError, TypeError):  # a file being written by a run that was killed: report without it
+        _warn(f"warning: {path / SUMMARY_FILE} is not valid JSON; ignored")
+        return None
 
 
 def estimates(run: Run, row: dict) -> tuple[float, list[dict]]:

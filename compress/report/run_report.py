@@ -16,6 +16,7 @@ from compress.report.operating import roc_section
 from compress.report.run import Run, estimates, load_run, search_nodes
 from compress.report.tables import RESULT_HEADERS, model_rows, results_blocks, target_rows
 from compress.search.space import Costing
+from compress.summary import ModelEntry
 
 FILES_DIR = "report_files"  # the PNGs report.md links to; report.html embeds them
 SALIENCY_PER_CLASS = 4
@@ -41,11 +42,10 @@ def tree_text(nodes: list[dict], winner_path=(), winner_label: str = "winner") -
 
 def _overview(doc: Doc, run: Run) -> None:
     doc.h(f"Run report: {run.path.name}", 1)
-    c = run.settings
-    if run.summary:
-        s = run.summary
-        doc.p(f"Status **{s['status']}**: data {s['data']}, device {s['device']}, strategy {s['strategy']}, "
-              f"{s['evaluations']} evaluations, search wall time {s['search_seconds_this_run']:.0f} s.")
+    c, s = run.settings, run.summary
+    if s:
+        doc.p(f"Status **{s.status}**: data {s.data}, device {s.device}, strategy {s.strategy}, "
+              f"{s.evaluations} evaluations, search wall time {s.search_seconds_this_run:.0f} s.")
         return
     doc.p(f"**Unfinished run**: there is no `summary.json`, so the search is still running or was stopped before "
           f"its end. This report comes from `config.json` and the journal alone ({len(run.rows)} evaluations so "
@@ -66,8 +66,8 @@ def _results_section(doc: Doc, run: Run) -> None:
     entries = [(f"baseline ({base['spec'].get('name') or 'model'})", base)] + ([(label, win)] if win else [])
     rows = []
     for name, row in entries:
-        rows += model_rows(name, {"flops": row["flops"], "latency_s": estimates(run, row)[0], "val": row["val"]},
-                            {"val": base["val"]["auc"]})
+        rows += model_rows(name, ModelEntry(None, row["flops"], None, None, None, None, estimates(run, row)[0],
+                                            row["val"], None), {"val": base["val"]["auc"]})
     doc.table(RESULT_HEADERS, rows)
     if not win:
         doc.p("No candidate has kept AUC >= beta yet.")
@@ -83,15 +83,15 @@ def _search_sections(doc: Doc, run: Run, files: Path) -> None:
 
     nodes, (win, label) = search_nodes(run), run.focus()
     path, short = [r["key"] for r in run.lineage(win)], label.split(" (")[0]
-    final = (run.summary or {}).get("final") or {}
+    final = run.summary.final if run.summary else None
     # --budget-flops none: the FLOPs bound the latency target implies, as the search used it
-    budget = (run.summary or {}).get("budget_flops") or run.settings.targets.budget_flops or Costing(
+    budget = (run.summary.budget_flops if run.summary else None) or run.settings.targets.budget_flops or Costing(
         run.settings.targets).budget_flops
     counts = {s: sum(n["status"] == s for n in nodes) for s in ("pruned", "kept", "goal")}
     doc.h("Pareto plot")
     multitask = "tasks" in (run.baseline or {}).get("val", {})  # the worst task's share of the baseline's AUC
     doc.image(plots.pareto(nodes, run.beta, budget, files / "pareto.png", path[-1] if path else None,
-                           final.get("val", {}).get("auc"), short,
+                           final.val["auc"] if final and final.val else None, short,
                            "worst task's val AUC / the baseline's" if multitask else "validation ROC AUC"),
               "Every evaluated candidate: FLOPs (log scale) against validation AUC, with beta and the FLOPs budget")
     doc.p(f"{len(nodes)} evaluations: {counts['pruned']} pruned (AUC < beta = {run.beta:.4f}), {counts['kept']} kept "
@@ -145,13 +145,13 @@ def _layer_section(doc: Doc, run: Run, files: Path) -> None:
 def _training_section(doc: Doc, run: Run, files: Path) -> None:
     from compress.report import model_plots
 
-    final = (run.summary or {}).get("final") or {}
+    final = run.summary.final if run.summary else None
     doc.h("Learning curves of the fine-tune")
-    if not final.get("history"):
+    if not (final and final.history):
         doc.p("No fine-tune recorded: it runs after the search, on the winner.")
         return
-    doc.image(model_plots.learning_curves(final["history"], files / "learning_curves.png", run.beta,
-                                    final.get("search_val_auc")),
+    doc.image(model_plots.learning_curves(final.history, files / "learning_curves.png", run.beta,
+                                    final.search_val_auc),
               "Training loss and validation scores per fine-tune epoch (the best-AUC epoch's weights are kept)")
 
 
@@ -171,9 +171,9 @@ def _confusions(run: Run) -> dict:
     if metrics.get("float") and metrics.get("int8"):
         split = metrics.get("split", "test")
         return {f"float, {split}": metrics["float"]["confusion"], f"int8, {split}": metrics["int8"]["confusion"]}
-    final = (run.summary or {}).get("final") or {}
-    if final.get("test"):
-        return {"float, test": final["test"]["confusion"]}
+    final = run.summary.final if run.summary else None
+    if final and final.test:
+        return {"float, test": final.test["confusion"]}
     win, label = run.focus()
     return {f"{label}, val (search)": win["val"]["confusion"]} if win else {}
 
@@ -202,7 +202,7 @@ def _model(run: Run, row: dict):
     from compress.models.spec import ModelSpec
 
     best = run.path / "best.keras"
-    if run.summary and run.summary.get("final") and best.exists():
+    if run.summary and run.summary.final and best.exists():
         from compress.models.keras_io import load_keras
 
         return load_keras(best), "the fine-tuned winner (`best.keras`)"

@@ -134,14 +134,14 @@ def _windows_block(doc, run, data, files: Path, load_model) -> None:
     labels = {s: data.split(s)[1] for s in splits}
     scores, which = _scores(run, data, splits, load_model)
     picks = [(k, p) for k, p in enumerate(pick_windows(labels, scores, data.classes, splits)) if p]
-    subject = {"test": f" (held-out subject {getattr(data, 'holdout', '?')})", "val": ""}
+    subject = {"test": f" (held-out subject {data.holdout or '?'})", "val": ""}
     titles, lines = [], []
     for k, (split, i, score) in picks:
         sure = "" if score is None else f", p({data.class_names[k]}) = {score:.2f}"
         titles.append(f"true class {data.class_names[k]}: {split} window {i}{subject[split]}{sure}")
         lines.append(f"{data.class_names[k]}: {split} window {i} of {len(labels[split])}{subject[split]}{sure}")
-    names = tuple(getattr(data, "channel_names", ()))
-    rate = float(getattr(data, "rate_hz", run.settings.data.rate_hz))
+    names = data.channel_names
+    rate = float(data.rate_hz if data.rate_hz is not None else run.settings.data.rate_hz)
     path = class_windows([data.split(split)[0][i] for _, (split, i, _) in picks], titles, names, rate,
                          files / "class_windows.png")
     chosen = ("the test window the model is most confident about (highest probability of its true class)"
@@ -152,7 +152,7 @@ def _windows_block(doc, run, data, files: Path, load_model) -> None:
 
 
 def _subject_block(doc, run, files: Path) -> None:
-    entry = (run.summary or {}).get("loso")
+    entry = run.summary.loso if run.summary else None
     if not run.settings.data.loso:
         doc.p("Not drawn: this run had no `--loso`, so its models were scored on one held-out subject only; a "
               "search with `--loso` scores the baseline and the winner on every subject.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from compress.report.doc import Doc, aligned_table
+from compress.summary import ModelEntry, RunSummary
 
 COST_HEADERS = ("layer", "kind", "output", "MACs", "FLOPs", "params", "act bytes")
 
@@ -131,39 +132,40 @@ def emulated_dict(run, device, cycles_per_instruction: float) -> dict:
 RESULT_HEADERS = ["model", "split", "AUC", "\u0394AUC", "accuracy", "precision", "recall", "FLOPs", "est. runtime"]
 
 
-def model_rows(name: str, entry: dict, base_auc: dict) -> list[list]:
-    """val and test rows of one model; a multi-task model has one row per task (its `tasks` metrics)."""
-    if any("tasks" in (entry.get(split) or {}) for split in ("val", "test")):
-        rows = []
-        for task in next(entry[s]["tasks"] for s in ("val", "test") if entry.get(s)):
-            per_task = {s: entry[s]["tasks"][task] for s in ("val", "test") if entry.get(s)}
-            rows += model_rows(f"{name} [{task}]", {**entry, **per_task}, base_auc.get(task, {}))
-        return rows
+def _splits(entry: ModelEntry) -> dict:
+    """An entry's metrics by split, where it has them (int8: test only)."""
+    return {split: m for split, m in (("val", entry.val), ("test", entry.test)) if m}
+
+
+def model_rows(name: str, entry: ModelEntry, base_auc: dict) -> list[list]:
+    """val and test rows of one model; a multi-task model has one row per task (its `tasks` metrics): K = 1 is
+    the model's own metrics under its own name."""
+    splits = _splits(entry)
+    per_task = ({t: {s: m["tasks"][t] for s, m in splits.items()} for t in next(iter(splits.values()))["tasks"]}
+                if any("tasks" in m for m in splits.values()) else {None: splits})
     rows = []
-    for split in ("val", "test"):
-        m = entry.get(split)
-        if not m:
-            continue
-        base = base_auc.get(split)
-        delta = f"{100 * (m['auc'] - base) / base:+.1f}%" if base else "-"
-        latency = entry.get("latency_s")
-        rows.append([name, split, f"{m['auc']:.4f}", delta, f"{m['accuracy']:.4f}", f"{m['precision']:.4f}",
-                     f"{m['recall']:.4f}", f"{entry['flops'] / 1e6:.3f} M",
-                     "-" if latency is None else f"{latency:.2f} s"])
+    for task, metrics in per_task.items():
+        label, reference = (name, base_auc) if task is None else (f"{name} [{task}]", base_auc.get(task, {}))
+        for split, m in metrics.items():
+            base = reference.get(split)
+            delta = f"{100 * (m['auc'] - base) / base:+.1f}%" if base else "-"
+            rows.append([label, split, f"{m['auc']:.4f}", delta, f"{m['accuracy']:.4f}", f"{m['precision']:.4f}",
+                         f"{m['recall']:.4f}", f"{entry.flops / 1e6:.3f} M",
+                         "-" if entry.latency_s is None else f"{entry.latency_s:.2f} s"])
     return rows
 
 
-def result_rows(summary: dict) -> list[list]:
+def result_rows(summary: RunSummary) -> list[list]:
     """Baseline, final and (once exported) final int8 rows, val and test, Delta AUC against the baseline."""
-    base = summary["baseline"]
-    base_auc = {split: base[split]["auc"] for split in ("val", "test") if base.get(split)}
-    if "tasks" in base["val"]:  # per task, then per split
-        base_auc = {t: {s: base[s]["tasks"][t]["auc"] for s in ("val", "test") if base.get(s)}
-                    for t in base["val"]["tasks"]}
-    rows = model_rows(f"baseline ({base['name']})", base, base_auc)
-    for name, key in (("final", "final"), ("final int8", "int8")):
-        if summary.get(key):
-            rows += model_rows(name, summary[key], base_auc)
+    base = summary.baseline
+    splits = _splits(base)
+    base_auc = {split: m["auc"] for split, m in splits.items()}
+    if "tasks" in base.val:  # per task, then per split
+        base_auc = {t: {s: m["tasks"][t]["auc"] for s, m in splits.items()} for t in base.val["tasks"]}
+    rows = model_rows(f"baseline ({base.name})", base, base_auc)
+    for name, entry in (("final", summary.final), ("final int8", summary.int8)):
+        if entry:
+            rows += model_rows(name, entry, base_auc)
     return rows
 
 
@@ -172,21 +174,21 @@ def target_rows(targets: list[dict]) -> list[list]:
              "PASS" if t["passed"] else "FAIL"] for t in targets]
 
 
-def results_blocks(doc: Doc, summary: dict, level: int = 2) -> None:
+def results_blocks(doc: Doc, summary: RunSummary, level: int = 2) -> None:
     """The cs231n study's baseline-vs-final table, the device targets, the reductions and the measured deployment."""
     rows = result_rows(summary)
-    budget = "no FLOPs limit" if summary["budget_flops"] is None else f"FLOPs <= {summary['budget_flops']:,.0f}"
-    doc.p(f"Strategy {summary['strategy']}: {summary['evaluations']} models evaluated "
-          f"({summary['trainings_this_run']} trained in this run), training time "
-          f"{summary['train_seconds_total']:.0f} s. Target: {budget} and " + _beta_text(summary) + ".")
+    budget = "no FLOPs limit" if summary.budget_flops is None else f"FLOPs <= {summary.budget_flops:,.0f}"
+    doc.p(f"Strategy {summary.strategy}: {summary.evaluations} models evaluated "
+          f"({summary.trainings_this_run} trained in this run), training time "
+          f"{summary.train_seconds_total:.0f} s. Target: {budget} and " + _beta_text(summary) + ".")
     doc.table(RESULT_HEADERS, rows)
     leaderboard_blocks(doc, summary, level)
-    if summary.get("final"):
+    if summary.final:
         doc.h("Device targets", level)
-        doc.table(["target", "figure", "limit", "margin", "result"], target_rows(summary["targets"]))
+        doc.table(["target", "figure", "limit", "margin", "result"], target_rows(summary.targets))
         doc.h("Reductions applied", level)
-        if summary["final"]["reductions"]:
-            doc.items(summary["final"]["reductions"], ordered=True)
+        if summary.final.reductions:
+            doc.items(summary.final.reductions, ordered=True)
         else:
             doc.p("none: the baseline itself meets every target")
     else:
@@ -194,27 +196,27 @@ def results_blocks(doc: Doc, summary: dict, level: int = 2) -> None:
         doc.items(f"{what.replace('_', ' ')}: " + ("none" if ev is None else
                                                    f"{ev['flops'] / 1e6:.3f} MFLOPs, val AUC {ev['val_auc']:.4f}, "
                                                    f"via {' > '.join(ev['reductions']) or 'baseline'}")
-                  for what, ev in summary["closest"].items())
-    fw = summary.get("firmware")
+                  for what, ev in (summary.closest or {}).items())
+    fw = summary.firmware
     if fw:
         doc.h("Deployment (measured)", level)
-        doc.p(f"int8 model {fw['model_bytes']:,} bytes; arena measured in the TFLite Micro runtime "
-              f"{fw['arena_measured_bytes']:,} bytes (sketch reserves {fw['arena_bytes']:,}); ops "
-              f"{', '.join(fw['ops'])}; firmware in `{_run_relative(fw['sketch_dir'])}`; TFLM self-test "
-              f"{'PASS' if fw['self_test_passed'] else 'FAIL'}.")
+        doc.p(f"int8 model {fw.model_bytes:,} bytes; arena measured in the TFLite Micro runtime "
+              f"{fw.arena_measured_bytes:,} bytes (sketch reserves {fw.arena_bytes:,}); ops "
+              f"{', '.join(fw.ops)}; firmware in `{_run_relative(fw.sketch_dir)}`; TFLM self-test "
+              f"{'PASS' if fw.self_test_passed else 'FAIL'}.")
         doc.table(["target", "figure", "limit", "result"],
                   [[c["target"], f"{c['figure']:,} {c['unit']}", f"{c['limit']:,} {c['unit']}",
-                    "PASS" if c["passed"] else "FAIL"] for c in fw["checks"]])
-    emulated_block(doc, summary.get("emulated"))
-    if summary.get("stopped"):
-        doc.p(f"Search stopped early: {summary['stopped']}.")
+                    "PASS" if c["passed"] else "FAIL"] for c in fw.checks])
+    emulated_block(doc, summary.emulated)
+    if summary.stopped:
+        doc.p(f"Search stopped early: {summary.stopped}.")
 
 
-def _beta_text(summary: dict) -> str:
-    floors = summary.get("task_beta")
+def _beta_text(summary: RunSummary) -> str:
+    floors = summary.task_beta
     if not floors:
-        return f"val AUC >= beta = {summary['auc_ratio']} x baseline = {summary['beta']:.4f}"
-    return (f"on every task val AUC >= beta_t = {summary['auc_ratio']} x the baseline's (" +
+        return f"val AUC >= beta = {summary.auc_ratio} x baseline = {summary.beta:.4f}"
+    return (f"on every task val AUC >= beta_t = {summary.auc_ratio} x the baseline's (" +
             ", ".join(f"{t} {b:.4f}" for t, b in floors.items()) + "); the search ranks models by the worst "
             "task's AUC as a share of the baseline's")
 
@@ -244,15 +246,15 @@ def emulated_block(doc: Doc, emulated: dict | None) -> None:
                for op in e["ops"]])
 
 
-def search_markdown(summary: dict, text: bool = False) -> str:
+def search_markdown(summary: RunSummary, text: bool = False) -> str:
     """The short report of a search from its summary alone; text=True: aligned tables, for the terminal."""
     doc = Doc()
-    doc.h(f"Search on {summary['data']} for {summary['device']}", 1)
+    doc.h(f"Search on {summary.data} for {summary.device}", 1)
     results_blocks(doc, summary)
     return doc.text() if text else doc.markdown()
 
 
-def final_results_text(summary: dict) -> str:
+def final_results_text(summary: RunSummary) -> str:
     """The cs231n study's table once more after the export, now with the int8 row, aligned for the terminal."""
     doc = Doc()
     doc.table(RESULT_HEADERS, result_rows(summary))
@@ -263,17 +265,16 @@ LEADERBOARD_HEADERS = ["rank", "val AUC (search)", "val AUC (fine-tuned)", "FLOP
                        "arena (est.)", "flash (est.)", ""]
 
 
-def leaderboard_blocks(doc: Doc, summary: dict, level: int = 2) -> None:
+def leaderboard_blocks(doc: Doc, summary: RunSummary, level: int = 2) -> None:
     """The best goals of the search by val AUC; the finalists' AUC after their fine-tune; the winner marked."""
-    board = summary.get("leaderboard") or []
+    board = summary.leaderboard
     if not board:
         return
-    winner = (summary.get("final") or {}).get("key")
+    winner = summary.final.key if summary.final else None
     doc.h("Leaderboard", level)
     doc.table(LEADERBOARD_HEADERS, [
-        [r["rank"], f"{r['val_auc']:.4f}",
-         f"{r['fine_tuned_val_auc']:.4f}" if r.get("fine_tuned_val_auc") is not None else "-",
-         f"{r['flops'] / 1e6:.3f} M", f"{r['params']:,}", f"{r['latency_s']:.3g} s", f"{r['arena_bytes']:,} B",
-         f"{r['flash_bytes']:,} B", "winner" if r["key"] == winner else ""] for r in board])
+        [r.rank, f"{r.val_auc:.4f}", f"{r.fine_tuned_val_auc:.4f}" if r.fine_tuned_val_auc is not None else "-",
+         f"{r.flops / 1e6:.3f} M", f"{r.params:,}", f"{r.latency_s:.3g} s", f"{r.arena_bytes:,} B",
+         f"{r.flash_bytes:,} B", "winner" if r.key == winner else ""] for r in board])
     doc.p("Goals ranked by validation AUC in the search; the finalists were fine-tuned and the best of them on "
           "validation data won. Test data chose nothing.")

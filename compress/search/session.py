@@ -32,9 +32,11 @@ class BudgetExhausted(Exception):
 class Search:
     """Evaluates specs through a cache, the journal and the budgets; strategies call only this."""
 
-    def __init__(self, space: Space, evaluator: Callable, beta: float, journal: Journal | None = None,
+    def __init__(self, space: Space, evaluator: Callable, *, beta: float, journal: Journal | None = None,
                  max_evals: int | None = None, max_seconds: float | None = None, patience: int | None = None,
                  log=print, executor=None):
+        """beta and the executor are known before the search exists (jobs: the baseline stage works beta out);
+        nothing sets them afterwards."""
         self.space, self.evaluator, self.beta, self.journal = space, evaluator, beta, journal
         self.executor = executor  # None: the evaluator, in this process (compress.search.executors: the others)
         self.max_evals, self.max_seconds, self.patience, self.log = max_evals, max_seconds, patience, log

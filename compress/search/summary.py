@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from compress import files
 from compress.config import RunConfig
+from compress.summary import LeaderboardRow, ModelEntry, RunSummary
 from compress.search import tasks
 from compress.search.train import LONG_PATIENCE, save_model
 
@@ -27,77 +29,83 @@ def model_entry(costing, spec, val: dict, test: dict) -> dict:
             "latency_s": costing.latency_s(spec), "val": val, "test": test}
 
 
-def leaderboard(search, costing) -> list[dict]:
+def leaderboard(search, costing) -> list[LeaderboardRow]:
     """The best goals by val AUC in the search, with their cost figures."""
     rows = []
     for rank, ev in enumerate(search.leaderboard(LEADERBOARD_SIZE), 1):
         cost = costing.cost(ev.spec)
-        rows.append({"rank": rank, "key": ev.key, "val_auc": ev.auc, "flops": cost.flops, "params": cost.params,
-                     "latency_s": costing.latency_s(ev.spec), "arena_bytes": cost.arena_bytes,
-                     "flash_bytes": cost.flash_bytes, "reductions": lineage(search, ev)})
+        rows.append(LeaderboardRow(rank, ev.key, ev.auc, cost.flops, cost.params, costing.latency_s(ev.spec),
+                                   cost.arena_bytes, cost.flash_bytes, tuple(lineage(search, ev))))
     return rows
 
 
-def summarise(config: RunConfig, search, base, winner, evaluator, costing, data, log=print) -> dict:
-    """summary.json; with goals, fine-tune the finalists, keep the best on val as best.keras, score it on test."""
-    out = evaluator.weights_dir.parent
+def summarise(config: RunConfig, search, base, winner, evaluator, costing, data, log=print) -> RunSummary:
+    """summary.json; with goals, fine-tune the finalists, keep the best on val as best.keras, score it on test.
+    base: the baseline stage's result (its evaluation, whether this process trained it, when the search began)."""
     trainer = evaluator.trainer
-    base_model = evaluator.model(base.spec)
+    base_model = evaluator.model(base.evaluation.spec)
     base_test = tasks.relative(trainer.score(base_model, "test"), None)  # multi-task: every `auc` relative
-    summary = {
-        "status": "goal" if winner else "no-goal", "strategy": config.search.strategy,
-        "device": costing.device.name, "budget_flops": config.targets.budget_flops,
-        "auc_ratio": config.search.auc_ratio, "beta": search.beta,
-        "evaluations": len(search.cache), "trainings_this_run": search.trainings,
-        "train_seconds_total": round(search.seconds_used, 1),
-        "search_seconds_this_run": round(time.monotonic() - search.started, 1), "stopped": search.exhausted,
-        "data": data.name, "class_names": list(data.class_names),
-        "baseline": {"name": base.spec.name, **model_entry(costing, base.spec, base.metrics, base_test)},
-        "leaderboard": leaderboard(search, costing),
-    }
+    summary = RunSummary(
+        status="goal" if winner else "no-goal", strategy=config.search.strategy,
+        device=costing.device.name, budget_flops=config.targets.budget_flops,
+        auc_ratio=config.search.auc_ratio, beta=search.beta,
+        evaluations=len(search.cache), trainings_this_run=base.trained + search.trainings,
+        train_seconds_total=round(search.seconds_used, 1),
+        search_seconds_this_run=round(time.monotonic() - base.started, 1), stopped=search.exhausted,
+        data=data.name, class_names=tuple(data.class_names),
+        baseline=ModelEntry(name=base.evaluation.spec.name,
+                            **model_entry(costing, base.evaluation.spec, base.evaluation.metrics, base_test)),
+        leaderboard=tuple(leaderboard(search, costing)))
     if winner is None:
-        summary["closest"] = {k: (None if ev is None else {"key": ev.key, "flops": ev.flops, "val_auc": ev.auc,
-                                                           "reductions": lineage(search, ev)})
-                              for k, ev in search.closest().items()}
-        return summary
-    if search.reference:
-        summary["tasks"] = list(search.reference)
-        summary["task_beta"] = tasks.floors(search.reference, config.search.auc_ratio)
-    model, final = _fine_tune_finalists(config, search, evaluator, base_model, summary["leaderboard"], log)
+        return replace(summary, closest={k: (None if ev is None else {"key": ev.key, "flops": ev.flops,
+                                                                      "val_auc": ev.auc,
+                                                                      "reductions": lineage(search, ev)})
+                                         for k, ev in search.closest().items()})
+    return _final(config, search, summary, evaluator, costing, data, base_model, base_test, log)
+
+
+def _final(config: RunConfig, search, summary: RunSummary, evaluator, costing, data, base_model, base_test,
+           log) -> RunSummary:
+    """The finalists fine-tuned; the best on val saved (best.keras, best_spec.json) and scored on test."""
+    out = evaluator.weights_dir.parent
+    reference = search.reference  # multi-task: the baseline's val AUC per task; None for one task
+    model, final, tuned = _fine_tune_finalists(config, search, evaluator, base_model, log)
+    board = tuple(replace(row, fine_tuned_val_auc=auc) for row, auc in zip(summary.leaderboard, tuned))
+    board += summary.leaderboard[len(board):]
     save_model(model, out / "best.keras")
     files.write_text(out / "best_spec.json", final["spec"].to_json())
     ev = final["evaluation"]
-    test = tasks.relative(trainer.score(model, "test", spec=ev.spec), tasks.reference_of(base_test))
-    summary["final"] = {**model_entry(costing, ev.spec, final["val"], test),
-                        "reductions": lineage(search, ev), "search_val_auc": ev.auc, "history": final["history"],
-                        "distilled": final["distilled"]}
-    if ev.spec.temporal and hasattr(data, "rate_hz"):  # what a device must feed the winner: its own window
+    test = tasks.relative(evaluator.trainer.score(model, "test", spec=ev.spec), tasks.reference_of(base_test))
+    window = None
+    if ev.spec.temporal and data.rate_hz is not None:  # what a device must feed the winner: its own window
         rate = data.rate_hz / ev.spec.rate_divisor
-        summary["final"]["window"] = {"samples": ev.spec.input_shape[0], "rate_hz": rate,
-                                      "seconds": ev.spec.input_shape[0] / rate}
-    summary["targets"] = [c.to_dict() for c in costing.checks(ev.spec)]
-    return summary
+        window = {"samples": ev.spec.input_shape[0], "rate_hz": rate, "seconds": ev.spec.input_shape[0] / rate}
+    entry = ModelEntry(**model_entry(costing, ev.spec, final["val"], test), reductions=tuple(lineage(search, ev)),
+                       search_val_auc=ev.auc, history=final["history"], distilled=final["distilled"], window=window)
+    return replace(summary, leaderboard=board, tasks=tuple(reference or ()),
+                   task_beta=tasks.floors(reference, config.search.auc_ratio) if reference else None,
+                   final=entry, targets=tuple(c.to_dict() for c in costing.checks(ev.spec)))
 
 
-def _fine_tune_finalists(config: RunConfig, search, evaluator, base_model, board: list[dict], log):
+def _fine_tune_finalists(config: RunConfig, search, evaluator, base_model, log):
     """Fine-tune the best `finalists` goals (with distillation from the baseline unless turned off); the best
-    on val wins. Each leaderboard row gets its `fine_tuned_val_auc`."""
+    on val wins. (model, what it is, each finalist's val AUC after its fine-tune in leaderboard order)."""
     trainer, epochs = evaluator.trainer, config.train.final_epochs
     distill = config.train.distill and not search.reference  # distillation is single-task (train.py)
     if config.train.distill and not distill:
         log("the fine-tune does not distill: distillation is for single-task models")
     teacher = trainer.teacher_logits(base_model) if distill else None
-    best = None
-    for row, ev in zip(board, search.leaderboard(config.search.finalists)):
+    best, tuned = None, []
+    for rank, ev in enumerate(search.leaderboard(min(config.search.finalists, LEADERBOARD_SIZE)), 1):
         how = "with distillation from the baseline" if teacher is not None else "without distillation"
-        log(f"fine-tuning finalist {row['rank']} ({ev.flops / 1e6:.3f} MFLOPs, val AUC {ev.auc:.4f} in the search) "
+        log(f"fine-tuning finalist {rank} ({ev.flops / 1e6:.3f} MFLOPs, val AUC {ev.auc:.4f} in the search) "
             f"for up to {epochs} epochs {how}")
         model, history, _ = trainer.fit(ev.spec, evaluator.model(ev.spec), ev.spec, epochs=epochs,
                                      patience=LONG_PATIENCE, teacher_logits=teacher)
         val = tasks.relative(trainer.score(model, "val", spec=ev.spec), search.reference)
-        row["fine_tuned_val_auc"] = val["auc"]
+        tuned.append(val["auc"])
         if best is None or val["auc"] > best[1]["val"]["auc"]:
             best = (model, {"spec": ev.spec, "evaluation": ev, "val": val, "history": history, "distilled": distill})
     share = " (the worst task's share of the baseline's)" if search.reference else ""
     log(f"winner: finalist with val AUC {best[1]['val']['auc']:.4f}{share} after its fine-tune")
-    return best
+    return (*best, tuned)

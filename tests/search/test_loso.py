@@ -6,6 +6,7 @@ import pytest
 
 from compress import jobs
 from compress.cli import main
+from compress.summary import read_summary
 
 
 def test_loso_search_reports_baseline_and_winner_over_every_subject(tiny_loso_run):
@@ -19,7 +20,7 @@ def test_loso_search_reports_baseline_and_winner_over_every_subject(tiny_loso_ru
     assert base["mean"] == pytest.approx(np.mean(aucs)) and base["sd"] == pytest.approx(np.std(aucs, ddof=1))
     assert summary["beta"] == pytest.approx(0.5 * base["mean"])  # beta from the LOSO mean, not one fold's val AUC
     assert "S01 held out" in loso["selection"]
-    printed = jobs._loso_md(summary)  # what the search prints after its results table
+    printed = jobs._loso_md(read_summary(out))  # what the search prints after its results table
     assert "Leave-one-subject-out" in printed and f"{base['mean']:.4f}" in printed
     assert sorted(loso["winner"]["per_subject"]) == sorted(base["per_subject"])  # the winner went through every fold
     assert loso["winner"]["key"] == summary["final"]["key"]

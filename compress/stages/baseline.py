@@ -1,0 +1,127 @@
+"""Stage 2, baseline: the baseline evaluated and journaled (or replayed from journal.jsonl on --resume) and
+beta worked out from it, so the search is built knowing beta."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from compress import CompressError
+from compress.config import RunConfig
+from compress.search import tasks
+from compress.search.journal import Evaluation, Journal
+
+MIN_BASELINE_AUC = 0.55  # a baseline at or below this has learned next to nothing: beta would mean nothing
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The baseline's evaluation (its journal row), beta, and what beta is relative to.
+    reference: multi-task, the baseline's val AUC per task (every `auc` is a share of it), else None;
+    loso: --loso, its scores over every held-out subject; trained: 1 when this process trained it, 0 when
+    replayed; started: time.monotonic() when this session's search began."""
+    evaluation: Evaluation
+    beta: float
+    reference: dict | None
+    loso: dict | None
+    trained: int
+    started: float
+
+
+def baseline(config: RunConfig, out: Path, prepared, setup, log) -> Baseline:
+    """Evaluate (or replay) the baseline, then beta = --auc-ratio x its val AUC (its LOSO mean with --loso;
+    --auc-ratio itself for a multi-task run, whose `auc` is a share of the baseline's)."""
+    from compress.devices import profiles
+
+    started = time.monotonic()
+    spec, space = prepared.baseline, setup.space
+    announce(out, config, prepared, space.flops(spec), log)
+    evaluation, trained = evaluate(spec, space, setup.evaluator, setup.journal)
+    if trained:
+        progress(evaluation, config, time.monotonic() - started, log)
+    reference = tasks.reference_of(evaluation.metrics)
+    loso, relative_to = beta_reference(config, spec, out, prepared.data, evaluation.auc, reference, log)
+    beta = config.search.auc_ratio * relative_to
+    text = (tasks.describe(reference, config.search.auc_ratio) if reference else
+            f"baseline val AUC {evaluation.auc:.4f}; target beta = {config.search.auc_ratio} x {relative_to:.4f} = "
+            f"{beta:.4f}")
+    log(f"{text}; budget {space.budget_flops:,.0f} FLOPs on {profiles.get(config.targets.device).name}; "
+        f"strategy {config.search.strategy}")
+    return Baseline(evaluation, beta, reference, loso, trained, started)
+
+
+def evaluate(spec, space, evaluator, journal: Journal) -> tuple[Evaluation, int]:
+    """(the baseline's evaluation, 1 if trained now else 0): its journal row where the journal has one, else
+    trained in this process and journaled as the search journals every evaluation (a multi-task baseline's
+    `auc` is its own share, 1)."""
+    replayed = next((row for row in Journal(journal.path, log=lambda m: None).replay() if row["key"] == spec.key),
+                    None)
+    if replayed is not None:
+        return Evaluation.from_json(replayed), 0
+    metrics, extra = evaluator(spec, None)
+    ev = Evaluation(spec.key, spec, None, "baseline", 0, space.flops(spec), space.fits(spec),
+                    tasks.relative(metrics, None), extra)
+    journal.append(ev.to_json())
+    return ev, 1
+
+
+def progress(ev: Evaluation, config: RunConfig, elapsed: float, log) -> None:
+    """The search's progress line for its first evaluation, as Search prints every later one."""
+    from compress.search.session import _clock
+
+    max_evals, max_seconds = config.search.max_evals, config.search.max_minutes * 60
+    left = [elapsed * (max_evals - 1)] if max_evals else []
+    left += [max(max_seconds - float(ev.extra.get("train_seconds", 0)), 0.0)] if max_seconds else []
+    status = (f"[1/{max_evals or '-'}] {_clock(elapsed)} elapsed, ETA "
+              f"{'<= ' + _clock(min(left)) if left else 'unknown'}, best goal none yet")
+    detail = f"{ev.label:<38s} {ev.flops / 1e6:9.3f} MFLOPs  AUC {ev.auc:.4f} baseline"
+    show = getattr(log, "progress", None)
+    show(status, detail) if show is not None else log(f"{status}  {detail}")
+
+
+def announce(out: Path, config: RunConfig, prepared, flops: float, log) -> None:
+    """Say what the run holds; a user's trained model (given): its weights go where the Evaluator finds them, to
+    be scored as given."""
+    data, spec, given = prepared.data, prepared.baseline, prepared.given
+    if spec.tasks and config.data.loso:
+        raise CompressError("--loso: leave-one-subject-out is for single-task wearable runs; multi-task data "
+                            "is split by subjects (--holdout-subject picks the test subject)")
+    log(f"run folder {out}; data {data.name}: {len(data.y_train)} train / {len(data.y_val)} val / "
+        f"{len(data.y_test)} test, {data.classes} classes" + f", tasks {', '.join(spec.tasks)}" * bool(spec.tasks))
+    epochs = config.train.final_epochs
+    if given is None:
+        log(f"training baseline {spec.name} ({flops / 1e6:.2f} MFLOPs) for {epochs} epochs")
+        return
+    log(f"scoring the given baseline {spec.name} ({flops / 1e6:.2f} MFLOPs)")
+    if not (out / "weights" / f"{spec.key}.weights.h5").exists():
+        from compress.search.train import save_model
+
+        save_model(given, out / "weights" / f"{spec.key}.weights.h5", weights_only=True)
+
+
+def beta_reference(config: RunConfig, spec, out: Path, data, val_auc: float, task_aucs: dict | None,
+                   log) -> tuple[dict | None, float]:
+    """(LOSO scores or None, the AUC beta is relative to): the baseline's val AUC, or with --loso its mean test
+    AUC over every held-out subject (search/loso.py); refused when the baseline learned next to nothing.
+    Multi-task (task_aucs, each task's val AUC): `auc` is already a share of the baseline's, so 1 (tasks.py)."""
+    if not config.data.loso:
+        check_learned(min(task_aucs.values()) if task_aucs else val_auc, config)
+        return None, val_auc
+    if not data.subjects:
+        raise CompressError(f"--loso: {config.data.source} has no subjects; use synthetic-wearables or a "
+                            "K-EmoCon-layout folder")
+    from compress.search import loso
+
+    scores = loso.baseline_scores(spec, config, out, log=log)
+    log(f"baseline LOSO AUC {scores['mean']:.4f} +- {scores['sd']:.4f} over {len(scores['per_subject'])} "
+        f"subjects; the search selects on the fold holding out {data.holdout}")
+    check_learned(scores["mean"], config)
+    return scores, scores["mean"]
+
+
+def check_learned(auc: float, config: RunConfig) -> None:
+    if not auc > MIN_BASELINE_AUC:
+        raise CompressError(f"the baseline {config.search.baseline} reached only val AUC {auc:.4f} (<= "
+                            f"{MIN_BASELINE_AUC}), so beta = {config.search.auc_ratio} x AUC would accept anything; "
+                            f"train it better first, e.g. another --baseline-lr (now {config.train.baseline_lr:g}) "
+                            f"or more --final-epochs (now {config.train.final_epochs})")
