@@ -17,7 +17,8 @@ from compress import CompressError
 
 LAYERS = ("InputLayer", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "BatchNormalization", "ReLU",
           "Activation", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
-          "Flatten", "Dropout", "Dense", "Add", "Concatenate", "ZeroPadding2D", "Rescaling", "Softmax", "Reshape")
+          "Flatten", "Dropout", "Dense", "Add", "Concatenate", "ZeroPadding2D", "Rescaling", "Normalization", "Softmax",
+          "Reshape")
 DROPPED_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
 MODELS = ("Sequential", "Functional", "Model")
 
@@ -57,14 +58,24 @@ def _layer_items(config: dict, path) -> list:
     return layers
 
 
-def check_layers(config: dict, path) -> None:
-    """Refuse (one line naming the layer) any layer that is not one of LAYERS, before anything is built."""
+def check_layers(config: dict, path, activations: frozenset) -> None:
+    """Refuse (one line naming the layer) any layer that is not one of LAYERS or whose activation is not one of
+    Keras' own, before anything is built."""
     for item in _layer_items(config, path):
-        kind = item.get("class_name")
-        if kind not in LAYERS:
-            name = (item.get("config") or {}).get("name") if isinstance(item.get("config"), dict) else None
-            raise CompressError(f"{path}: refused: layer {name or item.get('name')!r} is a {kind}, which a Keras 3 "
-                                f"file may not bring in (supported: {', '.join(LAYERS[1:])})")
+        kind, fields = item.get("class_name"), item.get("config")
+        name = fields.get("name") if isinstance(fields, dict) else item.get("name")
+        if kind not in LAYERS or not isinstance(fields, dict):
+            raise CompressError(f"{path}: refused: layer {name!r} is a {kind}, which a Keras 3 file may not bring "
+                                f"in (supported: {', '.join(LAYERS[1:])})")
+        activation = _activation(fields.get("activation", "linear"))
+        if activation not in activations:
+            raise CompressError(f"{path}: refused: layer {name!r} names activation {activation!r}, which is not one "
+                                "of Keras' activations")
+
+
+def _activation(value):
+    """A config's activation: "relu", or {"module": "keras.activations", "class_name": "function", "config": "relu"}."""
+    return value.get("config") if isinstance(value, dict) else value
 
 
 def rebuild(path, config: dict):
@@ -143,9 +154,8 @@ def _layer(keras, item: dict):
     config = item["config"]
     names = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs", "dtype"}
     kept = {k: v for k, v in config.items() if k in names and not k.endswith(DROPPED_SUFFIXES)}
-    activation = kept.get("activation")
-    if isinstance(activation, dict):  # {"module": "keras.activations", "class_name": "function", "config": "relu"}
-        kept["activation"] = activation.get("config")
+    if "activation" in kept:
+        kept["activation"] = _activation(kept["activation"])
     return cls(name=config["name"], **kept)
 
 

@@ -122,7 +122,7 @@ def load_keras(path) -> object:
     from compress.models import keras3
 
     if keras3.saved_by_keras3(p, config):  # rebuilt in tf_keras from the checked config, weights read with h5py
-        keras3.check_layers(config, path)
+        keras3.check_layers(config, path, allowed_functions())
         check_config(config, path, allowed_classes())
         return keras3.rebuild(p, config)
     check_config(config, path, allowed_classes())

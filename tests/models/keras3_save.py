@@ -11,8 +11,9 @@ L = keras.layers
 
 def randomise(model, rng):
     """Weights away from their initial values (BN statistics included), so the rebuilt model is really tested."""
-    model.set_weights([np.abs(rng.normal(1, 0.3, w.shape)) if "variance" in v.path else rng.normal(0, 0.3, w.shape)
-                       for w, v in zip(model.get_weights(), model.weights)])
+    for v in model.weights:
+        if not v.path.startswith("normalization"):  # adapted (its statistics are set by adapt, not by assign)
+            v.assign(np.abs(rng.normal(1, 0.3, v.shape)) if "variance" in v.path else rng.normal(0, 0.3, v.shape))
 
 
 def sequential_cnn():
@@ -24,7 +25,9 @@ def sequential_cnn():
 
 def residual_sepconv():
     a = keras.Input((16, 16, 3))
-    x = L.Conv2D(8, 3, padding="same", use_bias=False)(a)
+    norm = L.Normalization()
+    norm.adapt(np.random.default_rng(1).uniform(0, 4, (32, 16, 16, 3)).astype("float32"))
+    x = L.Conv2D(8, 3, padding="same", use_bias=False)(norm(a))
     x = L.Activation("relu")(L.BatchNormalization()(x))
     y = L.SeparableConv2D(8, 3, padding="same")(x)
     y = L.DepthwiseConv2D(3, padding="same")(y)

@@ -68,19 +68,28 @@ def test_a_refused_layer_in_a_keras3_file_is_one_line_naming_it(saved):
     assert "\n" not in str(info.value)
 
 
-def test_a_keras3_config_naming_another_module_is_refused_before_import(saved, tmp_path):
+def _edited(source, target, edit):
+    with zipfile.ZipFile(source) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    config = json.loads(members["config.json"])
+    edit(config["config"]["layers"][2]["config"])
+    members["config.json"] = json.dumps(config)
+    with zipfile.ZipFile(target, "w") as z:
+        for n, data in members.items():
+            z.writestr(n, data)
+    return target
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("kernel_initializer", {"module": "evil_module_k3", "class_name": "system", "config": {}, "registered_name": None},
+     "names module 'evil_module_k3'"),
+    ("activation", "exec", "layer 'conv2d' names activation 'exec'"),
+])
+def test_a_keras3_config_naming_foreign_code_is_refused_before_import(saved, tmp_path, field, value, message):
     from compress.models.safe_load import load_keras
 
     folder, _ = saved
-    with zipfile.ZipFile(folder / "sequential_cnn.keras") as z:
-        members = {n: z.read(n) for n in z.namelist()}
-    config = json.loads(members["config.json"])
-    config["config"]["layers"][2]["config"]["activation"] = {"module": "evil_module_k3", "class_name": "system",
-                                                             "config": "echo hi", "registered_name": None}
-    members["config.json"] = json.dumps(config)
-    with zipfile.ZipFile(tmp_path / "evil.keras", "w") as z:
-        for n, data in members.items():
-            z.writestr(n, data)
-    with pytest.raises(CompressError, match="names module 'evil_module_k3'"):
-        load_keras(tmp_path / "evil.keras")
+    path = _edited(folder / "sequential_cnn.keras", tmp_path / "evil.keras", lambda c: c.update({field: value}))
+    with pytest.raises(CompressError, match=message):
+        load_keras(path)
     assert "evil_module_k3" not in sys.modules

@@ -41,6 +41,8 @@ def plain_cnn(path):
         n("MaxPool", ["r1"], ["p1"], name="/pool/MaxPool", kernel_shape=[2, 2], strides=[2, 2]),
         n("Conv", ["p1", "w2", "b2"], ["c2"], name="/conv2/Conv", kernel_shape=[3, 3], strides=[2, 2],
           pads=[1, 1, 1, 1]),
+        n("Constant", [], ["hi"], name="/Constant", value_float=6.0),  # torch writes some constants as nodes
+        n("Constant", [], ["shape"], name="/Constant_1", value=numpy_helper.from_array(np.array([-1, 128]), "s")),
         n("Clip", ["c2", "lo", "hi"], ["r2"], name="/Clip"),
         n("Reshape", ["r2", "shape"], ["f"], name="/Reshape"),
         n("Gemm", ["f", "w3", "b3"], ["logits"], name="/fc/Gemm", transB=1),
@@ -48,8 +50,7 @@ def plain_cnn(path):
     ]
     inits = [_const("w1", _w(6, 3, 3, 3)), _const("b1", _w(6)), _const("g", 1 + _w(6)), _const("be", _w(6)),
              _const("m", _w(6)), _const("v", np.abs(1 + _w(6)) * [1, 1, 1, 1, 1, 1e-4]), _const("w2", _w(8, 6, 3, 3)),
-             _const("b2", _w(8)), _const("lo", np.float32(0)), _const("hi", np.float32(6)),
-             _const("shape", [-1, 8 * 4 * 4]), _const("w3", _w(5, 128, scale=0.1)), _const("b3", _w(5))]
+             _const("b2", _w(8)), _const("lo", np.float32(0)), _const("w3", _w(5, 128, scale=0.1)), _const("b3", _w(5))]
     return _save(path, nodes, inits, [3, 16, 16], 5)
 
 
