@@ -104,8 +104,8 @@ def _add_executor_args(p: argparse.ArgumentParser) -> None:
 
 def _train_parser(sub) -> None:
     p = sub.add_parser("train", help="train and score a baseline only")
-    p.add_argument("--baseline", default=None, help="zoo name, spec .json, or a trained .keras/.h5/.hdf5 (trained "
-                   "further) (default as for search)")
+    p.add_argument("--baseline", default=None, help="zoo name, spec .json, or a trained .keras/.h5/.hdf5/"
+                   ".onnx (trained further) (default as for search)")
     p.add_argument("--out", help="run directory (default runs/train-<timestamp>)")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
     _add_data_args(p)
@@ -116,7 +116,8 @@ def _train_parser(sub) -> None:
 
 def _estimate_parser(sub) -> None:
     p = sub.add_parser("estimate", help="cost of a model and its device targets, without training",
-                       description="MODEL: a zoo name, a spec .json, a .keras/.h5/.hdf5 file, or a .tflite file.")
+                       description="MODEL: a zoo name, a spec .json, a .keras/.h5/.hdf5 (Keras 2 or 3) or .onnx "
+                                   "file, or a .tflite.")
     p.add_argument("model")
     p.add_argument("--input-shape", help="H,W,C for zoo models (default the baseline's own)")
     p.add_argument("--classes", type=options.classes, help="number of classes for zoo models")
@@ -131,7 +132,7 @@ def _estimate_parser(sub) -> None:
 def _export_parser(sub) -> None:
     p = sub.add_parser("export", help="int8 TFLite export, verified against the float model",
                        description="MODEL: best.keras from a run (scored on the run's data unless --data is "
-                                   "given), or any supported .keras/.h5/.hdf5 file.")
+                                   "given), or any supported .keras/.h5/.hdf5/.onnx file.")
     p.add_argument("model")
     p.add_argument("--out", help="output folder (default: beside MODEL)")
     options.add(p, ExportConfig, "qat", action="store_true")

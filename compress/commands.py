@@ -47,10 +47,10 @@ def export(model_path: str, data_config: DataConfig, settings: ExportConfig, out
     on the run's own data instead. beta: the settings', else the run's (summary.json), else none."""
     from compress.data.dataset import load
     from compress.deploy import export as export_module
-    from compress.models.keras_io import load_keras
+    from compress.models.keras_io import load_model_file
 
     path = Path(model_path)
-    model = load_keras(path)
+    model = load_model_file(path)
     run_config = read_run_config(path.parent)
     if run_data and run_config:
         data_config = run_config.data

@@ -109,8 +109,9 @@ TRAIN_JOB = TrainConfig(epochs=10, lr=1e-4)
 class SearchConfig:
     baseline: str = setting("alexnet", "zoo name (alexnet, fer_cnn, resnet_like, embedded3; sensor windows: "
                                        "fusion_cnn, fusion_late, lstm; several tasks: multitask_cnn), a spec .json, "
-                                       "or your trained .keras/.h5/.hdf5 model (default {default} for images, "
-                                       "fusion_cnn for wearables, multitask_cnn for multi-task data)")
+                                       "or your trained .keras/.h5/.hdf5 (Keras 2 or 3) or .onnx model (default "
+                                       "{default} for images, fusion_cnn for wearables, multitask_cnn for multi-task "
+                                       "data)")
     strategy: str = setting("astar", "astar (anytime), dfs (the cs231n study, Shved 2019), greedy (NetAdapt's "
                                      "rule), random (the control) (default {default})")
     auc_ratio: float = setting(0.8, "keep AUC >= this x baseline AUC: beta (default {default})")

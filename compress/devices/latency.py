@@ -253,11 +253,11 @@ def per_kernel_set(cost, device: Device, calibration: dict | None = None, geomet
 
 
 def geometry_of(source: str, input_shape=None, classes: int | None = None) -> dict | None:
-    """The geometry of the CLI's MODEL: a .tflite's, a zoo name's or spec file's; None for a Keras file."""
+    """The geometry of the CLI's MODEL: a .tflite's, a zoo name's or spec file's; None for a Keras or ONNX file."""
     suffix = Path(source).suffix.lower()
     if suffix == ".tflite":
         return tflite_geometry(source)
-    if suffix in (".keras", ".h5", ".hdf5"):
+    if suffix in (".keras", ".h5", ".hdf5", ".onnx"):
         return None
     from compress.models import zoo
 

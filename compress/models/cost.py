@@ -72,17 +72,22 @@ def _residual(nodes, layer, i, o, x) -> str:
 
 
 def cost_of(source: str, input_shape=None, classes: int | None = None) -> ModelCost:
-    """The CLI's MODEL: a zoo name or spec .json (costed without TensorFlow), a .keras/.h5/.hdf5 file or a .tflite."""
+    """The CLI's MODEL: a zoo name, spec .json or .onnx (costed without TensorFlow), a .keras/.h5/.hdf5 file or a
+    .tflite."""
     from compress.models.safe_load import KERAS_SUFFIXES
 
     suffix = Path(source).suffix.lower()
-    if suffix in KERAS_SUFFIXES + (".tflite",):
+    if suffix in KERAS_SUFFIXES + (".tflite", ".onnx"):
         if input_shape is not None or classes is not None:
             raise CompressError(f"{source}: --input-shape and --classes apply to zoo names and spec files only")
         if suffix == ".tflite":
             from compress.models.tflite_io import tflite_cost
 
             return tflite_cost(source)
+        if suffix == ".onnx":  # its spec costs what build_model(spec) does
+            from compress.models.onnx_import import import_onnx
+
+            return spec_cost(import_onnx(source)[0])
         from compress.models.keras_io import keras_cost, load_keras
 
         return keras_cost(load_keras(source))

@@ -47,7 +47,7 @@ def import_keras(model, source: str = "model") -> tuple[ModelSpec, dict]:
             names[id(layer.output)] = "?"  # keep walking: the user hears of every unsupported layer at once
     if problems:
         raise CompressError(f"{source}: unsupported layers: {'; '.join(problems)}. Supported: {', '.join(SUPPORTED)}")
-    return _with_output(model, source, shape, layers, weights, names[id(model.outputs[0])])
+    return finish_spec(model.name, out_shape, source, shape, layers, weights, names[id(model.outputs[0])])
 
 
 def set_weights(keras_model, weights: dict) -> None:
@@ -78,7 +78,7 @@ def _tensors(layer):
     return (list(ins) if isinstance(ins, (list, tuple)) else [ins]), layer.output
 
 
-def _spec_name(name: str, layers: list) -> str:
+def spec_name(name: str, layers: list) -> str:
     taken = {l.name for l in layers} | {INPUT_NAME, HEAD_NAME}
     while name in taken:
         name += "_"
@@ -90,7 +90,7 @@ def _import_layer(layer, names: dict, layers: list, weights: dict) -> None:
     sources = tuple(names[id(t)] for t in ins)
     if any(s.startswith(SOFTMAX) for s in sources):
         raise _Unsupported("reads a softmax; softmax is supported at the output only")
-    made = _convert(layer, _spec_name(layer.name, layers))
+    made = _convert(layer, spec_name(layer.name, layers))
     if made is None:  # identity (linear activation, a no-op): readers read its input
         names[id(out)] = sources[0]
         return
@@ -105,7 +105,7 @@ def _import_layer(layer, names: dict, layers: list, weights: dict) -> None:
         names[id(out)] = SOFTMAX + main["name"]
         return
     if activation:
-        act = Layer(activation, _spec_name(f"{main['name']}_{activation}", layers), inputs=(main["name"],))
+        act = Layer(activation, spec_name(f"{main['name']}_{activation}", layers), inputs=(main["name"],))
         layers.append(act)
     names[id(out)] = layers[-1].name
 
@@ -241,20 +241,21 @@ _HANDLERS = {
 }
 
 
-def _with_output(model, source, input_shape, layers, weights, output) -> tuple[ModelSpec, dict]:
-    """Drop a final softmax, make a final biased Dense the head, and check that what is left is a classifier."""
+def finish_spec(name, shape, source, input_shape, layers, weights, output) -> tuple[ModelSpec, dict]:
+    """Drop a final softmax, make a final biased Dense the head, and check that what is left is a classifier.
+    shape: the model's output shape (no batch); output: the spec name (SOFTMAX-marked or not) that computes it."""
     softmax = output.startswith(SOFTMAX)
     output = output[len(SOFTMAX):] if softmax else output
     if output == INPUT_NAME or not layers or layers[-1].name != output:
         raise CompressError(f"{source}: its output is not a classifier (no layer computes class scores last)")
-    last, shape = layers[-1], tuple(model.outputs[0].shape[1:])
+    last, shape = layers[-1], tuple(shape)
     head = last.kind == "dense" and last.bias and sum(output in l.inputs for l in layers) == 0
     if head:
         layers = layers[:-1]
         weights = dict(weights)
         weights[HEAD_NAME] = weights.pop(last.name)
     try:
-        spec = compact(ModelSpec(input_shape, shape[0], (), name=model.name, head=head), layers)
+        spec = compact(ModelSpec(input_shape, shape[0], (), name=name, head=head), layers)
         layer_shapes(spec)
     except SpecError as exc:
         raise CompressError(f"{source}: {exc}") from None

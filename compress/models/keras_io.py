@@ -6,6 +6,23 @@ from compress.models.formulas import (ACTIVATION_FLOPS, LayerCost, ModelCost, bn
                                       prod, row, sepconv)
 from compress.models.safe_load import KERAS_SUFFIXES, load_keras  # noqa: F401  (the one loader, re-exported)
 
+MODEL_SUFFIXES = KERAS_SUFFIXES + (".onnx",)  # the trained models a user may bring
+
+
+def load_model_file(path):
+    """A tf_keras model of a user's file: a .keras/.h5/.hdf5 (Keras 2 or 3, safe_load.py), or an .onnx imported
+    into a spec (onnx_import.py) and built with its weights."""
+    if str(path).lower().endswith(".onnx"):
+        from compress.models.keras_build import build_model
+        from compress.models.keras_import import set_weights
+        from compress.models.onnx_import import import_onnx
+
+        spec, weights = import_onnx(path)
+        model = build_model(spec)
+        set_weights(model, weights)
+        return model
+    return load_keras(path)
+
 
 def keras_cost(model) -> ModelCost:
     """Cost of a built tf_keras model (Sequential or functional); CompressError for a layer we cannot cost."""

@@ -118,7 +118,14 @@ def load_keras(path) -> object:
     config = read_config(p) if in_zip else None
     isolated.call("compress.models.safe_load:read_hdf5", (str(p),), where=str(path), what="HDF5 (h5py)",
                   hint="is it a valid Keras model file?", memory_bytes=HDF5_CHILD_MEMORY_BYTES)
-    check_config(config if in_zip else read_config(p), path, allowed_classes())
+    config = config if in_zip else read_config(p)
+    from compress.models import keras3
+
+    if keras3.saved_by_keras3(p, config):  # rebuilt in tf_keras from the checked config, weights read with h5py
+        keras3.check_layers(config, path, allowed_functions())
+        check_config(config, path, allowed_classes())
+        return keras3.rebuild(p, config)
+    check_config(config, path, allowed_classes())
     import tf_keras as keras
     from tf_keras.src.saving.serialization_lib import SafeModeScope
 

@@ -26,18 +26,25 @@ class Imported:
     weights: dict  # spec layer name -> weight arrays, as build_model(spec) wants them
 
 
-def is_keras_file(source: str) -> bool:
+def is_model_file(source: str) -> bool:
+    """A user's trained model (.keras/.h5/.hdf5 or .onnx), not a zoo name or a spec .json."""
     from pathlib import Path
 
-    from compress.models.safe_load import KERAS_SUFFIXES
+    from compress.models.keras_io import MODEL_SUFFIXES
 
-    return Path(source).suffix.lower() in KERAS_SUFFIXES
+    return Path(source).suffix.lower() in MODEL_SUFFIXES
 
 
 def import_baseline(source: str) -> Imported:
-    """Load (safely) and import a .keras/.h5/.hdf5 model; one-line CompressError if it cannot be searched."""
+    """Load (safely) and import a .keras/.h5/.hdf5 (Keras 2 or 3) or .onnx model; one-line CompressError if it
+    cannot be searched."""
     from compress.models.keras_import import import_keras
     from compress.models.safe_load import load_keras
+
+    if source.lower().endswith(".onnx"):
+        from compress.models.onnx_import import import_onnx
+
+        return Imported(source, *import_onnx(source))
 
     spec, weights = import_keras(load_keras(source), source)
     return Imported(source, spec, weights)

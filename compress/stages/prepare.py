@@ -10,7 +10,7 @@ from compress.config import CONFIG_FILE, DataConfig, RunConfig, TrainConfig, rea
 
 @dataclass(frozen=True)
 class Prepared:
-    """What every later stage starts from. given: a user's trained Keras model (.keras/.h5/.hdf5) or None;
+    """What every later stage starts from. given: a user's trained model (.keras/.h5/.hdf5/.onnx) or None;
     preparation: how that model was fitted to the data (summary.json's `baseline_preparation`) or None."""
     data: object
     baseline: object  # ModelSpec
@@ -20,7 +20,7 @@ class Prepared:
 
 
 def prepare(data_config: DataConfig, baseline_name: str, train: TrainConfig, log) -> Prepared:
-    """Data, baseline spec and trainer (augmentation on: both jobs train for real); a user's .keras/.h5/.hdf5
+    """Data, baseline spec and trainer (augmentation on: both jobs train for real); a user's .keras/.h5/.hdf5/.onnx
     comes with its weights."""
     from compress.data.dataset import load
     from compress.models.zoo import load_spec
@@ -28,15 +28,15 @@ def prepare(data_config: DataConfig, baseline_name: str, train: TrainConfig, log
     from compress.search import transfer
     from compress.search.train import Trainer
 
-    imported = transfer.import_baseline(baseline_name) if transfer.is_keras_file(baseline_name) else None
+    imported = transfer.import_baseline(baseline_name) if transfer.is_model_file(baseline_name) else None
     if imported:
         data_config = transfer.fit_data(data_config, imported.spec, log)
     data = load(data_config)
     task_names = data.tasks  # multi-task data: one head per task
     trainer = Trainer(data, train, data_config, augment=True, log=log)
     if imported and task_names:
-        raise CompressError(f"{baseline_name}: a .keras/.h5/.hdf5 baseline learns one label; for several tasks "
-                            "start from multitask_cnn or a spec .json with one head per task")
+        raise CompressError(f"{baseline_name}: a .keras/.h5/.hdf5/.onnx baseline learns one label; for several "
+                            "tasks start from multitask_cnn or a spec .json with one head per task")
     if imported:
         baseline, model, record = transfer.prepare(imported, data, trainer, log, retrain=train.retrain_baseline)
         return Prepared(data, baseline, trainer, model, record)
