@@ -39,3 +39,118 @@ def test_a_semantically_broken_tflite_is_one_line(name, command, tmp_path, capsy
     code, err = main(argv, capsys)
     check_one_line(code, err, rf"{name}.tflite: .*{pattern}", 2)
     assert not (tmp_path / "sketch").exists()
+
+
+# --- sensor files: as strict as images (a tiny K-EmoCon folder and a tiny multi-task CSV folder) ----------------
+
+START_MS = 1_546_300_800_000  # K-EmoCon's timestamps are UNIX milliseconds
+
+
+def kemocon(root, edit=None, encoding="utf-8", bom=b""):
+    """Three participants of two minutes (the synthetic generator's), written as K-EmoCon CSVs; edit(name, lines)
+    may change participant S02's file `name` (a list of text lines, the header first)."""
+    from compress.data import wearables
+
+    for rec in wearables.generate(3, seed=0, minutes=2):
+        folder = root / rec.subject
+        folder.mkdir(parents=True)
+        files = {f"{c.upper()}.csv": ["timestamp,value"] + [f"{START_MS + t * 1000:.0f},{v:.6g}" for t, v in zip(*s)]
+                 for c, s in rec.signals.items()}
+        files["annotations.csv"] = ["seconds,arousal,valence"] + [f"{s:g},{a},{v}" for s, a, v in
+                                                                 zip(rec.report_s, rec.arousal, rec.valence)]
+        for name, lines in files.items():
+            if edit and rec.subject == "S02":
+                lines = edit(name, lines)
+            (folder / name).write_bytes(bom + ("\n".join(lines) + "\n").encode(encoding))
+    return root
+
+
+def cell(file: str, row: int, column: int, text: str):
+    """An edit: file's line `row` (1 = the header) gets `text` in `column`."""
+    def edit(name, lines):
+        if name != file:
+            return lines
+        cells = lines[row - 1].split(",")
+        cells[column] = text
+        return lines[:row - 1] + [",".join(cells)] + lines[row:]
+    return edit
+
+
+KEMOCON = {  # case -> (folder edit, error expected)
+    "NaN value": (cell("EDA.csv", 5, 1, "nan"), r"S02/EDA.csv: row 5, column 'value': nan is not a finite number"),
+    "inf value": (cell("BVP.csv", 9, 1, "inf"), r"S02/BVP.csv: row 9, column 'value': inf is not a finite number"),
+    "NaN timestamp": (cell("HR.csv", 4, 0, "nan"), r"S02/HR.csv: row 4, column 'timestamp': nan is not a finite"),
+    "timestamp 10^13 ms away": (lambda n, lines: lines[:-1] + [f"{START_MS + 10 ** 13},1"] if n == "TEMP.csv"
+                                else lines, r"S02/TEMP.csv: row \d+, column 'timestamp': .* lies 1e\+10 s after the "
+                                r"first timestamp; a recording may span at most 24 hours"),
+    "timestamps out of order": (cell("EDA.csv", 6, 0, str(START_MS)),
+                                r"S02/EDA.csv: row 6, column 'timestamp': timestamps out of order"),
+    "sensors that never overlap": (lambda n, lines: [lines[0]] + [f"{START_MS + 3_600_000 + k * 1000},70" for k in
+                                                                  range(60)] if n == "HR.csv" else lines,
+                                   r"S02: the sensors never record at the same time"),
+    "NaN rating": (cell("annotations.csv", 3, 1, "nan"), r"S02/annotations.csv: row 3, column 'arousal': nan is not"),
+    "rating 2.5": (cell("annotations.csv", 4, 2, "2.5"), r"S02/annotations.csv: row 4, column 'valence': 2.5 is not "
+                                                         r"a rating on the 1-5 scale"),
+    "report at -5 s": (cell("annotations.csv", 2, 0, "-5"), r"S02/annotations.csv: row 2, column 'seconds': "
+                                                            r"timestamps out of order"),
+    "Latin-1 text": (cell("annotations.csv", 1, 2, "val\u00e8nce"), None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(KEMOCON))
+def test_a_bad_kemocon_file_is_one_line(case, tmp_path, capsys):
+    edit, pattern = KEMOCON[case]
+    encoding = "latin-1" if pattern is None else "utf-8"
+    pattern = pattern or r"S02/annotations.csv: line 1: not UTF-8 text \(byte 0xe8; Latin-1 or another encoding\?\)"
+    root = kemocon(tmp_path / "k", edit, encoding=encoding)
+    code, err = main(["data", "inspect", str(root), "--out", str(tmp_path / "sheets")], capsys)
+    check_one_line(code, err, pattern, 2)
+
+
+def test_kemocon_files_with_a_byte_order_mark_are_read(tmp_path, capsys):
+    root = kemocon(tmp_path / "k", bom=b"\xef\xbb\xbf")
+    code, err = main(["data", "inspect", str(root), "--out", str(tmp_path / "sheets")], capsys)
+    check_one_line(code, err, None, 0)
+
+
+def multitask_folder(root, edit=None, encoding="utf-8", bom=b""):
+    """Three subjects, 120 samples at 4 Hz: time, three sensors, arousal/dominance/valence ratings 1-9;
+    edit(lines) changes s02.csv."""
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        lines = ["time,c1,c2,c3,arousal,dominance,valence"]
+        for k in range(120):
+            high = 8 if (k // 30) % 2 else 2
+            lines.append(f"{k / 4:g},{rng.normal():.4f},{rng.normal():.4f},{rng.normal():.4f},{high},{high},{high}")
+        if edit and i == 1:
+            lines = edit(lines)
+        (root / f"s0{i + 1}.csv").write_bytes(bom + ("\n".join(lines) + "\n").encode(encoding))
+    return root
+
+
+def line(row: int, column: int, text: str):
+    return lambda lines: cell("x", row, column, text)("x", lines)
+
+
+MULTITASK = {  # NaN cells were refused already (not a number, by row and column)
+    "timestamp 10^13 s away": (line(121, 0, "1e13"), r"s02.csv: row 121, column 'time': 10000000000000 lies 1e\+13 "
+                                                      r"s after the first timestamp; a recording may span at most 24"),
+    "time out of order": (line(6, 0, "0.5"), r"s02.csv: row 6, column 'time': timestamps out of order"),
+    "Latin-1 text": (lambda lines: [lines[0].replace("c1", "c\u00b9")] + lines[1:],
+                     r"s02.csv: line 1: not UTF-8 text \(byte 0xb9; Latin-1 or another encoding\?\)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MULTITASK))
+def test_a_bad_multitask_csv_is_one_line(case, tmp_path, capsys):
+    edit, pattern = MULTITASK[case]
+    root = multitask_folder(tmp_path / "mt", edit, encoding="latin-1" if "Latin" in case else "utf-8")
+    code, err = main(["data", "inspect", str(root), "--out", str(tmp_path / "sheets")], capsys)
+    check_one_line(code, err, pattern, 2)
+
+
+def test_multitask_csvs_with_a_byte_order_mark_are_read(tmp_path, capsys):
+    root = multitask_folder(tmp_path / "mt", bom=b"\xef\xbb\xbf")
+    code, err = main(["data", "inspect", str(root), "--out", str(tmp_path / "sheets")], capsys)
+    check_one_line(code, err, None, 0)
