@@ -154,3 +154,70 @@ def test_multitask_csvs_with_a_byte_order_mark_are_read(tmp_path, capsys):
     root = multitask_folder(tmp_path / "mt", bom=b"\xef\xbb\xbf")
     code, err = main(["data", "inspect", str(root), "--out", str(tmp_path / "sheets")], capsys)
     check_one_line(code, err, None, 0)
+
+
+# --- numbers bounded where they are used: parse-time ranges that name the limit, the same in config.json ------
+
+OPTION = r"error: {}: argument {}: '{}': expected {}"
+NUMBERS = [  # (option, value, the range the error names); each broke later before (OverflowError, MemoryError...)
+    ("--size", "100000", r"a whole number >= 1 and <= 1024 \(pixels\)"),
+    ("--max-ram-kb", "1e308", r"a finite number >= 1 and <= 16777216 \(KiB\)"),
+    ("--max-flash-kb", "0.0001", r"a finite number >= 1 and <= 16777216 \(KiB\)"),
+    ("--budget-flops", "5e-324", r"a finite number >= 1 and <= 1e\+15 \(FLOPs\) or 'none'"),
+    ("--window-s", "1e308", r"a finite number > 0 and <= 3600 \(s\)"),
+    ("--hop-s", "1e9", r"a finite number > 0 and <= 3600 \(s\)"),
+    ("--rate", "1e9", r"a finite number > 0 and <= 1000 \(Hz\)"),
+    ("--seed", "1e20", r"a whole number >= 0 and <= 4294967295"),
+    ("--seed", "4294967296", r"a whole number >= 0 and <= 4294967295"),
+    ("--lr", "1e30", r"a finite number > 0 and <= 1"),
+    ("--baseline-lr", "5", r"a finite number > 0 and <= 1"),
+    ("--samples", "1000000000", r"a whole number >= 1 and <= 200000 \(images\)"),
+    ("--subjects", "100000", r"a whole number >= 1 and <= 1000 \(subjects\)"),
+    ("--max-latency-ms", "1e300", r"a finite number > 0 and <= 3600000 \(ms\)"),
+    ("--epochs", "100000000", r"a whole number >= 1 and <= 10000"),
+    ("--batch-size", "1000000000", r"a whole number >= 1 and <= 65536"),
+    ("--classes", "0,1000000000", r"a class code in 0..999, not 1000000000"),
+    ("--positive", "1000000000", r"a class code in 0..999, not 1000000000"),
+]
+
+
+@pytest.mark.parametrize("option, value, expected", NUMBERS, ids=[f"{o} {v}" for o, v, _ in NUMBERS])
+def test_a_number_out_of_its_range_is_refused_naming_the_limit(option, value, expected, capsys):
+    """Parsed only (a number the parser lets through would start a search)."""
+    from compress import cli
+
+    with pytest.raises(SystemExit) as caught:
+        cli.build_parser().parse_args(["search", option, value])
+    check_one_line(caught.value.code, capsys.readouterr().err, OPTION.format("search", option, value, expected), 2)
+
+
+def test_numbers_in_range_still_parse(capsys):
+    from compress import cli, options
+
+    args = cli.build_parser().parse_args(["search", "--size", "1024", "--seed", "4294967295", "--lr", "1",
+                                          "--max-ram-kb", "1", "--budget-flops", "1e15", "--classes", "0,999"])
+    config = options.run_config(args)
+    assert (config.data.size, config.data.seed, config.train.lr, config.targets.ram_bytes) == (1024, 2**32 - 1, 1.0,
+                                                                                                1024)
+
+
+CONFIGS = {  # a run's config.json edited by hand: the same ranges, naming the file and the field
+    "size": ({"data": {"size": 100000}}, r"config.json: data.size: 100000 is out of range: expected a whole number "
+                                         r">= 1 and <= 1024 \(pixels\)"),
+    "lr": ({"train": {"lr": 1e30}}, r"config.json: train.lr: 1e\+30 is out of range: expected a finite number > 0"),
+    "lr NaN": ({"train": {"lr": float("nan")}}, r"config.json: train.lr: nan is out of range"),
+    "seed": ({"data": {"seed": -1}}, r"config.json: data.seed: -1 is out of range: expected a whole number >= 0"),
+    "ram": ({"targets": {"ram_bytes": 0}}, r"config.json: targets.ram_bytes: 0 is out of range: expected a finite "
+                                           r"number >= 1024 and <= 17179869184$"),
+    "window": ({"data": {"window_s": 1e308}}, r"config.json: data.window_s: 1e\+308 is out of range"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONFIGS))
+def test_a_config_json_number_out_of_range_is_one_line(case):
+    from compress import CompressError
+    from compress.config import RunConfig
+
+    edit, pattern = CONFIGS[case]
+    with pytest.raises(CompressError, match=pattern):
+        RunConfig.from_dict(edit, "run/config.json")
