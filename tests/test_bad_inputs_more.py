@@ -221,3 +221,18 @@ def test_a_config_json_number_out_of_range_is_one_line(case):
     edit, pattern = CONFIGS[case]
     with pytest.raises(CompressError, match=pattern):
         RunConfig.from_dict(edit, "run/config.json")
+
+
+def test_training_that_diverges_to_nan_stops_with_one_line(blob_data):
+    """A learning rate of 1e30 (what --lr 1e30 gave before it was bounded; config.json now refuses it too) makes
+    the loss NaN: training stops after that epoch with a CompressError naming the model and the epoch, not a
+    sklearn traceback on NaN predictions later."""
+    from compress import CompressError
+    from compress.config import TrainConfig
+    from compress.models import zoo
+    from compress.search.train import Trainer
+
+    trainer = Trainer(blob_data, TrainConfig(epochs=3, batch_size=32, lr=1e30), log=lambda message: None)
+    with pytest.raises(CompressError, match=r"embedded3: training diverged: the loss is nan after epoch 1 at "
+                                            r"learning rate 1e\+30; give a lower --lr"):
+        trainer.fit(zoo.embedded3((24, 24, 1), 2))
