@@ -186,6 +186,7 @@ class RunConfig:
 # The sane range of each number a user gives, on the command line or in config.json: field -> (low, high, unit,
 # the option's unit in the field's). Floats with low 0 must exceed it. options.py parses options with these and
 # RunConfig.from_dict checks config.json against them, so both name the same limit.
+MAX_CLASS_CODE = 999  # a class given by its code: a code of 10^9 asked for a 10^9-entry table
 LIMITS = {"size": (1, 1024, "pixels", 1), "samples": (1, 200_000, "images", 1), "seed": (0, 2**32 - 1, "", 1),
           "subjects": (1, 1000, "subjects", 1), "rate_hz": (0.0, 1000.0, "Hz", 1), "window_s": (0.0, 3600.0, "s", 1),
           "hop_s": (0.0, 3600.0, "s", 1), "source_rate": (0.0, 1e5, "Hz", 1), "budget_flops": (1.0, 1e15, "FLOPs", 1),

@@ -11,9 +11,7 @@ import math
 
 from compress import CompressError
 from compress.config import (DEFAULT_BASELINES, LIMITS, DataConfig, EmulatorConfig, ExportConfig, RunConfig,
-                             SearchConfig, Targets, TrainConfig, out_of_range)
-
-MAX_CLASS_CODE = 999  # a class code of 10^9 asked for a 10^9-entry table
+                             MAX_CLASS_CODE, SearchConfig, Targets, TrainConfig, out_of_range)
 
 
 def _number(text: str, cast, expected: str, ok) -> float | int:
@@ -63,7 +61,8 @@ def fraction(text: str) -> float:
 
 
 def classes(text: str) -> int:
-    return _number(text, int, "a whole number of classes >= 2", lambda v: v >= 2)
+    return _number(text, int, f"a whole number of classes >= 2 and <= {MAX_CLASS_CODE + 1}",
+                   lambda v: 2 <= v <= MAX_CLASS_CODE + 1)
 
 
 def class_list(text: str) -> str:

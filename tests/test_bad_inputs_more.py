@@ -191,6 +191,22 @@ def test_a_number_out_of_its_range_is_refused_naming_the_limit(option, value, ex
     check_one_line(caught.value.code, capsys.readouterr().err, OPTION.format("search", option, value, expected), 2)
 
 
+def test_estimate_with_a_billion_classes_is_refused(capsys):
+    with pytest.raises(SystemExit) as caught:
+        __import__("compress.cli").cli.build_parser().parse_args(["estimate", "alexnet", "--classes", "1000000000"])
+    check_one_line(caught.value.code, capsys.readouterr().err, OPTION.format(
+        "estimate", "--classes", "1000000000", "a whole number of classes >= 2 and <= 1000"), 2)
+
+
+def test_an_npz_label_code_of_a_billion_is_one_line(tmp_path, capsys):
+    """Labels without class_names are codes 0..max: a code of 10^9 asked for 10^9 class names (MemoryError)."""
+    y = np.arange(40) % 2
+    y[3] = 10 ** 9
+    np.savez(tmp_path / "codes.npz", x=np.zeros((40, 16, 16), np.uint8), y=y)
+    code, err = main(["data", "inspect", str(tmp_path / "codes.npz"), "--out", str(tmp_path)], capsys)
+    check_one_line(code, err, r"codes.npz: image 3: label 1000000000 is not a class code 0..999 \(give class_names", 2)
+
+
 def test_numbers_in_range_still_parse(capsys):
     from compress import cli, options
 
