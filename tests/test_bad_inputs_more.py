@@ -113,9 +113,9 @@ def test_kemocon_files_with_a_byte_order_mark_are_read(tmp_path, capsys):
     check_one_line(code, err, None, 0)
 
 
-def multitask_folder(root, edit=None, encoding="utf-8", bom=b""):
+def multitask_folder(root, edit=None, encoding="utf-8", bom=b"", edited=(1,)):
     """Three subjects, 120 samples at 4 Hz: time, three sensors, arousal/dominance/valence ratings 1-9;
-    edit(lines) changes s02.csv."""
+    edit(lines) changes s02.csv (the files numbered `edited` from 0)."""
     root.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for i in range(3):
@@ -123,7 +123,7 @@ def multitask_folder(root, edit=None, encoding="utf-8", bom=b""):
         for k in range(120):
             high = 8 if (k // 30) % 2 else 2
             lines.append(f"{k / 4:g},{rng.normal():.4f},{rng.normal():.4f},{rng.normal():.4f},{high},{high},{high}")
-        if edit and i == 1:
+        if edit and i in edited:
             lines = edit(lines)
         (root / f"s0{i + 1}.csv").write_bytes(bom + ("\n".join(lines) + "\n").encode(encoding))
     return root
@@ -252,3 +252,14 @@ def test_training_that_diverges_to_nan_stops_with_one_line(blob_data):
     with pytest.raises(CompressError, match=r"embedded3: training diverged: the loss is nan after epoch 1 at "
                                             r"learning rate 1e\+30; give a lower --lr"):
         trainer.fit(zoo.embedded3((24, 24, 1), 2))
+
+
+def test_windows_too_large_for_memory_are_one_line(tmp_path, capsys):
+    """Each option in range, together too much: two hours at 1000 Hz in windows of an hour every second would be
+    155 GiB per subject; refused before any array is made, naming the options."""
+    root = multitask_folder(tmp_path / "mt", edit=lambda lines: [lines[0]] + [
+        ",".join([f"{60 * k}"] + row.split(",")[1:]) for k, row in enumerate(lines[1:])], edited=(0, 1, 2))
+    code, err = main(["data", "inspect", str(root), "--rate", "1000", "--window-s", "3600", "--hop-s", "1", "--out",
+                      str(tmp_path / "sheets")], capsys)
+    check_one_line(code, err, r"s0\d.csv: subject s0\d: \d+ windows of 3600000 samples would take \d+\.\d GiB \(at "
+                              r"most 4 GiB\); give a larger --hop-s, a shorter --window-s or a lower --rate", 2)
