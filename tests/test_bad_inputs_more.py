@@ -263,3 +263,17 @@ def test_windows_too_large_for_memory_are_one_line(tmp_path, capsys):
                       str(tmp_path / "sheets")], capsys)
     check_one_line(code, err, r"s0\d.csv: subject s0\d: \d+ windows of 3600000 samples would take \d+\.\d GiB \(at "
                               r"most 4 GiB\); give a larger --hop-s, a shorter --window-s or a lower --rate", 2)
+
+
+@pytest.mark.parametrize("source", ["synthetic-faces", "npz"])
+def test_images_too_large_for_memory_are_one_line(source, tmp_path, capsys):
+    """--size 1024 and --samples 200000 are each in range; together 781 GiB: refused before any image is made."""
+    data = "synthetic-faces"
+    if source == "npz":
+        data = str(tmp_path / "many.npz")
+        np.savez(data, x=np.zeros((3000, 8, 8), np.uint8), y=np.arange(3000) % 2)
+    code, err = main(["data", "inspect", data, "--size", "1024", "--samples", "200000", "--out", str(tmp_path)],
+                     capsys)
+    count = "200000" if source == "synthetic-faces" else "3000"
+    check_one_line(code, err, rf"(synthetic-faces|many.npz): {count} images at --size 1024 \(1024x1024x1\) would take "
+                              r"[\d.]+ GiB as float32 \(at most 8 GiB\); give a smaller --size or fewer images", 2)

@@ -30,7 +30,7 @@ def read_npz(path: Path, size: int, channels: int) -> RawImages:
     split, groups = _npz_split(arrays.get("split"), len(x), path), arrays.get("group")
     if groups is not None and groups.shape != (len(x),):
         raise CompressError(f"{path}: 'group' must hold one value per image: {groups.shape} for {len(x)} images")
-    return RawImages(fit_images(x, size, channels), y, names, split, groups)
+    return RawImages(fit_images(x, size, channels, path), y, names, split, groups)
 
 
 def _npz_arrays(path: Path) -> dict:
