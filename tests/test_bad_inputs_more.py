@@ -277,3 +277,23 @@ def test_images_too_large_for_memory_are_one_line(source, tmp_path, capsys):
     count = "200000" if source == "synthetic-faces" else "3000"
     check_one_line(code, err, rf"(synthetic-faces|many.npz): {count} images at --size 1024 \(1024x1024x1\) would take "
                               r"[\d.]+ GiB as float32 \(at most 8 GiB\); give a smaller --size or fewer images", 2)
+
+
+def test_an_unreadable_class_folder_is_not_taken_for_a_kemocon_participant(tmp_path, monkeypatch):
+    """Looking for E4_HR.csv in an image folder's unreadable class folder raised PermissionError naming E4_HR.csv:
+    the probe now treats the folder as holding none, and the image reader names it."""
+    from pathlib import Path
+
+    from compress.data import kemocon
+
+    for name in ("happy", "sad"):
+        (tmp_path / name).mkdir()
+    real = Path.exists
+
+    def denied(self, *args, **kwargs):
+        if self.parent.name == "sad":  # as a folder without read permission does for a non-root user
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", denied)
+    assert kemocon.is_kemocon(tmp_path) is False

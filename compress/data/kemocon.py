@@ -31,7 +31,15 @@ def is_kemocon(path) -> bool:
     """A folder with a sub-folder that holds any of the sensor or annotation files (an image folder holds none)."""
     path = Path(path)
     names = {n for options in FILES.values() for n in options} | {ANNOTATIONS}
-    return path.is_dir() and any(d.is_dir() and any((d / n).exists() for n in names) for d in path.iterdir())
+    return path.is_dir() and any(_holds(d, names) for d in path.iterdir())
+
+
+def _holds(folder: Path, names: set) -> bool:
+    """folder holds any of names; an unreadable folder holds none (the image reader then names it, not E4_HR.csv)."""
+    try:
+        return folder.is_dir() and any((folder / n).exists() for n in names)
+    except OSError:
+        return False
 
 
 def _find(folder: Path, options: tuple[str, ...]) -> Path:
