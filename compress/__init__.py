@@ -9,6 +9,13 @@ import warnings
 # tfmot does not support Keras 3: every TensorFlow import in this package must see the legacy Keras.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow 2.21's oneDNN kernels segfault training fer's mini-Xception (64x64x1, separable convs, residual adds):
+# issue 26 measured exit 139 with oneDNN on and exit 0 with TF_ENABLE_ONEDNN_OPTS=0. On an AVX2-only AMD EPYC both
+# exit 0 (the real fer model and a rebuilt one, 9 runs), so the crash depends on the CPU's oneDNN code path. We turn
+# oneDNN off rather than cap TensorFlow below 2.21: the switch is the one fix shown to work, while a cap pins users
+# to versions a fresh install no longer gets. A tiny deterministic fit's losses move by 1.2e-7 at most (< 1e-6).
+# A user who sets the variable keeps their value.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 __version__ = "0.1.0"
 

@@ -18,28 +18,28 @@ def _add_data_args(p: argparse.ArgumentParser, default: str | None = SYNTHETIC_F
     g = p.add_argument_group("data")
     add = functools.partial(options.add, g, DataConfig)
     add("source", "--data", dest="data", default=default)
-    add("positive")
+    add("positive", type=options.positive_class)
     add("class_subset", "--classes", type=options.class_list)
     add("task", choices=["binary", "4class"])
-    add("size", type=options.positive_int)
+    add("size", type=options.bounded("size"))
     add("channels", type=int, choices=[1, 3])
-    add("samples", type=options.positive_int)
+    add("samples", type=options.bounded("samples"))
     add("balance", choices=["oversample", "class-weight", "none"])
-    add("seed", type=options.count)
+    add("seed", type=options.bounded("seed"))
     _add_signal_args(add)
 
 
 def _add_signal_args(add) -> None:
     """Wearable sources: 'synthetic-wearables' or a K-EmoCon-layout folder (README: 'Wearable sensor data')."""
-    add("subjects", type=options.positive_int)
-    add("rate_hz", "--rate", type=options.positive_float)
-    add("window_s", type=options.positive_float)
-    add("hop_s", type=options.positive_float)
+    add("subjects", type=options.bounded("subjects"))
+    add("rate_hz", "--rate", type=options.bounded("rate_hz"))
+    add("window_s", type=options.bounded("window_s"))
+    add("hop_s", type=options.bounded("hop_s"))
     add("target", choices=["arousal", "valence"])
     add("holdout_group", "--holdout-subject")
     add("loso", action="store_true")
     add("tasks", type=options.name_list)
-    add("source_rate", type=options.positive_float)
+    add("source_rate", type=options.bounded("source_rate"))
 
 
 def _add_target_args(p: argparse.ArgumentParser) -> None:
@@ -49,18 +49,18 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
     add("budget_flops", type=options.budget)
     add("latency_model", choices=["emulated", "flops", "ops"])
     add("kernels", choices=["cmsis-nn", "reference"])
-    add("latency_s", "--max-latency-ms", dest="max_latency_ms", type=options.positive_float)  # ms -> latency_s
-    add("ram_bytes", "--max-ram-kb", dest="max_ram_kb", type=options.positive_float)  # KiB -> ram_bytes
-    add("flash_bytes", "--max-flash-kb", dest="max_flash_kb", type=options.positive_float)
+    add("latency_s", "--max-latency-ms", dest="max_latency_ms", type=options.bounded("latency_s"))  # ms -> latency_s
+    add("ram_bytes", "--max-ram-kb", dest="max_ram_kb", type=options.bounded("ram_bytes"))  # KiB -> ram_bytes
+    add("flash_bytes", "--max-flash-kb", dest="max_flash_kb", type=options.bounded("flash_bytes"))
     add("calibration")
 
 
 def _add_train_args(p: argparse.ArgumentParser, train: TrainConfig, what: str) -> None:
     g = p.add_argument_group("training")
     add = functools.partial(options.add, g, train)
-    add("epochs", type=options.positive_int, what=what)
-    add("batch_size", type=options.positive_int)
-    add("lr", type=options.positive_float, what=what)
+    add("epochs", type=options.bounded("epochs"), what=what)
+    add("batch_size", type=options.bounded("batch_size"))
+    add("lr", type=options.bounded("lr"), what=what)
     add("retrain_baseline", action="store_true")
     add("task_weights", type=options.weight_list)
 
@@ -80,7 +80,7 @@ def _search_parser(sub) -> None:
     add("patience", type=options.count)
     add("finalists", type=options.positive_int)
     options.add(p, TrainConfig, "distill", action=argparse.BooleanOptionalAction)
-    options.add(p, TrainConfig, "final_epochs", type=options.positive_int)
+    options.add(p, TrainConfig, "final_epochs", type=options.bounded("final_epochs"))
     p.add_argument("--out", help="run directory (default runs/<timestamp>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its journal")
     options.add(p, ExportConfig, "enabled", "--no-export", action="store_false")
@@ -89,7 +89,7 @@ def _search_parser(sub) -> None:
     _add_data_args(p)
     _add_target_args(p)
     _add_train_args(p, TrainConfig(), what="candidate and the winner's fine-tune")
-    options.add(p, TrainConfig, "baseline_lr", type=options.positive_float)
+    options.add(p, TrainConfig, "baseline_lr", type=options.bounded("baseline_lr"))
     _add_executor_args(p)
     p.set_defaults(handler=lambda args: _jobs().search(options.run_config(args), args.out, args.resume, args.json))
 

@@ -166,6 +166,7 @@ class RunConfig:
             if unknown:
                 raise CompressError(f"{where}: unknown setting(s) {', '.join(unknown)} under {part.name!r}")
             _check_types(part.default_factory, values, f"{where}: {part.name}")
+            _check_ranges(values, f"{where}: {part.name}")
             parts[part.name] = part.default_factory(**values)
         extra = sorted(set(data) - set(parts))
         if extra:
@@ -183,6 +184,37 @@ class RunConfig:
         return changed
 
 
+# The sane range of each number a user gives, on the command line or in config.json: field -> (low, high, unit,
+# the option's unit in the field's). Floats with low 0 must exceed it. options.py parses options with these and
+# RunConfig.from_dict checks config.json against them, so both name the same limit.
+MAX_CLASS_CODE = 999  # a class given by its code: a code of 10^9 asked for a 10^9-entry table
+LIMITS = {"size": (1, 1024, "pixels", 1), "samples": (1, 200_000, "images", 1), "seed": (0, 2**32 - 1, "", 1),
+          "subjects": (1, 1000, "subjects", 1), "rate_hz": (0.0, 1000.0, "Hz", 1), "window_s": (0.0, 3600.0, "s", 1),
+          "hop_s": (0.0, 3600.0, "s", 1), "source_rate": (0.0, 1e5, "Hz", 1), "budget_flops": (1.0, 1e15, "FLOPs", 1),
+          "latency_s": (0.0, 3600.0, "ms", 1e-3), "ram_bytes": (1024.0, 2.0**34, "KiB", 1024),
+          "flash_bytes": (1024.0, 2.0**34, "KiB", 1024), "lr": (0.0, 1.0, "", 1), "baseline_lr": (0.0, 1.0, "", 1),
+          "epochs": (1, 10_000, "", 1), "final_epochs": (1, 10_000, "", 1), "batch_size": (1, 65_536, "", 1)}
+
+
+def out_of_range(name: str, value, scaled: bool = False) -> str | None:
+    """None where value (in the option's unit if scaled, else the field's) lies in name's range; else the range,
+    as 'a whole number >= 1 and <= 1024 (pixels)'. Whole-number fields have int limits; a float low of 0 is
+    exclusive."""
+    low, high, unit, scale = LIMITS[name]
+    whole = isinstance(low, int)
+    low, high = (low / scale, high / scale) if scaled and scale != 1 else (low, high)
+    unit = unit if scaled or scale == 1 else ""  # config.json holds bytes and seconds, the option KiB and ms
+    try:
+        ok = (low < value if low == 0 and not whole else low <= value) and value <= high
+        ok = ok and (not whole or value == int(value))
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if ok:
+        return None
+    bound = (f"a whole number >= {low}" if whole else f"a finite number {'>' if low == 0 else '>='} {low:.10g}")
+    return f"{bound} and <= {high:.12g}{f' ({unit})' * bool(unit)}"
+
+
 _JSON_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "None": (type(None),)}
 
 
@@ -195,6 +227,13 @@ def _check_types(section, values: dict, where: str) -> None:
         allowed = tuple(t for k in kinds for t in _JSON_TYPES.get(k, (object,)))
         if not isinstance(value, allowed) or (isinstance(value, bool) and "bool" not in kinds):
             raise CompressError(f"{where}.{f.name}: expected {' or '.join(kinds)}, not {value!r}")
+
+
+def _check_ranges(values: dict, where: str) -> None:
+    for name, value in values.items():
+        expected = out_of_range(name, value) if name in LIMITS and value is not None else None
+        if expected:
+            raise CompressError(f"{where}.{name}: {value!r} is out of range: expected {expected}")
 
 
 def read_run_config(run_dir) -> RunConfig | None:

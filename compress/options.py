@@ -10,7 +10,8 @@ import dataclasses
 import math
 
 from compress import CompressError
-from compress.config import DEFAULT_BASELINES, DataConfig, EmulatorConfig, ExportConfig, RunConfig, SearchConfig, Targets, TrainConfig
+from compress.config import (DEFAULT_BASELINES, LIMITS, DataConfig, EmulatorConfig, ExportConfig, RunConfig,
+                             MAX_CLASS_CODE, SearchConfig, Targets, TrainConfig, out_of_range)
 
 
 def _number(text: str, cast, expected: str, ok) -> float | int:
@@ -23,6 +24,23 @@ def _number(text: str, cast, expected: str, ok) -> float | int:
     if not good:
         raise argparse.ArgumentTypeError(f"{text!r}: expected {expected}")
     return value
+
+
+def bounded(name: str):
+    """The argparse type of config field `name`'s option: its LIMITS range (in the option's unit), named."""
+    whole = isinstance(LIMITS[name][0], int)
+
+    def parse(text: str):
+        return _number(text, int if whole else float, out_of_range(name, math.nan, scaled=True),
+                       lambda v: out_of_range(name, v, scaled=True) is None)
+    parse.__name__ = name
+    return parse
+
+
+def class_code(name: str, text: str) -> None:
+    """A class given by its code (digits) must be one a data set can hold: 0..MAX_CLASS_CODE."""
+    if name.strip().isdigit() and int(name) > MAX_CLASS_CODE:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a class code in 0..{MAX_CLASS_CODE}, not {name}")
 
 
 def positive_int(text: str) -> int:
@@ -43,7 +61,8 @@ def fraction(text: str) -> float:
 
 
 def classes(text: str) -> int:
-    return _number(text, int, "a whole number of classes >= 2", lambda v: v >= 2)
+    return _number(text, int, f"a whole number of classes >= 2 and <= {MAX_CLASS_CODE + 1}",
+                   lambda v: 2 <= v <= MAX_CLASS_CODE + 1)
 
 
 def class_list(text: str) -> str:
@@ -52,7 +71,15 @@ def class_list(text: str) -> str:
     if not all(names):
         raise argparse.ArgumentTypeError(f"{text!r}: expected class names or codes separated by commas, "
                                          "e.g. happy,sad")
+    for name in names:
+        class_code(name, text)
     return ",".join(names)
+
+
+def positive_class(text: str) -> str:
+    """--positive: a class name or code."""
+    class_code(text, text)
+    return text.strip()
 
 
 def name_list(text: str) -> str:
@@ -77,7 +104,8 @@ def weight_list(text: str) -> str:
 def budget(text: str) -> float | None:
     if text.strip().lower() == "none":
         return None
-    return _number(text, float, "a finite positive number of FLOPs or 'none'", lambda v: v > 0)
+    return _number(text, float, f"{out_of_range('budget_flops', math.nan)} or 'none'",
+                   lambda v: out_of_range("budget_flops", v) is None)
 
 
 def scaled(value: float | None, factor: float, option: str, cast=float):

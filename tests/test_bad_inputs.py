@@ -289,7 +289,7 @@ CASES = [
      OPTION.format("data inspect", "--classes", "a,,b", "class names"), 2),
     ("budget-flops nan", ["search", "--budget-flops", "nan"], OPTION.format("search", "--budget-flops", "nan", "a"), 2),
     ("budget-flops inf", ["estimate", "alexnet", "--budget-flops", "inf"],
-     OPTION.format("estimate", "--budget-flops", "inf", "a finite positive"), 2),
+     OPTION.format("estimate", "--budget-flops", "inf", "a finite number >= 1"), 2),
     ("budget-flops -5", ["search", "--budget-flops", "-5"], OPTION.format("search", "--budget-flops", "-5", "a"), 2),
     ("epochs 0", ["search", "--epochs", "0"], OPTION.format("search", "--epochs", "0", "a whole number >= 1"), 2),
     ("train epochs 0", ["train", "--epochs", "0"], OPTION.format("train", "--epochs", "0", "a whole number"), 2),

@@ -11,7 +11,7 @@ from compress import CompressError, files
 from compress.config import SYNTHETIC_FACES as SYNTHETIC, DataConfig
 from compress.data import faces
 from compress.data.base import Dataset, cache_path
-from compress.data.images import SPLITS, RawImages, log, read_fer_csv, read_folder
+from compress.data.images import SPLITS, RawImages, check_image_memory, log, read_fer_csv, read_folder
 from compress.data.npz import read_npz
 from compress.data.splits import complete_split, group_split, stratified_split
 
@@ -46,6 +46,7 @@ def read_synthetic(config: DataConfig, cache_dir=None) -> RawImages:
             return RawImages(f["x"], f["y"], names, flip=f["flip"], flip_draw=f["flip_draw"])
     except Exception:  # noqa: BLE001 - missing, or a damaged cache (a full disk before writes were atomic): remake
         pass
+    check_image_memory(SYNTHETIC, samples, config.size, config.channels)
     x, y, flip, draw = faces.generate(samples, seed=config.seed, size=config.size, channels=config.channels,
                                       priors=priors)
     path.parent.mkdir(parents=True, exist_ok=True)

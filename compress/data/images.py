@@ -14,6 +14,7 @@ FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"
 FER_SIDE = 48
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 SPLITS = ("train", "val", "test")  # split codes 0, 1, 2 in that order
+MAX_IMAGE_BYTES = 8 << 30  # a data set as float32: 8 GiB at most (--size 100000 once asked for 186 GiB)
 log = logging.getLogger("compress.data")
 
 
@@ -54,8 +55,19 @@ def _center_crop(x: np.ndarray) -> np.ndarray:
     return x[:, top:top + side, left:left + side]
 
 
-def fit_images(x: np.ndarray, size: int, channels: int) -> np.ndarray:
+def check_image_memory(where, count: int, size: int, channels: int) -> None:
+    """CompressError before `count` images of size x size x channels pass MAX_IMAGE_BYTES as float32 (what training
+    reads): --size and --samples each in range can still ask for too much together."""
+    need = 4 * count * size * size * channels
+    if need > MAX_IMAGE_BYTES:
+        raise CompressError(f"{where}: {count} images at --size {size} ({size}x{size}x{channels}) would take "
+                            f"{need / 2**30:.1f} GiB as float32 (at most {MAX_IMAGE_BYTES >> 30} GiB); give a smaller "
+                            "--size or fewer images")
+
+
+def fit_images(x: np.ndarray, size: int, channels: int, where="the images") -> np.ndarray:
     """Center-crop to square, resize and set channels as the cs231n study (Shved 2019) did; uint8 in, uint8 out."""
+    check_image_memory(where, len(x), size, channels)
     if x.ndim == 3:
         x = x[..., None]
     x = _center_crop(x[..., :3])  # an alpha channel carries no class information
@@ -82,7 +94,7 @@ def read_fer_csv(path: Path, size: int, channels: int) -> RawImages:
     if not xs:
         raise CompressError(f"{path}: no rows")
     x = np.stack(xs).reshape(-1, FER_SIDE, FER_SIDE, 1)
-    return RawImages(fit_images(x, size, channels), np.array(ys, np.int64), FER_CLASSES,
+    return RawImages(fit_images(x, size, channels, path), np.array(ys, np.int64), FER_CLASSES,
                      np.array(split) if split else None, np.array(groups) if groups else None)
 
 
@@ -188,6 +200,7 @@ def read_folder(root: Path, size: int, channels: int) -> RawImages:
             files += found
             ys += [names.index(cdir.name)] * len(found)
             split += [s] * len(found)
+    check_image_memory(root, len(files), size, channels)
     xs, keep, bad = [], [], []
     for i, f in enumerate(files):
         try:

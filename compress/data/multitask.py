@@ -38,7 +38,7 @@ from compress.data.multitask_synth import (  # noqa: F401 - generate is part of 
     CHANNELS, HIGH_FROM, SUBJECTS, SYNTHETIC_MULTITASK, TASKS, Session, cached, fingerprint, generate)
 from compress.data.multitask_csv import (  # noqa: F401 - TIME_COLUMNS, is_multitask_source: this API
     TIME_COLUMNS, binary_labels, csv_files, header, is_multitask_source, read_folder)
-from compress.data.signals import resample, window_starts, windows_at, zscore
+from compress.data.signals import check_window_memory, resample, window_starts, windows_at, zscore
 
 CLASS_NAMES = ("low", "high")
 _PREPARED: dict = {}  # in-process memo: the folds of a LOSO run re-split the same windows
@@ -95,6 +95,7 @@ def subject_windows(session: Session, labels: np.ndarray,
     if length > n:
         raise CompressError(f"{session.source}: --window-s {window_s:g} is longer than subject {session.subject}'s "
                             f"recording ({duration:.1f} s)")
+    check_window_memory(session.source, session.subject, n, length, hop, session.signals.shape[1])
     signal = zscore(np.stack([resample(t, column, rate, n) for column in session.signals.T], axis=1))
     per_sample = np.stack([_labels_at(t, column, rate, n) for column in labels.T], axis=1)
     code = np.where((per_sample >= 0).all(axis=1), per_sample @ (2 ** np.arange(labels.shape[1])), -1)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from compress import CompressError
+from compress.data import sensor_csv
 from compress.data.multitask_synth import CHANNELS, HIGH_FROM, SYNTHETIC_MULTITASK, TASKS, Session
 
 TIME_COLUMNS = ("time", "timestamp")
@@ -22,12 +23,7 @@ def _number(text: str) -> float:
 
 def _table(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(header, values (rows, columns), the file line of every row) of a CSV with a header row; blank lines skipped."""
-    try:
-        with open(path, newline="") as f:
-            reader = csv.reader(f)
-            rows = [(reader.line_num, r) for r in reader if any(c.strip() for c in r)]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise CompressError(f"{path}: not a text CSV file ({exc})") from None
+    rows = sensor_csv.rows(path)
     if len(rows) < 2:
         raise CompressError(f"{path}: {'empty file' if not rows else 'a header but no data rows'} (expected a "
                             "header row and one row per sample)")
@@ -62,10 +58,7 @@ def read_subject(path: Path, tasks: tuple, source_rate: float | None) -> tuple[S
     time_col = next((lowered.index(c) for c in TIME_COLUMNS if c in lowered), None)
     if time_col is not None:
         times = values[:, time_col]
-        bad = np.flatnonzero(np.diff(times) <= 0)
-        if len(bad):
-            raise CompressError(f"{path}: {header[time_col]} not increasing at row {lines[bad[0] + 1]} "
-                                f"({times[bad[0] + 1]:g} after {times[bad[0]]:g})")
+        sensor_csv.timestamps(path, times, lines, header[time_col])
     elif source_rate is None:
         raise CompressError(f"{path}: no time column ({' or '.join(TIME_COLUMNS)}) and no --source-rate; give one")
     else:
@@ -129,7 +122,7 @@ def is_multitask_source(source) -> bool:
 def header(path: Path) -> list[str]:
     """The first row, or nothing where the file is no text CSV (_table then says so, naming it)."""
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:
             return [h.strip() for h in next(csv.reader(f), [])]
     except (UnicodeDecodeError, csv.Error):
         return []

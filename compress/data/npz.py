@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from compress import CompressError
+from compress.config import MAX_CLASS_CODE
 from compress.data.images import SPLITS, RawImages, fit_images
 
 NPZ_KEYS = ("x", "y", "split", "group", "class_names")
@@ -29,7 +30,7 @@ def read_npz(path: Path, size: int, channels: int) -> RawImages:
     split, groups = _npz_split(arrays.get("split"), len(x), path), arrays.get("group")
     if groups is not None and groups.shape != (len(x),):
         raise CompressError(f"{path}: 'group' must hold one value per image: {groups.shape} for {len(x)} images")
-    return RawImages(fit_images(x, size, channels), y, names, split, groups)
+    return RawImages(fit_images(x, size, channels, path), y, names, split, groups)
 
 
 def _npz_arrays(path: Path) -> dict:
@@ -85,6 +86,10 @@ def _npz_labels(y: np.ndarray, class_names, path: Path) -> tuple[np.ndarray, tup
     if y.dtype.kind not in "biuf" or (y.dtype.kind == "f" and not (np.isfinite(y) & (y == np.round(y))).all()):
         raise CompressError(f"{path}: labels y must be whole class indices or class names, not {y.dtype}")
     y = y.astype(np.int64)
+    if names is None and len(y) and not 0 <= int(y.max()) <= MAX_CLASS_CODE:  # codes name their classes 0..max
+        i = int(np.argmax(y))
+        raise CompressError(f"{path}: image {i}: label {y[i]} is not a class code 0..{MAX_CLASS_CODE} (give "
+                            "class_names for more classes)")
     names = names or tuple(str(c) for c in range(int(y.max()) + 1))
     bad = (y < 0) | (y >= len(names))
     if bad.any():

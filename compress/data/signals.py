@@ -28,6 +28,7 @@ NATIVE_HZ = {"bvp": 64.0, "eda": 4.0, "temp": 4.0, "hr": 1.0}  # E4 BVP, EDA, TE
 REPORT_PERIOD_S = 5.0  # K-EmoCon: one arousal/valence self-report every 5 s
 HIGH_FROM = 4  # reports 4-5 are "high", 1-3 "low"
 TARGETS = ("arousal", "valence")
+MAX_WINDOW_BYTES = 4 << 30  # one subject's windows: 4 GiB at most (--window-s 3600 at --hop-s 1 would be terabytes)
 
 
 @dataclass
@@ -82,6 +83,17 @@ def window_starts(labels: np.ndarray, length: int, hop: int) -> np.ndarray:
     return np.asarray(starts, np.int64)
 
 
+def check_window_memory(source: str, subject: str, n: int, length: int, hop: int, channels: int) -> None:
+    """CompressError before a subject's n samples become windows of `length` every `hop` larger than
+    MAX_WINDOW_BYTES (float32), naming the options that set them."""
+    count = max(0, (n - length) // hop + 1)
+    size = 4 * channels * max(n, count * length)
+    if size > MAX_WINDOW_BYTES:
+        raise CompressError(f"{source}: subject {subject}: {count} windows of {length} samples would take "
+                            f"{size / 2**30:.1f} GiB (at most {MAX_WINDOW_BYTES >> 30} GiB); give a larger --hop-s, "
+                            "a shorter --window-s or a lower --rate")
+
+
 def zscore(x: np.ndarray) -> np.ndarray:
     """Per channel (last axis): zero mean, unit SD; a flat channel becomes zeros."""
     mean, sd = x.mean(axis=0), x.std(axis=0)
@@ -100,6 +112,7 @@ def subject_windows(rec: Recording, config: DataConfig, source: str):
     if length > n:
         raise CompressError(f"{source}: --window-s {window_s:g} is longer than subject {rec.subject}'s recording "
                             f"({rec.duration_s():.1f} s)")
+    check_window_memory(source, rec.subject, n, length, hop, len(CHANNELS))
     signal = zscore(np.stack([resample(*rec.signals[c], rate, n) for c in CHANNELS], axis=1))
     per_sample = sample_labels(rec, target, rate, n)
     starts = window_starts(per_sample, length, hop)

@@ -1,6 +1,7 @@
 """Trainer: build a spec, start it from its parent's weights, fit briefly, and score it by ROC AUC."""
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import NamedTuple
@@ -99,6 +100,35 @@ class Trainer:
         data = self.data_for(spec)
         rng = np.random.default_rng(self.seed)
         x, y, class_weight = balance(data.x_train, data.y_train, self.balance, rng)
+        trained, targets, fit_args = self._compile(keras, model, spec, y, class_weight, lr, teacher_logits)
+        best_auc, best_weights, waited, history = -1.0, model.get_weights(), 0, []
+        for epoch in range(self.epochs if epochs is None else epochs):
+            start = time.monotonic()
+            x_epoch = augment(x, rng) if self.augment else x
+            fit = trained.fit(x_epoch, targets, batch_size=self.batch_size, epochs=1, verbose=0, shuffle=True,
+                              **fit_args)
+            loss = float(fit.history["loss"][-1])
+            if not math.isfinite(loss):
+                raise CompressError(f"{spec.name or 'the model'}: training diverged: the loss is {loss} after epoch "
+                                    f"{epoch + 1} at learning rate {lr:g}; give a lower --lr (--baseline-lr for a "
+                                    "baseline trained from scratch)")
+            val = self.score(model, split="val", data=data)
+            history.append({"epoch": epoch + 1, "loss": loss, "val_auc": val["auc"],
+                            "val_accuracy": val["accuracy"], "seconds": round(time.monotonic() - start, 2)})
+            self.log(f"    epoch {epoch + 1}: loss {history[-1]['loss']:.4f}  val AUC {val['auc']:.4f}"
+                     + (f" (worst task: {val['worst_task']})" if spec.tasks else ""))
+            if val["auc"] > best_auc:
+                best_auc, best_weights, waited = val["auc"], model.get_weights(), 0
+            else:
+                waited += 1
+                if waited >= (self.patience if patience is None else patience):
+                    break
+        model.set_weights(best_weights)
+        return Fit(model, history, inherited)
+
+    def _compile(self, keras, model, spec: ModelSpec, y, class_weight, lr: float, teacher_logits):
+        """(the model to fit, its targets, fit's extra arguments): one loss per task, or the distillation loss on
+        the teacher's logits, or plain cross-entropy."""
         trained, targets, fit_args = model, y, {"class_weight": class_weight}
         if spec.tasks:  # one loss per task, summed with --task-weights
             if teacher_logits is not None:
@@ -111,25 +141,7 @@ class Trainer:
             targets = np.concatenate([y[:, None], teacher_logits], 1).astype(np.float32)
             trained.compile(optimizer=keras.optimizers.Adam(lr), loss=distillation_loss)
             fit_args = {"sample_weight": None if class_weight is None else np.array([class_weight[c] for c in y])}
-        best_auc, best_weights, waited, history = -1.0, model.get_weights(), 0, []
-        for epoch in range(self.epochs if epochs is None else epochs):
-            start = time.monotonic()
-            x_epoch = augment(x, rng) if self.augment else x
-            fit = trained.fit(x_epoch, targets, batch_size=self.batch_size, epochs=1, verbose=0, shuffle=True,
-                              **fit_args)
-            val = self.score(model, split="val", data=data)
-            history.append({"epoch": epoch + 1, "loss": float(fit.history["loss"][-1]), "val_auc": val["auc"],
-                            "val_accuracy": val["accuracy"], "seconds": round(time.monotonic() - start, 2)})
-            self.log(f"    epoch {epoch + 1}: loss {history[-1]['loss']:.4f}  val AUC {val['auc']:.4f}"
-                     + (f" (worst task: {val['worst_task']})" if spec.tasks else ""))
-            if val["auc"] > best_auc:
-                best_auc, best_weights, waited = val["auc"], model.get_weights(), 0
-            else:
-                waited += 1
-                if waited >= (self.patience if patience is None else patience):
-                    break
-        model.set_weights(best_weights)
-        return Fit(model, history, inherited)
+        return trained, targets, fit_args
 
     def _compile_tasks(self, keras, model, spec: ModelSpec, y: np.ndarray, lr: float) -> dict:
         """One cross-entropy per task's output, weighted by --task-weights; returns each output's labels."""

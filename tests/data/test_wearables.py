@@ -163,7 +163,7 @@ def test_timestamps_out_of_order_are_one_line(tmp_path):
     lines = path.read_text().splitlines()
     lines[5], lines[6] = lines[6], lines[5]
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(CompressError, match=r"S02/EDA.csv: timestamps out of order at data row 6 "):
+    with pytest.raises(CompressError, match=r"S02/EDA.csv: row 7, column 'timestamp': timestamps out of order "):
         dataset.load(DataConfig(source=str(root)))
 
 
