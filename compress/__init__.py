@@ -24,6 +24,11 @@ class CompressError(Exception):
     """A problem with the user's input or environment: the CLI prints it as one line and exits non-zero."""
 
 
+class CandidateError(CompressError):
+    """A failure of one model's own training (its loss diverged): a search journals the candidate as failed and
+    goes on; anywhere else (the baseline, `train`, a fine-tune) it is one line like any CompressError."""
+
+
 QUIET_ENV = "COMPRESS_QUIET"
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from compress import CompressError
+from compress import CandidateError, CompressError
 from compress.models.spec import ModelSpec
 
 
@@ -22,7 +22,10 @@ FAILED = "failed"  # a row's status when its candidate's training raised
 
 def is_candidate_error(exc: BaseException) -> bool:
     """An error of the candidate's own training (journaled as failed; the search goes on), not of the run: a bad
-    setting (CompressError), the disk or run folder (OSError), memory and Ctrl-C still stop the search."""
+    setting (CompressError), the disk or run folder (OSError), memory and Ctrl-C still stop the search. A
+    CandidateError (a diverged loss) is the candidate's own."""
+    if isinstance(exc, CandidateError):
+        return True
     return isinstance(exc, Exception) and not isinstance(exc, (CompressError, OSError, MemoryError))
 
 

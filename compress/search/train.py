@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from compress import CompressError, files
+from compress import CandidateError, CompressError, files
 from compress.config import DataConfig, TrainConfig
 from compress.data.augment import augment, balance
 from compress.data.metrics import classification_metrics
@@ -109,7 +109,7 @@ class Trainer:
                               **fit_args)
             loss = float(fit.history["loss"][-1])
             if not math.isfinite(loss):
-                raise CompressError(f"{spec.name or 'the model'}: training diverged: the loss is {loss} after epoch "
+                raise CandidateError(f"{spec.name or 'the model'}: training diverged: the loss is {loss} after epoch "
                                     f"{epoch + 1} at learning rate {lr:g}; give a lower --lr (--baseline-lr for a "
                                     "baseline trained from scratch)")
             val = self.score(model, split="val", data=data)

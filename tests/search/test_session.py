@@ -224,3 +224,15 @@ def test_a_failing_baseline_still_stops_the_search(tmp_path):
     with pytest.raises(ValueError, match="NaN loss"):
         failing_search(Journal(tmp_path / "j.jsonl"), {BASELINE.key})
     assert not (tmp_path / "j.jsonl").exists()
+
+
+def test_a_candidate_whose_loss_diverged_is_a_failed_candidate_not_the_end(tmp_path, first_candidates):
+    """Trainer.fit raises CandidateError (a CompressError) on a NaN loss: that is the candidate's own failure."""
+    from compress import CandidateError
+
+    bad = first_candidates[0]
+    error = CandidateError("cand: training diverged: the loss is nan after epoch 1 at learning rate 0.001")
+    search, winner = failing_search(Journal(tmp_path / "j.jsonl"), {bad}, error)
+    failed = [r for r in rows_of(tmp_path / "j.jsonl") if r.get("status") == "failed"]
+    assert [r["key"] for r in failed] == [bad] and failed[0]["error"].startswith("CandidateError: cand: training")
+    assert winner is not None and len(search.cache) == 12
