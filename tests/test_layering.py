@@ -118,16 +118,23 @@ def test_no_import_cycles_inside_packages():
     assert not cycles, "modules on an import cycle inside a package:\n" + "\n".join(" <-> ".join(c) for c in cycles)
 
 
+def _fake_package(tmp_path, monkeypatch, modules: dict) -> None:
+    """A stand-in `compress` package of the given modules (path -> source), each folder with its __init__.py."""
+    fake = tmp_path / "compress"
+    (fake / "__init__.py").parent.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    for rel, source in modules.items():
+        (fake / rel).parent.mkdir(parents=True, exist_ok=True)
+        (fake / rel).parent.joinpath("__init__.py").touch()
+        (fake / rel).write_text(source)
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
+
+
 def test_the_checker_sees_a_cycle_inside_a_package(tmp_path, monkeypatch):
     """The cycle test can fail: two models modules that import each other (one of them lazily) are reported."""
-    fake = tmp_path / "compress"
-    for rel in ("__init__.py", "models/__init__.py", "models/a.py", "models/b.py", "models/c.py"):
-        (fake / rel).parent.mkdir(parents=True, exist_ok=True)
-        (fake / rel).write_text("")
-    (fake / "models" / "a.py").write_text("from compress.models import b\n")
-    (fake / "models" / "b.py").write_text("def f():\n    from compress.models.a import g\n")
-    (fake / "models" / "c.py").write_text("from compress.models import a\n")  # above the cycle, not on it
-    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
+    _fake_package(tmp_path, monkeypatch, {"models/a.py": "from compress.models import b\n",
+                                          "models/b.py": "def f():\n    from compress.models.a import g\n",
+                                          "models/c.py": "from compress.models import a\n"})  # c: above the cycle
     assert _cycles_inside_packages() == [["compress.models.a", "compress.models.b"]]
     with pytest.raises(AssertionError, match=r"compress\.models\.a <-> compress\.models\.b"):
         test_no_import_cycles_inside_packages()
@@ -135,12 +142,8 @@ def test_the_checker_sees_a_cycle_inside_a_package(tmp_path, monkeypatch):
 
 def test_the_checker_sees_a_forbidden_edge(tmp_path, monkeypatch):
     """The layering test can fail: a models module that imports search is reported."""
-    fake = tmp_path / "compress"
-    for rel in ("__init__.py", "models/__init__.py", "models/bad.py", "search/__init__.py", "search/x.py"):
-        (fake / rel).parent.mkdir(parents=True, exist_ok=True)
-        (fake / rel).write_text("")
-    (fake / "models" / "bad.py").write_text("def f():\n    from compress.search import x\n")
-    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
+    _fake_package(tmp_path, monkeypatch, {"models/bad.py": "def f():\n    from compress.search import x\n",
+                                          "search/x.py": ""})
     with pytest.raises(AssertionError, match="compress.models.bad -> compress.search.x"):
         test_packages_import_only_what_the_layout_allows()
 
