@@ -98,8 +98,9 @@ def run_search(folder: Path, options: list[str], log) -> float:
 def seed_random(search_dir: Path, folder: Path, trainings: int) -> list[str]:
     """A random run that starts from the search's trained baseline: its config (strategy random, the search's
     trainings, no patience), the baseline's journal row, weights and LOSO scores. Returns the options to add."""
+    options = ["--strategy", "random", "--max-evals", str(trainings), "--patience", "0"]
     if (folder / "journal.jsonl").exists():
-        return ["--strategy", "random", "--max-evals", str(trainings), "--patience", "0"]
+        return options
     folder.mkdir(parents=True, exist_ok=True)
     config = json.loads((search_dir / "config.json").read_text())
     config["search"].update(strategy="random", max_evals=trainings, patience=None)
@@ -111,7 +112,7 @@ def seed_random(search_dir: Path, folder: Path, trainings: int) -> list[str]:
     if (search_dir / "loso_baseline.json").exists():
         shutil.copy(search_dir / "loso_baseline.json", folder / "loso_baseline.json")
     (folder / "journal.jsonl").write_text(first + "\n")
-    return ["--strategy", "random", "--max-evals", str(trainings), "--patience", "0"]
+    return options
 
 
 def run_arm(task: str, seed: int, arm: str, args, log) -> dict:

@@ -3,7 +3,6 @@ trained from scratch (optionally distilled from the search's baseline), and each
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
@@ -40,7 +39,7 @@ def search_result(folder: Path, wall_s: float | None, baseline: bool = False) ->
         return {"val_auc": mean_auc(s.baseline.val), "test_auc": mean_auc(s.baseline.test), "flops": s.baseline.flops,
                 "instructions": None, "trainings": 1, "epochs": row["epochs"], "wall_s": row["train_seconds"],
                 "shipped": "float (the baseline does not fit the device)"}
-    exported = json.loads((folder / "export.json").read_text()) if (folder / "export.json").exists() else None
+    exported = run.exported  # export.json, read with the run folder
     emulated = s.emulated or {}
     done = s.final is not None
     return {"val_auc": mean_auc(s.final.val) if done else None,
