@@ -79,6 +79,7 @@ def _search_parser(sub) -> None:
     add("max_minutes", type=options.positive_float)
     add("patience", type=options.count)
     add("finalists", type=options.positive_int)
+    add("families", action=argparse.BooleanOptionalAction)
     options.add(p, TrainConfig, "distill", action=argparse.BooleanOptionalAction)
     options.add(p, TrainConfig, "final_epochs", type=options.bounded("final_epochs"))
     p.add_argument("--out", help="run directory (default runs/<timestamp>)")

@@ -172,7 +172,7 @@ def data_generate(data_config: DataConfig, out: str) -> int:
 # --- files a model brings along (written by export or a run; read back with one clear line if broken) -------
 
 def _run_beta(summary: Path) -> float | dict | None:
-    """The run's int8 floor (RunSummary.int8_floor: auc_ratio x the baseline's test AUC, per task for a
+    """The run's int8 floor (RunSummary.int8_floor: the floor of the baseline's test AUC, per task for a
     multi-task run); a summary without them (written by hand, not a run's): its beta."""
     from compress.summary import RunSummary
 

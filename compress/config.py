@@ -114,12 +114,16 @@ class SearchConfig:
                                        "data)")
     strategy: str = setting("astar", "astar (anytime), dfs (the cs231n study, Shved 2019), greedy (NetAdapt's "
                                      "rule), random (the control) (default {default})")
-    auc_ratio: float = setting(0.8, "keep AUC >= this x baseline AUC: beta (default {default})")
+    auc_ratio: float = setting(0.8, "keep this share of the baseline's val AUC above chance: beta = 0.5 + ratio x "
+                                    "(AUC - 0.5) (default {default})")
     max_evals: int = setting(60, "stop after this many trainings, the baseline's included (default {default})")
     max_minutes: float = setting(30.0, "stop after this many minutes of training, summed over the journal and "
                                        "counted over resumes (default {default})")
     patience: int | None = setting(10, "stop after this many evaluations without a better goal (default "
                                        "{default}; 0 = never)")
+    families: bool = setting(False, "family moves: also replace the whole trunk with a DS-CNN or inverted-residual "
+                                    "stack at each width x resolution pair that fits, trained from scratch (default "
+                                    "off until the bench shows it pays: BENCHMARKS.md)")
     finalists: int = setting(3, "fine-tune this many of the best goals; the best on val wins (default {default})")
     executor: str = setting("inline", "where candidates train: inline (in this process), processes (a local "
                                       "pool) or ray (pip install 'compress[ray]') (default {default})")

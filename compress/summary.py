@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from compress import files
+from compress import files, quality
 
 SCHEMA_VERSION = 1
 SUMMARY_FILE = "summary.json"
@@ -183,13 +183,13 @@ class RunSummary:
         return cls(**{**given, "schema_version": int(found.get("schema_version", 0))})
 
     def int8_floor(self):
-        """What the int8 model's test AUC must keep: auc_ratio x the baseline's *test* AUC (per task for a
+        """What the int8 model's test AUC must keep: the floor (compress.quality) of the baseline's *test* AUC (per task for a
         multi-task run; beta is a val figure, and val and test can differ by more than the slack on a few
         subjects); a summary without the baseline's test figures: beta."""
         test = (self.baseline.test if self.baseline else None) or {}
         if "tasks" in test:
-            return {t: self.auc_ratio * m["auc"] for t, m in test["tasks"].items()}
-        return self.auc_ratio * test["auc"] if "auc" in test else self.beta
+            return {t: quality.floor(m["auc"], self.auc_ratio) for t, m in test["tasks"].items()}
+        return quality.floor(test["auc"], self.auc_ratio) if "auc" in test else self.beta
 
 
 def write_summary(run_dir, summary: RunSummary) -> Path:

@@ -33,6 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from compress import quality  # noqa: E402
 from compress.cli import build_parser  # noqa: E402
 from compress.config import read_run_config  # noqa: E402
 from compress.models.spec import ModelSpec  # noqa: E402
@@ -73,7 +74,7 @@ def timed_search(config, baseline, trainer, costing, seed_dir: Path, out: Path, 
     base, _ = evaluate_baseline(baseline, space, evaluator, journal)  # its journal row
     start = time.monotonic()
     with make(kind, evaluator, workers, config.search.ray_address, log=print) as executor:
-        search = Search(space, evaluator, beta=config.search.auc_ratio * base.auc, journal=journal,
+        search = Search(space, evaluator, beta=quality.floor(base.auc, config.search.auc_ratio), journal=journal,
                         max_evals=config.search.max_evals, max_seconds=config.search.max_minutes * 60,
                         patience=config.search.patience, log=quiet, executor=executor)
         started = time.monotonic()
@@ -191,7 +192,7 @@ def simulate(rows, config, space, baseline, workers: int, target_auc: float, cap
         base, _ = evaluate_baseline(baseline, space, replay, journal)
         done = lambda: any(search.is_goal(ev) and ev.auc >= target_auc - 1e-9 for ev in search.cache.values())  # noqa
         executor = CountingInline(replay, workers, done)
-        search = Search(space, replay, beta=config.search.auc_ratio * base.auc, journal=journal, max_evals=cap,
+        search = Search(space, replay, beta=quality.floor(base.auc, config.search.auc_ratio), journal=journal, max_evals=cap,
                         log=quiet, executor=executor)  # no patience: count until the run's goal
         try:
             run(config.search.strategy, search, baseline, seed=config.data.seed)
@@ -221,7 +222,7 @@ def model_command(args) -> None:
     baseline = ModelSpec.from_dict(rows[0]["spec"])
     space = Costing(config.targets).space(baseline)
     times = np.array([r["train_seconds"] for r in rows[1:]])
-    beta = config.search.auc_ratio * rows[0]["val"]["auc"]
+    beta = quality.floor(rows[0]["val"]["auc"], config.search.auc_ratio)
     print(f"{run_dir}: {len(rows)} evaluations; a candidate's training {times.mean():.1f} s mean, "
           f"{np.median(times):.1f} s median, {times.min():.1f}-{times.max():.1f} s (the baseline's "
           f"{rows[0]['train_seconds']:.0f} s, once, before the search)")

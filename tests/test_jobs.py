@@ -12,7 +12,8 @@ import pytest
 from compress.cli import main
 
 OPTIONS = ["--size", "24", "--baseline", "embedded3", "--epochs", "1", "--final-epochs", "2", "--baseline-lr", "3e-3",
-           "--budget-flops", "20000", "--max-evals", "12", "--batch-size", "32", "--patience", "2", "--finalists", "2"]
+           "--budget-flops", "20000", "--max-evals", "12", "--batch-size", "32", "--patience", "2", "--finalists", "2",
+           "--no-families"]  # the reductions' path; tests/search/test_family_search.py runs the families
 
 
 @pytest.fixture(scope="module")

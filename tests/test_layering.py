@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "compress"
-BASE = {"compress", "compress.config", "compress.files", "compress.console", "compress.summary"}
+BASE = {"compress", "compress.config", "compress.files", "compress.console", "compress.summary",
+        "compress.quality"}
 ALLOWED = {
     "models": set(),
     "data": set(),

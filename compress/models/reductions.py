@@ -20,6 +20,7 @@ WINDOW_SHARE = 0.75  # a shorter sensor window keeps its most recent three quart
 class Reduction:
     label: str  # e.g. "conv3 filters 152->76"
     spec: ModelSpec
+    family: bool = False  # the whole trunk replaced (models/families.py): one step to the budget, trained afresh
 
 
 def _with_layer(spec: ModelSpec, i: int, layer: Layer) -> ModelSpec:

@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compress import CompressError
+from compress import CompressError, quality
 from compress.config import CONFIG_FILE, RunConfig, read_run_config
 from compress.models.spec import ModelSpec
 from compress.search.journal import Journal, goal_rank, is_goal
@@ -49,10 +49,10 @@ class Run:
 
     @property
     def beta(self) -> float:
-        """The summary's (as the search stored it); for a run without one, auc_ratio x the baseline's val AUC."""
+        """The summary's (as the search stored it); for a run without one, the floor of the baseline's val AUC."""
         if self.summary:
             return float(self.summary.beta)
-        return self.settings.search.auc_ratio * self.baseline["val"]["auc"]
+        return quality.floor(self.baseline["val"]["auc"], self.settings.search.auc_ratio)
 
     def status(self, row: dict) -> str:
         if row["parent"] is None:

@@ -62,7 +62,7 @@ def _results_section(doc: Doc, run: Run) -> None:
     budget = run.settings.targets.budget_flops
     limit = "no FLOPs limit" if budget is None else f"FLOPs <= {budget:,.0f}"
     doc.p(f"Validation figures from the search (no fine-tune yet). Target: {limit}, the device targets and val "
-          f"AUC >= beta = {run.settings.search.auc_ratio} x baseline = {run.beta:.4f}.")
+          f"AUC >= beta = 0.5 + {run.settings.search.auc_ratio} x (baseline - 0.5) = {run.beta:.4f}.")
     entries = [(f"baseline ({base['spec'].get('name') or 'model'})", base)] + ([(label, win)] if win else [])
     rows = []
     for name, row in entries:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from compress import quality
 from compress.report.doc import Doc, aligned_table
 from compress.summary import ModelEntry, RunSummary
 
@@ -148,7 +149,7 @@ def model_rows(name: str, entry: ModelEntry, base_auc: dict) -> list[list]:
         label, reference = (name, base_auc) if task is None else (f"{name} [{task}]", base_auc.get(task, {}))
         for split, m in metrics.items():
             base = reference.get(split)
-            delta = f"{100 * (m['auc'] - base) / base:+.1f}%" if base else "-"
+            delta = f"{100 * quality.delta(m['auc'], base):+.1f}%" if base else "-"  # above chance
             rows.append([label, split, f"{m['auc']:.4f}", delta, f"{m['accuracy']:.4f}", f"{m['precision']:.4f}",
                          f"{m['recall']:.4f}", f"{entry.flops / 1e6:.3f} M",
                          "-" if entry.latency_s is None else f"{entry.latency_s:.2f} s"])
@@ -215,10 +216,10 @@ def results_blocks(doc: Doc, summary: RunSummary, level: int = 2) -> None:
 def _beta_text(summary: RunSummary) -> str:
     floors = summary.task_beta
     if not floors:
-        return f"val AUC >= beta = {summary.auc_ratio} x baseline = {summary.beta:.4f}"
-    return (f"on every task val AUC >= beta_t = {summary.auc_ratio} x the baseline's (" +
+        return f"val AUC >= beta = 0.5 + {summary.auc_ratio} x (baseline - 0.5) = {summary.beta:.4f}"
+    return (f"on every task val AUC >= beta_t = 0.5 + {summary.auc_ratio} x (the baseline's - 0.5) (" +
             ", ".join(f"{t} {b:.4f}" for t, b in floors.items()) + "); the search ranks models by the worst "
-            "task's AUC as a share of the baseline's")
+            "task's share of the baseline's AUC above chance")
 
 
 def _run_relative(folder: str) -> str:

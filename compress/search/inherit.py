@@ -24,10 +24,11 @@ from __future__ import annotations
 import numpy as np
 
 from compress.models.graph import layer_shapes
-from compress.models.spec import INPUT_NAME, PASS_THROUGH_KINDS, ModelSpec
+from compress.models.spec import CONV_KINDS, INPUT_NAME, PASS_THROUGH_KINDS, ModelSpec
 
 CHANNEL_KINDS = PASS_THROUGH_KINDS + ("gap", "gmp", "rescale")  # outputs whose channel j is input channel j
 STATUSES = ("copied", "thinned", "factorised", "widened", "reinitialised")
+WEIGHTED_KINDS = CONV_KINDS + ("dense", "lstm")
 NEW = -1  # the meaning of a channel the parent did not have (a widened layer's extra unit)
 
 
@@ -95,6 +96,13 @@ def _graph(spec: ModelSpec) -> dict:
     for (head, _, _), (name, source) in zip(heads, spec.outputs()):
         out[name] = (head, (source,))
     return out
+
+
+def shares_weights(child_spec: ModelSpec, parent_spec: ModelSpec) -> bool:
+    """Whether any weighted layer of the child may inherit: the parent has a layer of its name and kind. A family
+    move's new trunk has none (its head alone would only learn a new readout of random features)."""
+    parents = {(layer.name, layer.kind) for layer in parent_spec.layers}
+    return any((layer.name, layer.kind) in parents for layer in child_spec.layers if layer.kind in WEIGHTED_KINDS)
 
 
 def inherit_weights(child, child_spec: ModelSpec, parent, parent_spec: ModelSpec) -> dict[str, str]:

@@ -8,7 +8,8 @@ from typing import Callable
 from compress.config import Targets
 from compress.devices import latency, profiles, targets as device_targets
 from compress.models.cost import spec_cost
-from compress.models.reductions import reductions
+from compress.models.families import family_children
+from compress.models.reductions import Reduction, reductions
 from compress.models.widening import widenings
 
 
@@ -26,8 +27,8 @@ class Space:
 class Costing:
     """Cost-only questions about specs, memoised: the search asks them many times per node."""
 
-    def __init__(self, targets: Targets):
-        self.targets = targets
+    def __init__(self, targets: Targets, families: bool = True):
+        self.targets, self.families = targets, families  # families: the search's children include family moves
         self.device = profiles.get(targets.device)
         # measured cycles per MAC (--calibration), or None for the defaults
         self.calibration = latency.load_calibration(targets.calibration) if targets.calibration else None
@@ -49,7 +50,15 @@ class Costing:
 
     @functools.lru_cache(maxsize=None)
     def children(self, spec):
-        return tuple(reductions(spec, flops=self.flops))
+        """The reductions of spec, then its family moves (a new trunk that fits, at each width x resolution pair)."""
+        found = reductions(spec, flops=self.flops)
+        seen, flops = {r.spec.key for r in found}, self.flops(spec)
+        for label, child in family_children(spec, self.fits) if self.families else ():
+            child = child.replace(name=spec.name)
+            if child.key not in seen and self.flops(child) < flops:
+                seen.add(child.key)
+                found.append(Reduction(label, child, family=True))
+        return tuple(found)
 
     def latency_s(self, spec) -> float:
         return latency.latency_s(self.cost(spec), self.device, model=self.targets.latency_model,

@@ -71,7 +71,9 @@ def heuristic(space: Space, spec: ModelSpec, children=None) -> float:
     children = space.children(spec) if children is None else children
     if not children:
         return math.inf
-    r_max = max([MIN_STEP_RATIO] + [flops / space.flops(child.spec) for child in children])
+    # family moves (a whole new trunk) reach the budget in one step from anywhere: they are goals, popped at
+    # h = 0, and left out here so that h still measures how far the node's own trunk is from the budget
+    r_max = max([MIN_STEP_RATIO] + [flops / space.flops(child.spec) for child in children if not child.family])
     return math.log(flops / space.budget_flops) / math.log(r_max)
 
 

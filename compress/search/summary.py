@@ -8,7 +8,7 @@ from compress import files
 from compress.config import RunConfig
 from compress.summary import LeaderboardRow, ModelEntry, RunSummary
 from compress.search import tasks
-from compress.search.train import LONG_PATIENCE, save_model
+from compress.search.train import LONG_PATIENCE, SCRATCH_FINAL_FACTOR, save_model
 
 LEADERBOARD_SIZE = 10  # goals listed in summary.json and the report
 
@@ -70,8 +70,8 @@ def _final(config: RunConfig, search, summary: RunSummary, evaluator, costing, d
     out = evaluator.weights_dir.parent
     reference = search.reference  # multi-task: the baseline's val AUC per task; None for one task
     model, final, tuned = _fine_tune_finalists(config, search, evaluator, base_model, log)
-    board = tuple(replace(row, fine_tuned_val_auc=auc) for row, auc in zip(summary.leaderboard, tuned))
-    board += summary.leaderboard[len(board):]
+    board = tuple(replace(row, fine_tuned_val_auc=tuned[row.key]) if row.key in tuned else row
+                  for row in summary.leaderboard)
     save_model(model, out / "best.keras")
     files.write_text(out / "best_spec.json", final["spec"].to_json())
     ev = final["evaluation"]
@@ -87,23 +87,37 @@ def _final(config: RunConfig, search, summary: RunSummary, evaluator, costing, d
                    final=entry, targets=tuple(c.to_dict() for c in costing.checks(ev.spec)))
 
 
+def finalists(search, count: int) -> list:
+    """The best `count` goals, and the best goal trained from scratch (a family move's new trunk) if none of them
+    is: in the search it had more epochs than the others' 3 but far fewer than the baseline the others inherit
+    from, so its rank there understates it (train.py, FRESH_EPOCHS)."""
+    chosen = search.leaderboard(min(count, LEADERBOARD_SIZE))
+    fresh = [ev for ev in search.leaderboard() if ev.extra.get("from_scratch")]
+    if fresh and not any(ev.extra.get("from_scratch") for ev in chosen):
+        chosen.append(fresh[0])
+    return chosen
+
+
 def _fine_tune_finalists(config: RunConfig, search, evaluator, base_model, log):
-    """Fine-tune the best `finalists` goals (with distillation from the baseline unless turned off); the best
-    on val wins. (model, what it is, each finalist's val AUC after its fine-tune in leaderboard order)."""
-    trainer, epochs = evaluator.trainer, config.train.final_epochs
+    """Fine-tune the finalists (with distillation from the baseline unless turned off); the best on val wins. A
+    trunk trained from scratch goes on for SCRATCH_FINAL_FACTOR x --final-epochs. (model, what it is, {key: each
+    finalist's val AUC after its fine-tune})."""
+    trainer = evaluator.trainer
     distill = config.train.distill and not search.reference  # distillation is single-task (train.py)
     if config.train.distill and not distill:
         log("the fine-tune does not distill: distillation is for single-task models")
     teacher = trainer.teacher_logits(base_model) if distill else None
-    best, tuned = None, []
-    for rank, ev in enumerate(search.leaderboard(min(config.search.finalists, LEADERBOARD_SIZE)), 1):
+    best, tuned = None, {}
+    for rank, ev in enumerate(finalists(search, config.search.finalists), 1):
         how = "with distillation from the baseline" if teacher is not None else "without distillation"
-        log(f"fine-tuning finalist {rank} ({ev.flops / 1e6:.3f} MFLOPs, val AUC {ev.auc:.4f} in the search) "
-            f"for up to {epochs} epochs {how}")
+        scratch = bool(ev.extra.get("from_scratch"))
+        epochs = config.train.final_epochs * (SCRATCH_FINAL_FACTOR if scratch else 1)
+        log(f"fine-tuning finalist {rank} ({ev.flops / 1e6:.3f} MFLOPs, val AUC {ev.auc:.4f} in the search"
+            f"{', a new trunk' if scratch else ''}) for up to {epochs} epochs {how}")
         model, history, _ = trainer.fit(ev.spec, evaluator.model(ev.spec), ev.spec, epochs=epochs,
                                      patience=LONG_PATIENCE, teacher_logits=teacher)
         val = tasks.relative(trainer.score(model, "val", spec=ev.spec), search.reference)
-        tuned.append(val["auc"])
+        tuned[ev.key] = val["auc"]
         if best is None or val["auc"] > best[1]["val"]["auc"]:
             best = (model, {"spec": ev.spec, "evaluation": ev, "val": val, "history": history, "distilled": distill})
     share = " (the worst task's share of the baseline's)" if search.reference else ""

@@ -1,14 +1,14 @@
 """Multi-task scores: one AUC per task, and the one number the search ranks and prunes on.
 
-A multi-task model has one floor per task, beta_t = --auc-ratio x the baseline's AUC on task t, and is pruned
-when any task falls below its floor. Dividing each task's AUC by the baseline's on that task turns those K rules
-into one: the worst task's ratio >= --auc-ratio. So a multi-task evaluation's `auc` is that worst ratio (1.0 for
-the baseline itself) and beta is --auc-ratio; the raw AUC of every task stays in `tasks`. Every rule of the
+A multi-task model has one floor per task, beta_t = 0.5 + --auc-ratio x (the baseline's AUC on task t - 0.5)
+(compress.quality: measured above chance), and is pruned when any task falls below its floor. Each task's share
+of the baseline's above-chance AUC turns those K rules into one: the worst task's share >= --auc-ratio. So a
+multi-task evaluation's `auc` is that worst share (1.0 for the baseline itself) and beta is --auc-ratio; the raw AUC of every task stays in `tasks`. Every rule of the
 single-task search (pruning, goals, the leaderboard, --patience, A*'s AUC-loss cost) then applies unchanged.
 """
 from __future__ import annotations
 
-from compress import CompressError
+from compress import CompressError, quality
 
 
 def is_multitask(metrics: dict) -> bool:
@@ -23,13 +23,13 @@ def worst_raw(per_task: dict) -> dict:
 
 
 def relative(metrics: dict, reference: dict[str, float] | None) -> dict:
-    """metrics with `auc` = the worst task's AUC / the baseline's on that task; reference None: these are the
-    baseline's own metrics (every ratio 1). Single-task metrics come back unchanged."""
+    """metrics with `auc` = the worst task's share of the baseline's above-chance AUC on that task; reference None:
+    these are the baseline's own metrics (every share 1). Single-task metrics come back unchanged."""
     if not is_multitask(metrics):
         return metrics
     per_task = metrics["tasks"]
     reference = reference or {t: m["auc"] for t, m in per_task.items()}
-    ratios = {t: per_task[t]["auc"] / max(reference[t], 1e-9) for t in per_task}
+    ratios = {t: quality.share(per_task[t]["auc"], reference[t]) for t in per_task}
     worst = min(ratios, key=ratios.get)
     return {**per_task[worst], "auc": ratios[worst], "worst_task": worst, "tasks": per_task,
             "ratios": {t: round(r, 6) for t, r in ratios.items()}}
@@ -42,7 +42,7 @@ def reference_of(metrics: dict) -> dict[str, float] | None:
 
 def floors(reference: dict[str, float], auc_ratio: float) -> dict[str, float]:
     """beta_t per task."""
-    return {t: auc_ratio * auc for t, auc in reference.items()}
+    return {t: quality.floor(auc, auc_ratio) for t, auc in reference.items()}
 
 
 def parse_weights(text: str | None) -> tuple | None:
@@ -67,17 +67,7 @@ def weights_for(weights: tuple | None, tasks: tuple) -> dict[str, float]:
 
 def describe(reference: dict[str, float], auc_ratio: float) -> str:
     """The baseline's line of a multi-task search: each task's val AUC and floor."""
-    per_task = ", ".join(f"{t} {auc:.4f} (beta {auc_ratio * auc:.4f})" for t, auc in reference.items())
+    per_task = ", ".join(f"{t} {auc:.4f} (beta {quality.floor(auc, auc_ratio):.4f})" for t, auc in reference.items())
     return (f"baseline val AUC per task: {per_task}; a candidate is pruned when any task falls below its beta "
-            f"(worst-task AUC ratio < {auc_ratio})")
+            f"(worst task's share of the baseline's AUC above chance < {auc_ratio})")
 
-
-def int8_floor(summary: dict):
-    """What a run's int8 test AUC must keep: auc_ratio x the baseline's *test* AUC (per task for a multi-task run).
-    beta is a val figure: on a few test subjects a task's val and test AUC can differ by more than the slack, so a
-    test AUC held against it could fail the baseline itself; test against test measures what quantization lost."""
-    test = (summary.get("baseline") or {}).get("test") or {}
-    reference = reference_of(test) if test else None
-    if reference:
-        return floors(reference, summary["auc_ratio"])
-    return summary["auc_ratio"] * test["auc"] if "auc" in test else summary.get("beta")

@@ -15,10 +15,17 @@ from compress.data.metrics import classification_metrics
 from compress.models.keras_build import build_model
 from compress.models.spec import HEAD_NAME, ModelSpec, softmax_name
 from compress.search import tasks as multitask
-from compress.search.inherit import inherit_weights
+from compress.search.inherit import inherit_weights, shares_weights
 
 _TF_CONFIGURED = False
 LONG_PATIENCE = 4  # epochs without a better val AUC before the baseline or winner stops training
+# A candidate that inherits no weights (a family move's new trunk) starts where the baseline did: scored after 3
+# epochs it would rank by how little it had learned (DS-CNN on 4class: val 0.64 after 3 epochs from scratch, 0.77
+# after 12, 0.85 after 30, where inherited reductions score 0.85 after 3). So it trains FRESH_EPOCHS x --epochs in
+# the search and, as a finalist, SCRATCH_FINAL_FACTOR x --final-epochs: about the epochs an inherited winner has
+# received in all (the baseline's, ~3 per reduction on its path, its fine-tune).
+FRESH_EPOCHS = 4
+SCRATCH_FINAL_FACTOR = 4
 # Distillation (Hinton et al. 2015): loss = ALPHA * T^2 * KL(teacher_T || student_T) + (1 - ALPHA) * CE.
 DISTILL_TEMPERATURE = 4.0
 DISTILL_ALPHA = 0.5
@@ -208,7 +215,11 @@ class Evaluator:
         start = time.monotonic()
         parent_model = self.model(parent.spec) if parent else None
         given = self.weights_dir / f"{spec.key}.weights.h5"
-        if parent:
+        fresh = parent is not None and not shares_weights(spec, parent.spec)
+        if fresh:  # a new trunk: trained from scratch, longer (FRESH_EPOCHS)
+            model, history, inherited = self.trainer.fit(spec, epochs=FRESH_EPOCHS * self.trainer.epochs,
+                                                         patience=LONG_PATIENCE)
+        elif parent:
             model, history, inherited = self.trainer.fit(spec, parent_model, parent.spec)
         elif given.exists():  # a user's trained baseline (jobs saved its weights here): scored as given
             model, history, inherited = self.model(spec), [], {}
@@ -220,7 +231,7 @@ class Evaluator:
         cost = self.costing.cost(spec)
         extra = {"params": cost.params, "arena_bytes": cost.arena_bytes, "flash_bytes": cost.flash_bytes,
                  "epochs": len(history), "train_seconds": round(time.monotonic() - start, 2),
-                 "inherited": inherited}
+                 "inherited": inherited, **({"from_scratch": True} if fresh else {})}
         return metrics, extra
 
 

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from compress import CompressError
+from compress import CompressError, quality
 from compress.config import RunConfig
 from compress.search import tasks
 from compress.search.journal import Evaluation, Journal
@@ -29,8 +29,9 @@ class Baseline:
 
 
 def baseline(config: RunConfig, out: Path, prepared, setup, log) -> Baseline:
-    """Evaluate (or replay) the baseline, then beta = --auc-ratio x its val AUC (its LOSO mean with --loso;
-    --auc-ratio itself for a multi-task run, whose `auc` is a share of the baseline's)."""
+    """Evaluate (or replay) the baseline, then beta = 0.5 + --auc-ratio x (its val AUC - 0.5) (compress.quality;
+    its LOSO mean with --loso; --auc-ratio itself for a multi-task run, whose `auc` is already each task's share of
+    the baseline's above-chance AUC)."""
     from compress.devices import profiles
 
     started = time.monotonic()
@@ -41,10 +42,10 @@ def baseline(config: RunConfig, out: Path, prepared, setup, log) -> Baseline:
         progress(evaluation, config, time.monotonic() - started, log)
     reference = tasks.reference_of(evaluation.metrics)
     loso, relative_to = beta_reference(config, spec, out, prepared.data, evaluation.auc, reference, log)
-    beta = config.search.auc_ratio * relative_to
+    beta = quality.floor(relative_to, config.search.auc_ratio) if reference is None else config.search.auc_ratio
     text = (tasks.describe(reference, config.search.auc_ratio) if reference else
-            f"baseline val AUC {evaluation.auc:.4f}; target beta = {config.search.auc_ratio} x {relative_to:.4f} = "
-            f"{beta:.4f}")
+            f"baseline val AUC {evaluation.auc:.4f}; target beta = 0.5 + {config.search.auc_ratio} x "
+            f"({relative_to:.4f} - 0.5) = {beta:.4f}")
     log(f"{text}; budget {space.budget_flops:,.0f} FLOPs on {profiles.get(config.targets.device).name}; "
         f"strategy {config.search.strategy}")
     return Baseline(evaluation, beta, reference, loso, trained, started)
@@ -122,6 +123,6 @@ def beta_reference(config: RunConfig, spec, out: Path, data, val_auc: float, tas
 def check_learned(auc: float, config: RunConfig) -> None:
     if not auc > MIN_BASELINE_AUC:
         raise CompressError(f"the baseline {config.search.baseline} reached only val AUC {auc:.4f} (<= "
-                            f"{MIN_BASELINE_AUC}), so beta = {config.search.auc_ratio} x AUC would accept anything; "
+                            f"{MIN_BASELINE_AUC}), barely above chance (0.5), so a floor relative to it would mean nothing; "
                             f"train it better first, e.g. another --baseline-lr (now {config.train.baseline_lr:g}) "
                             f"or more --final-epochs (now {config.train.final_epochs})")

@@ -68,7 +68,7 @@ def set_up(config: RunConfig, out: Path, prepared: Prepared, log) -> Setup:
     from compress.search.space import Costing
     from compress.search.train import Evaluator
 
-    costing = Costing(config.targets)
+    costing = Costing(config.targets, families=config.search.families)
     space = costing.space(prepared.baseline)
     check_reachable(space, prepared.baseline, space.budget_flops)
     evaluator = Evaluator(prepared.trainer, out / "weights", costing, baseline_epochs=config.train.final_epochs,

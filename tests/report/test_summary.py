@@ -36,12 +36,12 @@ def test_a_summary_is_frozen_and_its_int8_entry_comes_from_the_final_one():
     assert list(entry.to_dict())[-1] == "model_bytes"
 
 
-def test_the_int8_floor_is_auc_ratio_times_the_baselines_test_auc_per_task_where_there_are_tasks():
+def test_the_int8_floor_is_the_floor_of_the_baselines_test_auc_per_task_where_there_are_tasks():
     base = ModelEntry("k", 1.0, 1, 1, 1, 1, None, {"auc": 0.9}, {"auc": 0.8})
-    assert RunSummary(auc_ratio=0.5, beta=0.45, baseline=base).int8_floor() == pytest.approx(0.4)
+    assert RunSummary(auc_ratio=0.5, beta=0.45, baseline=base).int8_floor() == pytest.approx(0.65)  # 0.5 + 0.5 x (0.8 - 0.5)
     tasks = {"a": {"auc": 0.8}, "b": {"auc": 0.6}}
     multi = dataclasses.replace(base, test={"auc": 1.0, "tasks": tasks})
-    assert RunSummary(auc_ratio=0.5, baseline=multi).int8_floor() == pytest.approx({"a": 0.4, "b": 0.3})
+    assert RunSummary(auc_ratio=0.5, baseline=multi).int8_floor() == pytest.approx({"a": 0.65, "b": 0.55})
     assert RunSummary(beta=0.7).int8_floor() == 0.7  # no baseline figures: its beta
 
 

@@ -211,7 +211,8 @@ def real_evaluator(blob_data, out):
     from compress.search.train import Evaluator, Trainer
 
     trainer = Trainer(blob_data, TrainConfig(epochs=1, batch_size=32), augment=True)
-    return Evaluator(trainer, out / "weights", Costing(Targets(budget_flops=70000)), baseline_epochs=2,
+    return Evaluator(trainer, out / "weights", Costing(Targets(budget_flops=70000), families=False),
+                     baseline_epochs=2,
                      baseline_lr=3e-3)
 
 
@@ -271,7 +272,7 @@ def test_the_search_command_with_two_worker_processes_reaches_a_goal(tmp_path, c
     out = tmp_path / "run"
     argv = ["search", "--data", str(tmp_path / "blobs.npz"), "--size", "24", "--baseline", "embedded3", "--epochs",
             "1", "--final-epochs", "2", "--baseline-lr", "3e-3", "--batch-size", "32", "--budget-flops", "70000",
-            "--max-evals", "3", "--patience", "0", "--finalists", "1", "--no-export", "--out", str(out),
+            "--max-evals", "3", "--patience", "0", "--finalists", "1", "--no-export", "--no-families", "--out", str(out),
             "--executor", "processes", "--workers", "2"]
     assert main(argv) == 0
     summary = json.loads((out / "summary.json").read_text())
