@@ -82,6 +82,7 @@ def _search_parser(sub) -> None:
     add("families", action=argparse.BooleanOptionalAction)
     options.add(p, TrainConfig, "distill", action=argparse.BooleanOptionalAction)
     options.add(p, TrainConfig, "final_epochs", type=options.bounded("final_epochs"))
+    options.add(p, TrainConfig, "baseline_epochs", type=options.bounded("baseline_epochs"))
     p.add_argument("--out", help="run directory (default runs/<timestamp>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its journal")
     options.add(p, ExportConfig, "enabled", "--no-export", action="store_false")

@@ -92,11 +92,13 @@ class TrainConfig:
     lr: float = setting(1e-3, "Adam learning rate for the {what} (default {default})")
     baseline_lr: float = setting(1e-4, "Adam learning rate for training the baseline from scratch (default "
                                        "{default}: AlexNet-scale nets predict a constant after a few steps at 1e-3)")
-    final_epochs: int = setting(12, "fine-tune epochs for the winner, and epochs of the baseline trained from "
-                                    "scratch (default {default})")
+    final_epochs: int = setting(12, "fine-tune epochs for the winner (default {default})")
+    baseline_epochs: int = setting(60, "a baseline trained from scratch trains until val AUC has not risen for 4 "
+                                       "epochs, at most this many (default {default}); it is kept for later runs")
     distill: bool = setting(True, "fine-tune the finalists on the baseline's soft outputs too (default {default})")
-    retrain_baseline: bool = setting(False, "a .keras/.h5/.hdf5 baseline: train it from scratch instead of "
-                                            "starting from its trained weights")
+    retrain_baseline: bool = setting(False, "train the baseline from scratch: a .keras/.h5/.hdf5 one instead of "
+                                            "starting from its weights, a zoo or spec one instead of starting from "
+                                            "the copy kept by an earlier run or committed under models/baselines")
     task_weights: str | None = setting(None, "multi-task: weight of each task's loss in the sum, in --tasks "
                                              "order, e.g. 1,2,1 (default all 1)")
 
@@ -197,7 +199,8 @@ LIMITS = {"size": (1, 1024, "pixels", 1), "samples": (1, 200_000, "images", 1), 
           "hop_s": (0.0, 3600.0, "s", 1), "source_rate": (0.0, 1e5, "Hz", 1), "budget_flops": (1.0, 1e15, "FLOPs", 1),
           "latency_s": (0.0, 3600.0, "ms", 1e-3), "ram_bytes": (1024.0, 2.0**34, "KiB", 1024),
           "flash_bytes": (1024.0, 2.0**34, "KiB", 1024), "lr": (0.0, 1.0, "", 1), "baseline_lr": (0.0, 1.0, "", 1),
-          "epochs": (1, 10_000, "", 1), "final_epochs": (1, 10_000, "", 1), "batch_size": (1, 65_536, "", 1)}
+          "epochs": (1, 10_000, "", 1), "final_epochs": (1, 10_000, "", 1), "baseline_epochs": (1, 10_000, "", 1),
+          "batch_size": (1, 65_536, "", 1)}
 
 
 def out_of_range(name: str, value, scaled: bool = False) -> str | None:

@@ -80,7 +80,7 @@ def tiny_loso_run(tmp_path_factory):
                                      Layer("relu", "relu1"), Layer("flatten", "flatten")), name="small")
     (root / "small.json").write_text(spec.to_json())
     code = main(["search", "--data", "synthetic-wearables", "--subjects", "4", "--loso", "--baseline",
-                 str(root / "small.json"), "--epochs", "1", "--final-epochs", "2", "--baseline-lr", "3e-3",
+                 str(root / "small.json"), "--epochs", "1", "--final-epochs", "2", "--baseline-epochs", "2", "--baseline-lr", "3e-3",
                  "--max-evals", "3", "--finalists", "1", "--budget-flops", "12000", "--auc-ratio", "0.1", "--no-families",
                  "--out", str(root / "run")])
     return code, root / "run"

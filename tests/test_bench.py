@@ -12,7 +12,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import bench_report  # noqa: E402
 
-TINY = ["--size", "24", "--baseline", "embedded3", "--epochs", "1", "--final-epochs", "2",
+TINY = ["--size", "24", "--baseline", "embedded3", "--epochs", "1", "--final-epochs", "2", "--baseline-epochs", "2",
         "--baseline-lr", "3e-3", "--budget-flops", "60000", "--max-evals", "6", "--batch-size", "32",
         "--patience", "2", "--finalists", "1"]
 

@@ -11,7 +11,7 @@ import pytest
 
 from compress.cli import main
 
-OPTIONS = ["--size", "24", "--baseline", "embedded3", "--epochs", "1", "--final-epochs", "2", "--baseline-lr", "3e-3",
+OPTIONS = ["--size", "24", "--baseline", "embedded3", "--epochs", "1", "--final-epochs", "2", "--baseline-epochs", "2", "--baseline-lr", "3e-3",
            "--budget-flops", "20000", "--max-evals", "12", "--batch-size", "32", "--patience", "2", "--finalists", "2",
            "--no-families"]  # the reductions' path; tests/search/test_family_search.py runs the families
 

@@ -34,10 +34,16 @@ def baseline(config: RunConfig, out: Path, prepared, setup, log) -> Baseline:
     the baseline's above-chance AUC)."""
     from compress.devices import profiles
 
+    from compress.search import baseline_cache
+
     started = time.monotonic()
     spec, space = prepared.baseline, setup.space
-    announce(out, config, prepared, space.flops(spec), log)
-    evaluation, trained = evaluate(spec, space, setup.evaluator, setup.journal)
+    # a zoo or spec baseline trained before on this data with these settings is scored, not trained again
+    name = None if prepared.given is not None else baseline_cache.key(spec, prepared.data, config.train, config.data,
+                                                                      prepared.trainer.augment)
+    kept = None if name is None or config.train.retrain_baseline else baseline_cache.find(name)
+    announce(out, config, prepared, space.flops(spec), log, kept)
+    evaluation, trained = evaluate(spec, space, setup.evaluator, setup.journal, name, kept)
     if trained:
         progress(evaluation, config, time.monotonic() - started, log)
     reference = tasks.reference_of(evaluation.metrics)
@@ -51,15 +57,28 @@ def baseline(config: RunConfig, out: Path, prepared, setup, log) -> Baseline:
     return Baseline(evaluation, beta, reference, loso, trained, started)
 
 
-def evaluate(spec, space, evaluator, journal: Journal) -> tuple[Evaluation, int]:
+def evaluate(spec, space, evaluator, journal: Journal, name: str | None = None, kept=None) -> tuple[Evaluation, int]:
     """(the baseline's evaluation, 1 if trained now else 0): its journal row where the journal has one, else
     trained in this process and journaled as the search journals every evaluation (a multi-task baseline's
-    `auc` is its own share, 1)."""
+    `auc` is its own share, 1). name: its key in compress.search.baseline_cache; kept: (weights, record) of the
+    copy kept there, scored instead of trained (its row keeps the epochs that copy was trained for)."""
     replayed = next((row for row in Journal(journal.path, log=lambda m: None).replay() if row["key"] == spec.key),
                     None)
     if replayed is not None:
         return Evaluation.from_json(replayed), 0
+    from compress import files
+    from compress.search import baseline_cache
+
+    if kept is not None:  # where the Evaluator scores a trained baseline as given
+        files.write_bytes(evaluator.weights_dir / f"{spec.key}.weights.h5", kept[0].read_bytes())
     metrics, extra = evaluator(spec, None)
+    if kept is not None:
+        extra = {**extra, "epochs": kept[1]["epochs"], "baseline_from": {"path": str(kept[0]), **kept[1]}}
+    elif name is not None:
+        baseline_cache.store(name, evaluator.weights_dir / f"{spec.key}.weights.h5", {"spec": spec.key, "epochs": extra["epochs"],
+                                           "train_seconds": extra["train_seconds"], "val_auc": metrics["auc"]})
+    if name is not None:
+        extra = {**extra, "baseline_cache": name}  # scripts/commit_baseline.py finds the kept copy by it
     ev = Evaluation(spec.key, spec, None, "baseline", 0, space.flops(spec), space.fits(spec),
                     tasks.relative(metrics, None), extra)
     journal.append(ev.to_json())
@@ -80,7 +99,7 @@ def progress(ev: Evaluation, config: RunConfig, elapsed: float, log) -> None:
     show(status, detail) if show is not None else log(f"{status}  {detail}")
 
 
-def announce(out: Path, config: RunConfig, prepared, flops: float, log) -> None:
+def announce(out: Path, config: RunConfig, prepared, flops: float, log, kept=None) -> None:
     """Say what the run holds; a user's trained model (given): its weights go where the Evaluator finds them, to
     be scored as given."""
     data, spec, given = prepared.data, prepared.baseline, prepared.given
@@ -89,9 +108,13 @@ def announce(out: Path, config: RunConfig, prepared, flops: float, log) -> None:
                             "is split by subjects (--holdout-subject picks the test subject)")
     log(f"run folder {out}; data {data.name}: {len(data.y_train)} train / {len(data.y_val)} val / "
         f"{len(data.y_test)} test, {data.classes} classes" + f", tasks {', '.join(spec.tasks)}" * bool(spec.tasks))
-    epochs = config.train.final_epochs
+    if given is None and kept is not None:
+        log(f"baseline {spec.name} ({flops / 1e6:.2f} MFLOPs): the copy trained before ({kept[1]['epochs']} epochs, "
+            f"{kept[0]}); --retrain-baseline trains it anew")
+        return
     if given is None:
-        log(f"training baseline {spec.name} ({flops / 1e6:.2f} MFLOPs) for {epochs} epochs")
+        log(f"training baseline {spec.name} ({flops / 1e6:.2f} MFLOPs) until val AUC stops rising, at most "
+            f"{config.train.baseline_epochs} epochs")
         return
     log(f"scoring the given baseline {spec.name} ({flops / 1e6:.2f} MFLOPs)")
     if not (out / "weights" / f"{spec.key}.weights.h5").exists():
@@ -125,4 +148,4 @@ def check_learned(auc: float, config: RunConfig) -> None:
         raise CompressError(f"the baseline {config.search.baseline} reached only val AUC {auc:.4f} (<= "
                             f"{MIN_BASELINE_AUC}), barely above chance (0.5), so a floor relative to it would mean nothing; "
                             f"train it better first, e.g. another --baseline-lr (now {config.train.baseline_lr:g}) "
-                            f"or more --final-epochs (now {config.train.final_epochs})")
+                            f"or more --baseline-epochs (now {config.train.baseline_epochs})")

@@ -71,7 +71,7 @@ def set_up(config: RunConfig, out: Path, prepared: Prepared, log) -> Setup:
     costing = Costing(config.targets, families=config.search.families)
     space = costing.space(prepared.baseline)
     check_reachable(space, prepared.baseline, space.budget_flops)
-    evaluator = Evaluator(prepared.trainer, out / "weights", costing, baseline_epochs=config.train.final_epochs,
+    evaluator = Evaluator(prepared.trainer, out / "weights", costing, baseline_epochs=config.train.baseline_epochs,
                           baseline_lr=config.train.baseline_lr)
     return Setup(costing, space, evaluator, Journal(out / "journal.jsonl", log=log))
 

@@ -271,7 +271,7 @@ def test_the_search_command_with_two_worker_processes_reaches_a_goal(tmp_path, c
     np.savez(tmp_path / "blobs.npz", x=np.round(x[..., 0] * 255).astype(np.uint8), y=y)
     out = tmp_path / "run"
     argv = ["search", "--data", str(tmp_path / "blobs.npz"), "--size", "24", "--baseline", "embedded3", "--epochs",
-            "1", "--final-epochs", "2", "--baseline-lr", "3e-3", "--batch-size", "32", "--budget-flops", "70000",
+            "1", "--final-epochs", "2", "--baseline-epochs", "2", "--baseline-lr", "3e-3", "--batch-size", "32", "--budget-flops", "70000",
             "--max-evals", "3", "--patience", "0", "--finalists", "1", "--no-export", "--no-families", "--out", str(out),
             "--executor", "processes", "--workers", "2"]
     assert main(argv) == 0

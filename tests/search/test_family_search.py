@@ -15,7 +15,7 @@ def test_a_new_trunk_is_trained_afresh_and_always_reaches_the_finalists(tmp_path
     np.savez(tmp_path / "blobs.npz", x=np.round(x[..., 0] * 255).astype(np.uint8), y=y)
     out = tmp_path / "run"
     argv = ["search", "--data", str(tmp_path / "blobs.npz"), "--size", "24", "--baseline", "embedded3", "--epochs",
-            "1", "--final-epochs", "1", "--baseline-lr", "3e-3", "--batch-size", "32", "--budget-flops", "40000",
+            "1", "--final-epochs", "1", "--baseline-epochs", "1", "--baseline-lr", "3e-3", "--batch-size", "32", "--budget-flops", "40000",
             "--max-evals", "3", "--patience", "0", "--finalists", "1", "--auc-ratio", "0.05", "--no-export", "--families",
             "--out", str(out)]
     assert main(argv) == 0

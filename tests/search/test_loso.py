@@ -37,5 +37,5 @@ def test_loso_needs_subjects(tmp_path, capsys, monkeypatch):
     path = tmp_path / "blobs.npz"
     np.savez(path, x=np.round(x[..., 0] * 255).astype(np.uint8), y=y)
     code = main(["search", "--data", str(path), "--size", "24", "--baseline", "embedded3", "--loso", "--epochs", "1",
-                 "--final-epochs", "1", "--baseline-lr", "3e-3", "--no-export", "--out", str(tmp_path / "r")])
+                 "--final-epochs", "1", "--baseline-epochs", "1", "--baseline-lr", "3e-3", "--no-export", "--out", str(tmp_path / "r")])
     assert code == 2 and "--loso" in capsys.readouterr().err

@@ -20,7 +20,7 @@ def run(tmp_path_factory):
     spec = ModelSpec((20, 1, 8), 2, layers, name="tiny3", tasks=TASKS, heads=tuple(f"{t}_fc" for t in TASKS))
     (root / "tiny3.json").write_text(spec.to_json())
     code = main(["search", "--data", "synthetic-multitask", "--subjects", "10", "--baseline", str(root / "tiny3.json"),
-                 "--task-weights", "1,1,2", "--epochs", "1", "--final-epochs", "2", "--baseline-lr", "3e-3",
+                 "--task-weights", "1,1,2", "--epochs", "1", "--final-epochs", "2", "--baseline-epochs", "2", "--baseline-lr", "3e-3",
                  "--max-evals", "3", "--finalists", "1", "--budget-flops", "5000", "--auc-ratio", "0.5",
                  "--no-families", "--out", str(root / "run")])
     return code, root / "run"
