@@ -49,8 +49,22 @@ def store(name: str, weights: Path, record: dict, cache_dir=None) -> Path | None
     folder = cache_root(cache_dir) / "baselines"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        files.write_bytes(folder / f"{name}.weights.h5", Path(weights).read_bytes())
+        files.write_with(folder / f"{name}.weights.h5", lambda path: without_optimizer(weights, path),
+                         size_hint=Path(weights).stat().st_size)
         files.write_json(folder / f"{name}.json", record)
     except (OSError, CompressError):
         return None
     return folder / f"{name}.weights.h5"
+
+
+def without_optimizer(weights: Path, out: Path) -> None:
+    """A copy of a .weights.h5 without the Adam moments Keras saves beside the weights: a third of the size, and
+    nothing a model that is only scored or fine-tuned anew needs."""
+    import h5py
+
+    with h5py.File(weights, "r") as source, h5py.File(out, "w") as copy:
+        for name, value in source.attrs.items():
+            copy.attrs[name] = value
+        for name in source:
+            if name != "optimizer":
+                source.copy(name, copy)

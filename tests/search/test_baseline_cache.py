@@ -2,6 +2,7 @@
 settings; --retrain-baseline and any changed setting train it anew."""
 import json
 
+import h5py
 import numpy as np
 import pytest
 
@@ -32,6 +33,8 @@ def test_the_next_run_scores_the_kept_baseline_and_retraining_or_a_change_trains
     assert "baseline_from" not in first and first["epochs"] == 2
     kept = list((blobs / "cache" / "baselines").glob("*.weights.h5"))
     assert len(kept) == 1
+    with h5py.File(kept[0], "r") as weights:
+        assert "optimizer" not in weights and len(weights) > 0  # the weights without Adam's moments
     second = baseline_row(blobs, "b")
     assert second["baseline_from"]["path"] == str(kept[0]) and second["epochs"] == 2
     assert second["val"]["auc"] == first["val"]["auc"]  # the same weights, scored
