@@ -13,15 +13,18 @@ ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "docs" / "default_run"
 
 
-def test_the_committed_summary_reads_as_version_0_and_writes_back_the_same_keys_and_values(tmp_path):
+def test_the_committed_summary_writes_back_the_same_keys_and_values_and_reads_without_a_version_as_0(tmp_path):
     found = json.loads((COMMITTED / "summary.json").read_text())
-    summary = read_summary(COMMITTED)
-    assert summary.schema_version == 0 and "schema_version" not in found
+    assert found["schema_version"] == SCHEMA_VERSION
+    old = tmp_path / "old"  # the same file as a run before schema versions wrote it
+    old.mkdir()
+    (old / "summary.json").write_text(json.dumps({k: v for k, v in found.items() if k != "schema_version"}))
+    summary = read_summary(old)
+    assert summary.schema_version == 0
     assert summary.final.reductions and summary.int8.model_bytes == found["int8"]["model_bytes"]
     assert summary.baseline.name == found["baseline"]["name"] and summary.int8.val is None
     write_summary(tmp_path, dataclasses.replace(summary, schema_version=SCHEMA_VERSION))
     written = json.loads((tmp_path / "summary.json").read_text())
-    assert written.pop("schema_version") == SCHEMA_VERSION
     assert written == found and list(written) == list(found)  # the same keys, in the same order
     for name in ("baseline", "final", "int8"):
         assert list(written[name]) == list(found[name]), name
