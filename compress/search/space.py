@@ -27,8 +27,8 @@ class Space:
 class Costing:
     """Cost-only questions about specs, memoised: the search asks them many times per node."""
 
-    def __init__(self, targets: Targets, families: bool = True):
-        self.targets, self.families = targets, families  # families: the search's children include family moves
+    def __init__(self, targets: Targets, families: bool = False):
+        self.targets, self.families = targets, families  # the search's children include family moves (--families)
         self.device = profiles.get(targets.device)
         # measured cycles per MAC (--calibration), or None for the defaults
         self.calibration = latency.load_calibration(targets.calibration) if targets.calibration else None

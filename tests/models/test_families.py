@@ -11,7 +11,7 @@ from compress.search.strategies import heuristic
 
 @pytest.fixture(scope="module")
 def costing():
-    return Costing(Targets())
+    return Costing(Targets(), families=True)
 
 
 def test_every_family_child_fits_at_the_widest_width_and_the_largest_size_comes_first(costing):
