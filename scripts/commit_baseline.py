@@ -30,8 +30,8 @@ def main(run_dir: str) -> int:
     weights, record = found
     baseline_cache.COMMITTED.mkdir(parents=True, exist_ok=True)
     if weights.parent != baseline_cache.COMMITTED:
-        shutil.copyfile(weights, baseline_cache.COMMITTED / weights.name)
-        (baseline_cache.COMMITTED / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
+        for kept in (weights, weights.with_name(f"{name}.json")):  # the weights and the record beside them
+            shutil.copyfile(kept, baseline_cache.COMMITTED / kept.name)
     print(f"{baseline_cache.COMMITTED / weights.name}: {record['epochs']} epochs, val AUC {record['val_auc']:.4f}")
     return 0
 

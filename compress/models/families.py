@@ -62,10 +62,9 @@ FAMILIES = {"DS-CNN": ds_cnn, "inverted-residual": inverted_residual}
 
 def widest(make: Callable[[int], ModelSpec], fits: Callable[[ModelSpec], bool], most: int = 256) -> ModelSpec | None:
     """The widest make(width) for width in 1..most that fits (fits is monotone in width), or None if none does."""
-    low, high = 0, most  # invariant: make(low) fits (0: nothing checked yet), make(high + 1) does not
     if not fits(make(1)):
         return None
-    low = 1
+    low, high = 1, most  # invariant: make(low) fits, make(high + 1) does not (or is past `most`)
     while low < high:
         mid = (low + high + 1) // 2
         low, high = (mid, high) if fits(make(mid)) else (low, mid - 1)
@@ -91,11 +90,9 @@ def family_children(spec: ModelSpec, fits: Callable[[ModelSpec], bool]):
     keep their length (the window moves shorten them)."""
     h, w, c = spec.input_shape
     square = h == w and not spec.temporal
-    sizes = dict.fromkeys([h] + [max(SIZE_STEP, round(h * share / SIZE_STEP) * SIZE_STEP) for share in SIZE_SHARES[1:]]
-                          ) if square else {h: None}
+    smaller = {max(SIZE_STEP, round(h * share / SIZE_STEP) * SIZE_STEP) for share in SIZE_SHARES[1:]}
+    sizes = sorted({h} | {s for s in smaller if s < h}, reverse=True) if square else [h]
     for size in sizes:
-        if size > h:
-            continue
         shape = (size, size, c) if square else spec.input_shape
         for family, make in FAMILIES.items():
             for kernel in FAMILY_KERNELS if size == h else FAMILY_KERNELS[:1]:

@@ -30,13 +30,9 @@ def key(spec, data, train, settings, augment: bool) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def folders(cache_dir=None) -> list[Path]:
-    return [COMMITTED, cache_root(cache_dir) / "baselines"]
-
-
 def find(name: str, cache_dir=None) -> tuple[Path, dict] | None:
     """(the weights file, what its training recorded) of a kept baseline, or None."""
-    for folder in folders(cache_dir):
+    for folder in (COMMITTED, cache_root(cache_dir) / "baselines"):
         weights, record = folder / f"{name}.weights.h5", folder / f"{name}.json"
         if weights.is_file() and record.is_file():
             return weights, files.read_json(record)

@@ -213,14 +213,13 @@ class Evaluator:
 
     def __call__(self, spec: ModelSpec, parent):
         start = time.monotonic()
-        parent_model = self.model(parent.spec) if parent else None
         given = self.weights_dir / f"{spec.key}.weights.h5"
         fresh = parent is not None and not shares_weights(spec, parent.spec)
-        if fresh:  # a new trunk: trained from scratch, longer (FRESH_EPOCHS)
+        if fresh:  # a new trunk: trained from scratch, longer (FRESH_EPOCHS); the parent's weights are not read
             model, history, inherited = self.trainer.fit(spec, epochs=FRESH_EPOCHS * self.trainer.epochs,
                                                          patience=LONG_PATIENCE)
         elif parent:
-            model, history, inherited = self.trainer.fit(spec, parent_model, parent.spec)
+            model, history, inherited = self.trainer.fit(spec, self.model(parent.spec), parent.spec)
         elif given.exists():  # a user's trained baseline (jobs saved its weights here): scored as given
             model, history, inherited = self.model(spec), [], {}
         else:  # the baseline sets beta: train it as long as the final model

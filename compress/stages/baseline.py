@@ -6,9 +6,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from compress import CompressError, quality
+from compress import CompressError, files, quality
 from compress.config import RunConfig
-from compress.search import tasks
+from compress.search import baseline_cache, tasks
 from compress.search.journal import Evaluation, Journal
 
 MIN_BASELINE_AUC = 0.55  # a baseline at or below this has learned next to nothing: beta would mean nothing
@@ -33,8 +33,6 @@ def baseline(config: RunConfig, out: Path, prepared, setup, log) -> Baseline:
     its LOSO mean with --loso; --auc-ratio itself for a multi-task run, whose `auc` is already each task's share of
     the baseline's above-chance AUC)."""
     from compress.devices import profiles
-
-    from compress.search import baseline_cache
 
     started = time.monotonic()
     spec, space = prepared.baseline, setup.space
@@ -66,17 +64,15 @@ def evaluate(spec, space, evaluator, journal: Journal, name: str | None = None, 
                     None)
     if replayed is not None:
         return Evaluation.from_json(replayed), 0
-    from compress import files
-    from compress.search import baseline_cache
-
+    weights = evaluator.weights_dir / f"{spec.key}.weights.h5" if name is not None else None
     if kept is not None:  # where the Evaluator scores a trained baseline as given
-        files.write_bytes(evaluator.weights_dir / f"{spec.key}.weights.h5", kept[0].read_bytes())
+        files.write_bytes(weights, kept[0].read_bytes())
     metrics, extra = evaluator(spec, None)
     if kept is not None:
         extra = {**extra, "epochs": kept[1]["epochs"], "baseline_from": {"path": str(kept[0]), **kept[1]}}
     elif name is not None:
-        baseline_cache.store(name, evaluator.weights_dir / f"{spec.key}.weights.h5", {"spec": spec.key, "epochs": extra["epochs"],
-                                           "train_seconds": extra["train_seconds"], "val_auc": metrics["auc"]})
+        baseline_cache.store(name, weights, {"spec": spec.key, "epochs": extra["epochs"],
+                                             "train_seconds": extra["train_seconds"], "val_auc": metrics["auc"]})
     if name is not None:
         extra = {**extra, "baseline_cache": name}  # scripts/commit_baseline.py finds the kept copy by it
     ev = Evaluation(spec.key, spec, None, "baseline", 0, space.flops(spec), space.fits(spec),
@@ -146,6 +142,7 @@ def beta_reference(config: RunConfig, spec, out: Path, data, val_auc: float, tas
 def check_learned(auc: float, config: RunConfig) -> None:
     if not auc > MIN_BASELINE_AUC:
         raise CompressError(f"the baseline {config.search.baseline} reached only val AUC {auc:.4f} (<= "
-                            f"{MIN_BASELINE_AUC}), barely above chance (0.5), so a floor relative to it would mean nothing; "
+                            f"{MIN_BASELINE_AUC}), barely above chance (0.5), so a floor relative to it would mean "
+                            "nothing; "
                             f"train it better first, e.g. another --baseline-lr (now {config.train.baseline_lr:g}) "
                             f"or more --baseline-epochs (now {config.train.baseline_epochs})")
