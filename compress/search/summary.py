@@ -90,7 +90,7 @@ def _final(config: RunConfig, search, summary: RunSummary, evaluator, costing, d
 def finalists(search, count: int) -> list:
     """The best `count` goals, and the best goal trained from scratch (a family move's new trunk) if none of them
     is: in the search it had more epochs than the others' 3 but far fewer than the baseline the others inherit
-    from, so its rank there understates it (train.py, FRESH_EPOCHS)."""
+    from, so its rank there understates it (compress/search/race.py)."""
     chosen = search.leaderboard(min(count, LEADERBOARD_SIZE))
     fresh = [ev for ev in search.leaderboard() if ev.extra.get("from_scratch")]
     if fresh and not any(ev.extra.get("from_scratch") for ev in chosen):
@@ -114,7 +114,7 @@ def _fine_tune_finalists(config: RunConfig, search, evaluator, base_model, log):
         epochs = config.train.final_epochs * (SCRATCH_FINAL_FACTOR if scratch else 1)
         log(f"fine-tuning finalist {rank} ({ev.flops / 1e6:.3f} MFLOPs, val AUC {ev.auc:.4f} in the search"
             f"{', a new trunk' if scratch else ''}) for up to {epochs} epochs {how}")
-        model, history, _ = trainer.fit(ev.spec, evaluator.model(ev.spec), ev.spec, epochs=epochs,
+        model, history, _ = trainer.fit(ev.spec, evaluator.model(ev.spec, ev.key), ev.spec, epochs=epochs,
                                      patience=LONG_PATIENCE, teacher_logits=teacher)
         val = tasks.relative(trainer.score(model, "val", spec=ev.spec), search.reference)
         tuned[ev.key] = val["auc"]
