@@ -26,21 +26,26 @@ def rung_epochs(rung: int, epochs: int) -> int:
     return epochs if rung == 0 else (RACE_ETA ** rung - RACE_ETA ** (rung - 1)) * epochs
 
 
-def promotion_label(rung: int) -> str:
-    return f"trained on (race rung {rung})"
+def promotion_label(ev: Evaluation, rung: int) -> str:
+    """The trunk's own label, and the rung it goes on to: 'trunk → DS-CNN k3 width 14 @32×32 (race rung 1)'."""
+    return f"{ev.label.split(' (race rung')[0]} (race rung {rung})"
 
 
 def race(search: Search, entrants: list) -> list[Evaluation]:
     """Race (spec, parent, label) new trunks; returns each trunk's last evaluation, in entry order: a loser as it was
     when it dropped out, a survivor at the top rung."""
-    last = {ev.spec.key: ev for ev in search.evaluate_many(entrants)}
-    alive = [ev for ev in last.values() if not ev.failed]
-    for rung in range(1, RACE_RUNGS):
-        ranked = sorted(alive, key=lambda ev: goal_rank(ev.auc, ev.flops), reverse=True)
-        promoted = ranked[:math.ceil(len(ranked) / RACE_ETA)]
-        if not promoted:
-            break
-        alive = search.evaluate_many([(ev.spec, ev, promotion_label(rung)) for ev in promoted])
-        last.update((ev.spec.key, ev) for ev in alive)
-        alive = [ev for ev in alive if not ev.failed]
+    search.racing = True
+    try:
+        last = {ev.spec.key: ev for ev in search.evaluate_many(entrants)}
+        alive = [ev for ev in last.values() if not ev.failed]
+        for rung in range(1, RACE_RUNGS):
+            ranked = sorted(alive, key=lambda ev: goal_rank(ev.auc, ev.flops), reverse=True)
+            promoted = ranked[:math.ceil(len(ranked) / RACE_ETA)]
+            if not promoted:
+                break
+            alive = search.evaluate_many([(ev.spec, ev, promotion_label(ev, rung)) for ev in promoted])
+            last.update((ev.spec.key, ev) for ev in alive)
+            alive = [ev for ev in alive if not ev.failed]
+    finally:
+        search.racing = False
     return list(last.values())

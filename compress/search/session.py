@@ -46,6 +46,7 @@ class Search:
         self.trainings = 0  # trained by this process (the rest came from the journal)
         self.started = time.monotonic()
         self.exhausted = ""  # why the search stopped early, if it did
+        self.racing = False  # new trunks are racing (compress.search.race): below beta is not yet pruned
         self.reference = None  # multi-task: the baseline's val AUC per task, what every `auc` is relative to
         if journal:
             for row in journal.replay(failed=True):
@@ -165,7 +166,8 @@ class Search:
         elif ev.failed:
             verdict = f"FAILED ({ev.extra['error'][:120]})"
         else:
-            mark = "GOAL" if self.is_goal(ev) else ("pruned" if ev.auc < self.beta else "kept")
+            mark = "GOAL" if self.is_goal(ev) else ("racing" if self.racing else
+                                                    "pruned" if ev.auc < self.beta else "kept")
             verdict = f"{'>=' if ev.auc >= self.beta else '< '} \u03b2 {self.beta:.4f}  {mark:<6s}"
         board = self.leaderboard() + ([ev] if self.is_goal(ev) and ev.key not in self.order else [])
         best = max(board, key=lambda e: goal_rank(e.auc, e.flops), default=None)  # this evaluation included

@@ -17,7 +17,7 @@ from compress.models.spec import HEAD_NAME, ModelSpec, softmax_name
 from compress.search import tasks as multitask
 from compress.search.inherit import inherit_weights, shares_weights
 from compress.search.journal import evaluation_key, rung_of
-from compress.search.race import rung_epochs
+from compress.search.race import RACE_ETA, rung_epochs
 
 _TF_CONFIGURED = False
 LONG_PATIENCE = 4  # epochs without a better val AUC before the baseline or winner stops training
@@ -90,15 +90,19 @@ class Trainer:
         configure_tensorflow()
 
     def fit(self, spec: ModelSpec, parent=None, parent_spec: ModelSpec | None = None, epochs: int | None = None,
-            patience: int | None = None, lr: float | None = None, teacher_logits: np.ndarray | None = None) -> Fit:
+            patience: int | None = None, lr: float | None = None, teacher_logits: np.ndarray | None = None,
+            trained_epochs: int = 0) -> Fit:
         """Train spec (from parent's weights where they fit); returns the model with the best-val-AUC weights, its
         history and what it inherited from the parent.
 
         teacher_logits (from `teacher_logits`): learn from the teacher's soft outputs as well (distillation).
+        trained_epochs: the epochs the parent (the same model, in a race) has had; seeds the shuffles and
+        augmentations anew, so training on does not replay the first epochs' draws.
         """
         import tf_keras as keras
 
-        keras.utils.set_random_seed(self.seed)
+        seed = self.seed if not trained_epochs else (self.seed * 1_000_003 + trained_epochs) % 2 ** 31
+        keras.utils.set_random_seed(seed)
         model = build_model(spec)
         inherited = {}  # per layer: copied | thinned | factorised | reinitialised (search/inherit.py)
         if parent is not None and parent_spec is not None:
@@ -106,7 +110,8 @@ class Trainer:
         lr = self.lr if lr is None else lr
         data = self.data_for(spec)
         rng = np.random.default_rng(self.seed)
-        x, y, class_weight = balance(data.x_train, data.y_train, self.balance, rng)
+        x, y, class_weight = balance(data.x_train, data.y_train, self.balance, rng)  # the same draw at every rung
+        rng = np.random.default_rng(seed) if trained_epochs else rng
         trained, targets, fit_args = self._compile(keras, model, spec, y, class_weight, lr, teacher_logits)
         best_auc, best_weights, waited, history = -1.0, model.get_weights(), 0, []
         for epoch in range(self.epochs if epochs is None else epochs):
@@ -222,7 +227,8 @@ class Evaluator:
             rung = rung_of(parent) + 1
             model, history, inherited = self.trainer.fit(spec, self.model(spec, parent.key), spec,
                                                          epochs=rung_epochs(rung, self.trainer.epochs),
-                                                         patience=LONG_PATIENCE)
+                                                         patience=LONG_PATIENCE,
+                                                         trained_epochs=RACE_ETA ** (rung - 1) * self.trainer.epochs)
         elif fresh:  # a new trunk, rung 0 of its race: trained from scratch; the parent's weights are not read
             model, history, inherited = self.trainer.fit(spec, epochs=self.trainer.epochs, patience=LONG_PATIENCE)
         elif parent:

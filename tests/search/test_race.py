@@ -92,3 +92,12 @@ def test_a_killed_race_resumes_to_the_same_journal(tmp_path):
     assert len(again.calls) == len(whole.replay(failed=True)) - 13  # nothing trained twice
     rows = lambda path: [{k: v for k, v in json.loads(line).items()} for line in path.read_text().splitlines()]
     assert rows(tmp_path / "cut.jsonl") == rows(tmp_path / "whole.jsonl")
+
+
+def test_progress_says_racing_not_pruned_while_the_race_runs():
+    lines = []
+    search = Search(space(), RungEvaluator(), beta=0.8, log=lines.append)
+    run("astar", search, BASELINE)
+    trunks = [line for line in lines if "trunk" in line]
+    assert trunks and all("racing" in line for line in trunks) and not any("pruned" in line for line in trunks)
+    assert any("trunk \u2192 width 6 (race rung 2)" in line for line in trunks)
