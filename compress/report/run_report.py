@@ -6,7 +6,6 @@ from pathlib import Path
 from compress import CompressError
 from compress.data.wearable_data import is_signal_source
 from compress.files import write_text
-from compress.models.keras_build import build_model
 from compress.models.spec import ModelSpec
 from compress.report.doc import Doc
 from compress.report.budget import memory_section
@@ -16,7 +15,7 @@ from compress.report.layers import device_layer_section, layer_section
 from compress.report.leaderboard import leaderboard_section, node_anchor
 from compress.report.operating import roc_section
 from compress.report.quantized import int8_section
-from compress.report.run import Run, estimates, load_run, search_nodes
+from compress.report.run import Run, estimates, load_run, saved_model, search_nodes
 from compress.report.tables import RESULT_HEADERS, model_rows, results_blocks, target_rows
 from compress.report.uncertainty import intervals_section
 from compress.search.space import Costing
@@ -168,19 +167,7 @@ def _confusion_section(doc: Doc, run: Run, files: Path) -> None:
 
 def _model(run: Run, row: dict):
     """(Keras model, what it is): the fine-tuned winner once the run has one, else the row's saved weights."""
-    from compress.models.spec import ModelSpec
-
-    best = run.path / "best.keras"
-    if run.summary and run.summary.final and best.exists():
-        from compress.models.keras_io import load_keras
-
-        return load_keras(best), "the fine-tuned winner (`best.keras`)"
-    weights = run.path / "weights" / f"{row['key']}.weights.h5"
-    if not weights.exists():
-        raise CompressError(f"{weights}: missing")
-    model = build_model(ModelSpec.from_dict(row["spec"]))
-    model.load_weights(weights)
-    return model, f"`weights/{weights.name}`"
+    return saved_model(run, row["key"])
 
 
 def _saliency(run: Run, row: dict, path: Path) -> tuple[Path, str]:
