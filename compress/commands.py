@@ -58,6 +58,7 @@ def export(model_path: str, data_config: DataConfig, settings: ExportConfig, out
     summary = run_dir / "summary.json"
     if beta is None and summary.exists():
         beta = _run_beta(summary)
+        _warn_of_a_floor_at_chance(summary)
     folder = Path(out) if out else (run_dir / f"pick-{pick}" if pick is not None else path.parent)
     data = load(data_config)
     _check_model_fits_data(path, model, data)
@@ -203,6 +204,20 @@ def _run_beta(summary: Path) -> float | dict | None:
         raise CompressError(f"{summary}: 'beta' must be a number in (0, 1], not {beta!r}; fix the file or give "
                             "--beta")
     return beta
+
+
+def _warn_of_a_floor_at_chance(summary: Path) -> None:
+    """The int8 floor comes from the run's baseline: say so when that baseline's test AUC is no better than a coin."""
+    from compress.deploy.export import chance_warning
+    from compress.summary import read_summary
+
+    try:
+        found = read_summary(summary.parent)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return  # _run_beta has judged the file already
+    warning = chance_warning(found.baseline.test) if found and found.baseline else None
+    if warning:
+        print(warning)
 
 
 def _class_names(report: Path) -> list[str] | None:

@@ -47,6 +47,12 @@ AUC_INTERVAL_SEED = 0  # fixed: the same scores always give the same interval
 FEW_SAMPLES = 200  # a split smaller than this gets a warning beside its AUC: its interval is wide
 
 
+def includes_chance(metrics: dict | None) -> bool:
+    """Whether a metrics dict's recorded AUC interval includes 0.5: as far as its data can tell, a coin."""
+    found = (metrics or {}).get("auc_ci")
+    return bool(found) and found[0] <= 0.5 <= found[1]
+
+
 def auc_interval(y_true: np.ndarray, probs: np.ndarray, positive: int | None = 1, level: float = 0.95,
                  resamples: int = AUC_RESAMPLES, seed: int = AUC_INTERVAL_SEED) -> list[float]:
     """[low, high]: the percentile bootstrap interval of the AUC classification_metrics computes (binary:

@@ -2,7 +2,7 @@
 and the int8 check's verdict with a warning where the baseline it is measured against is no better than chance."""
 from __future__ import annotations
 
-from compress.data.metrics import AUC_RESAMPLES, FEW_SAMPLES
+from compress.data.metrics import AUC_RESAMPLES, FEW_SAMPLES, includes_chance
 from compress.report.doc import Doc
 from compress.report.run import Run
 
@@ -54,11 +54,6 @@ def _entries(run: Run) -> list[tuple]:
     if s.int8:
         found += _per_task("final int8", "test", s.int8.test)
     return found
-
-
-def includes_chance(metrics: dict | None) -> bool:
-    ci = interval(metrics)
-    return bool(ci) and ci[0] <= 0.5 <= ci[1]
 
 
 def intervals_section(doc: Doc, run: Run) -> None:

@@ -49,6 +49,10 @@ def ship(config: RunConfig, out: Path, final, data, log) -> Shipped:
     summary, spec = final.summary, final.spec
     data = data.at_input(spec.input_shape, spec.rate_divisor) if spec.rate_divisor > 1 else data
     int8 = None
+    from compress.deploy.export import chance_warning
+
+    if chance_warning(summary.baseline.test):
+        log(chance_warning(summary.baseline.test))
     try:
         result = deploy(out, data, beta=summary.int8_floor(), qat=config.export.qat, seed=config.data.seed,
                         device=config.targets.device, expected_latency_s=summary.final.latency_s, log=log)

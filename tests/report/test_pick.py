@@ -95,3 +95,23 @@ def test_a_real_search_keeps_its_finalists_fine_tuned_weights_and_pick_deploys_t
     out = capsys.readouterr().out
     assert f"leaderboard goal {last.rank} of {run}" in out and (run.parent / "picked" / "model_int8.tflite").exists()
     assert np.isfinite(json.loads((run.parent / "picked" / "export.json").read_text())["model_bytes"])
+
+
+def test_export_warns_when_the_floor_comes_from_a_baseline_at_chance(runs, tmp_path, capsys):
+    run = _with_leaderboard(runs, tmp_path)
+    summary = json.loads((run / "summary.json").read_text())
+    summary["baseline"]["test"]["auc_ci"] = [0.45, 0.71]
+    (run / "summary.json").write_text(json.dumps(summary))
+    main(["export", str(run), "--pick", "1"])  # the floor from the run's baseline: 0 or 2, the warning either way
+    assert "warning: the baseline's test AUC interval includes 0.5 (single task)" in capsys.readouterr().out
+    main(["export", str(run), "--pick", "1", "--beta", "0.6"])  # a floor given by hand: nothing to warn of
+    assert "interval includes 0.5" not in capsys.readouterr().out
+
+
+def test_chance_warning_names_the_tasks_at_chance():
+    from compress.deploy.export import chance_warning
+
+    assert chance_warning({"auc": 0.9, "auc_ci": [0.85, 0.95]}) is None
+    assert chance_warning({"auc": 0.9}) is None  # no interval recorded: nothing to judge
+    tasks = {"tasks": {"arousal": {"auc": 0.8, "auc_ci": [0.7, 0.9]}, "valence": {"auc": 0.47, "auc_ci": [0.4, 0.55]}}}
+    assert "(valence)" in chance_warning(tasks)
