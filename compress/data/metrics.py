@@ -76,17 +76,20 @@ def _stratified_counts(y_true: np.ndarray, resamples: int, rng) -> np.ndarray:
     idx = np.concatenate([m[rng.integers(0, len(m), (resamples, len(m)))]
                           for m in (np.flatnonzero(y_true == c) for c in np.unique(y_true))], axis=1)
     flat = idx + (np.arange(resamples) * n)[:, None]
-    return np.bincount(flat.ravel(), minlength=resamples * n).reshape(resamples, n)
+    return np.bincount(flat.ravel(), minlength=resamples * n).reshape(resamples, n).astype(np.int32)
 
 
 def _weighted_auc(is_positive: np.ndarray, scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The Mann-Whitney AUC (ties count half) of each resample, samples weighted by how often it drew them:
-    sorted once, each positive's negatives below it and tied with it read off cumulative sums."""
+    sorted once, each positive's negatives below it and tied with it read off cumulative sums over the negatives."""
     order = np.argsort(scores, kind="stable")
-    ranked, positive, weights = scores[order], is_positive[order], counts[:, order]
-    starts = np.searchsorted(ranked, ranked, side="left")  # each sample's group of equal scores
-    ends = np.searchsorted(ranked, ranked, side="right")
-    below = np.concatenate([np.zeros((len(weights), 1)), np.cumsum(weights * ~positive, axis=1)], axis=1)
-    wins = below[:, starts] + 0.5 * (below[:, ends] - below[:, starts])
-    n_pos = (weights * positive).sum(axis=1)
-    return (weights * positive * wins).sum(axis=1) / (n_pos * (weights.sum(axis=1) - n_pos))
+    ranked, positive = scores[order], is_positive[order]
+    negatives_before = np.concatenate([[0], np.cumsum(~positive)])  # sorted position j -> negatives in [0, j)
+    pos = np.flatnonzero(positive)
+    low = negatives_before[np.searchsorted(ranked, ranked[pos], side="left")]  # each positive's group of ties
+    high = negatives_before[np.searchsorted(ranked, ranked[pos], side="right")]
+    neg_weights = counts[:, order[~positive]]
+    below = np.concatenate([np.zeros((len(counts), 1), counts.dtype), np.cumsum(neg_weights, axis=1)], axis=1)
+    wins = below[:, low] + 0.5 * (below[:, high] - below[:, low])
+    pos_weights = counts[:, order[pos]]
+    return (pos_weights * wins).sum(axis=1) / (pos_weights.sum(axis=1) * neg_weights.sum(axis=1))
