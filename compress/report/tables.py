@@ -175,7 +175,7 @@ def target_rows(targets: list[dict]) -> list[list]:
              "PASS" if t["passed"] else "FAIL"] for t in targets]
 
 
-def results_blocks(doc: Doc, summary: RunSummary, level: int = 2) -> None:
+def results_blocks(doc: Doc, summary: RunSummary, level: int = 2, leaderboard: bool = True) -> None:
     """The cs231n study's baseline-vs-final table, the device targets, the reductions and the measured deployment."""
     rows = result_rows(summary)
     budget = "no FLOPs limit" if summary.budget_flops is None else f"FLOPs <= {summary.budget_flops:,.0f}"
@@ -183,7 +183,8 @@ def results_blocks(doc: Doc, summary: RunSummary, level: int = 2) -> None:
           f"({summary.trainings_this_run} trained in this run), training time "
           f"{summary.train_seconds_total:.0f} s. Target: {budget} and " + _beta_text(summary) + ".")
     doc.table(RESULT_HEADERS, rows)
-    leaderboard_blocks(doc, summary, level)
+    if leaderboard:  # the run report gives it a section of its own
+        leaderboard_blocks(doc, summary, level)
     if summary.final:
         doc.h("Device targets", level)
         doc.table(["target", "figure", "limit", "margin", "result"], target_rows(summary.targets))

@@ -13,6 +13,12 @@ from compress.search.train import LONG_PATIENCE, SCRATCH_FINAL_FACTOR, save_mode
 LEADERBOARD_SIZE = 10  # goals listed in summary.json and the report
 
 
+def fine_tuned_weights(weights_dir, key: str):
+    """Where a finalist's weights after its fine-tune are kept (weights/<key>.weights.h5 holds the search's), so
+    `export RUN --pick ID` can deploy any finalist as fine-tuned as the winner."""
+    return weights_dir / f"{key}.fine-tuned.weights.h5"
+
+
 def lineage(search, ev) -> list[str]:
     """Reduction labels from the baseline to ev, in the order they were applied."""
     labels = []
@@ -116,6 +122,7 @@ def _fine_tune_finalists(config: RunConfig, search, evaluator, base_model, log):
             f"{', a new trunk' if scratch else ''}) for up to {epochs} epochs {how}")
         model, history, _ = trainer.fit(ev.spec, evaluator.model(ev.spec, ev.key), ev.spec, epochs=epochs,
                                      patience=LONG_PATIENCE, teacher_logits=teacher)
+        save_model(model, fine_tuned_weights(evaluator.weights_dir, ev.key), weights_only=True)
         val = tasks.relative(trainer.score(model, "val", spec=ev.spec), search.reference)
         tuned[ev.key] = val["auc"]
         if best is None or val["auc"] > best[1]["val"]["auc"]:
