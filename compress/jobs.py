@@ -9,7 +9,7 @@ from compress import files
 from compress.console import Console
 from compress.config import DataConfig, RunConfig, Targets, TrainConfig
 from compress.stages import baseline as baseline_stage, finalise, prepare, report, search as search_stage, ship
-from compress.summary import RunSummary
+from compress.summary import RunSummary, read_summary
 
 
 _log = Console()
@@ -47,13 +47,13 @@ def _search(config: RunConfig, out: Path, resume: bool, as_json: bool) -> int:
     base = baseline_stage.baseline(config, out, prepared, setup, _log)
     outcome = search_stage.search(config, prepared, setup, base, _log)
     final = finalise.finalise(config, out, prepared, setup, outcome, base, _log)
-    print(_summary_text(final.summary, as_json))
     try:
         if outcome.winner is None:
-            _log("no model met every target and AUC >= beta; the closest are listed above")
+            _log("no model met every target and AUC >= beta; the closest are listed below")
             return 3
-        return _ship(config, out, final, prepared.data, as_json) if config.export.enabled else 0
-    finally:
+        return _ship(config, out, final, prepared.data) if config.export.enabled else 0
+    finally:  # the results once, as far as the run got (the int8 row once exported), even when shipping failed
+        print(_summary_text(read_summary(out) or final.summary, as_json))
         report.report(out, prepared.data, _log)
 
 
@@ -71,12 +71,9 @@ def _loso_md(summary: RunSummary) -> str:
     return "\n" + loso.markdown(summary.loso) if summary.loso else ""
 
 
-def _ship(config: RunConfig, out: Path, final, data, as_json: bool = False) -> int:
-    """Ship the winner and (unless --json) show the results table again, now with the int8 row."""
-    from compress.report import tables
-
+def _ship(config: RunConfig, out: Path, final, data) -> int:
+    """Ship the winner: int8 export, firmware and emulation; 1 when its firmware fails a device check."""
     shipped = ship.ship(config, out, final, data, _log)
-    print("" if as_json else "\n" + tables.final_results_text(shipped.summary))
     return 0 if shipped.firmware.passed else 1
 
 
