@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from compress import files
-from compress.console import Console
+from compress.console import Console, plural
 from compress.config import DataConfig, RunConfig, Targets, TrainConfig
 from compress.stages import baseline as baseline_stage, finalise, prepare, report, search as search_stage, ship
 from compress.summary import RunSummary, read_summary
@@ -90,7 +90,7 @@ def train(data_config: DataConfig, baseline_name: str, train_config: TrainConfig
     data, baseline, trainer, given = prepared.data, prepared.baseline, prepared.trainer, prepared.given
     costing = Costing(Targets())
     _log(f"training {baseline.name} ({costing.flops(baseline) / 1e6:.2f} MFLOPs) on {data.name} for "
-         f"up to {train_config.epochs} epochs")
+         f"up to {plural(train_config.epochs, 'epoch')}")
     model, history, _ = trainer.fit(baseline, given, baseline if given is not None else None)  # a user's: further
     result = {"baseline": baseline.name, "data": data.name, "history": history,
               "baseline_preparation": prepared.preparation,

@@ -248,7 +248,8 @@ def emulated_block(doc: Doc, emulated: dict | None) -> None:
     doc.p(f"On an emulated Cortex-M4 (TFLite Micro, {e['kernels']} kernels, QEMU mps2-an386): "
           f"{e['instructions']:,} instructions per inference (the latency table estimated "
           f"{e['estimated_instructions']:,}), {e['instructions_per_mac']:.1f} per MAC, {ms(e['latency_s'])} "
-          f"at {plural(e['cycles_per_instruction'], 'cycle')} per instruction; arena {e['arena_bytes']:,} bytes (estimated "
+          f"at {plural(e['cycles_per_instruction'], 'cycle')} per instruction; arena {e['arena_bytes']:,} bytes "
+          f"(estimated "
           f"{e['estimated_arena_bytes'] or 0:,}); int8 outputs equal the TFLite interpreter's: "
           f"{'yes' if e['outputs_match'] else 'no'}.")
     doc.table(["op", "MACs", "instructions", "share"],
