@@ -89,3 +89,18 @@ def test_first_time_face_generation_says_what_it_makes(tmp_path, capsys):
     assert "  drew 40/40 faces" in err
     image_data.read_synthetic(config, cache_dir=tmp_path)  # read from the cache: silent
     assert capsys.readouterr().err == ""
+
+
+def test_first_time_sensor_generation_says_what_it_makes(tmp_path, capsys):
+    from compress.config import DataConfig
+    from compress.data import multitask_synth, wearable_data
+
+    config = DataConfig(source="synthetic-wearables", subjects=3)
+    wearable_data.recordings(config, cache_dir=tmp_path)
+    err = capsys.readouterr().err
+    assert err.startswith("generating 3 subjects' synthetic wearable recordings") and str(tmp_path) in err
+    multitask_synth.cached(2, 0, tmp_path, minutes=0.5)
+    assert capsys.readouterr().err.startswith("generating 2 subjects' synthetic multi-task recordings of 0.5 minutes")
+    wearable_data.recordings(config, cache_dir=tmp_path)
+    multitask_synth.cached(2, 0, tmp_path, minutes=0.5)
+    assert capsys.readouterr().err == ""  # both read from the cache
