@@ -49,6 +49,10 @@ class Progress:
         self.every = max(-(-total // lines), 1)
         note(heading)
 
+    def step(self, text: str) -> None:
+        """A stage of the step that is not an item (a build's shared headers), so a long wait is not silent."""
+        note("  " + text)
+
     def __call__(self, count: int = 1) -> None:
         """`count` more items done."""
         with self._lock:

@@ -73,7 +73,8 @@ def test_a_first_build_says_what_it_compiles_and_counts_the_files(tmp_path, monk
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].startswith("building TFLite Micro (cmsis-nn kernels) for the emulated Cortex-M4: 20 files")
     assert "2 cores" in lines[0] and str(chain.dir) in lines[0]
-    assert lines[-1] == "  TFLM build: compiled 20/20 files" and len(lines) <= 11
+    assert "after precompiling the headers they share" in lines[0] and lines[1].startswith("  TFLM build: precompiled")
+    assert lines[-1] == "  TFLM build: compiled 20/20 files" and len(lines) <= 12
     chain.objects(sources)  # all cached now: nothing to say
     assert capsys.readouterr().err == ""
 

@@ -177,10 +177,11 @@ class Toolchain:
             return None
         cmsis = all("third_party/cmsis_nn" in s for s in missing)
         what = "the CMSIS-NN functions its kernels call" if cmsis else "its framework and the model's kernels"
+        pch = sum(s.endswith((".cc", ".cpp")) for s in missing) >= PCH_MIN_SOURCES
         return Progress(len(missing), "TFLM build: compiled {done}/{total} files", (
             f"building TFLite Micro ({self.kernels} kernels) for the emulated Cortex-M4: {len(missing)} files of "
-            f"{what} on {plural(self.jobs, 'core')}; a first build of this tree takes minutes, later "
-            f"runs reuse the objects cached in {self.dir}"))
+            f"{what} on {plural(self.jobs, 'core')}" + ", after precompiling the headers they share" * pch +
+            f"; a first build of this tree takes minutes, later runs reuse the objects cached in {self.dir}"))
 
     def _compile(self, source: str, pch_dirs: dict, progress: Progress | None = None) -> Path:
         """Compile a tree source (relative path) into its cached object, with the precompiled headers if any."""
@@ -213,6 +214,8 @@ class Toolchain:
             pch_dirs = {}
             if len(cxx) >= PCH_MIN_SOURCES:
                 pch_dirs = dict(zip(levels, pool.map(lambda level: self._pch(Path(tmp), level), levels)))
+                if progress is not None:
+                    progress.step(f"TFLM build: precompiled the shared headers ({', '.join(levels)})")
             list(pool.map(lambda s: self._compile(s, pch_dirs, progress), missing))
         return [self._object_path(s) for s in sources]
 
