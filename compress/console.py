@@ -43,11 +43,13 @@ class Progress:
     """A long step's progress on stderr: its heading (what it makes and why it takes a while), then a line every
     1/`lines` of the way ("  compiled 20/52 files"), never one per item; safe to call from worker threads."""
 
-    def __init__(self, total: int, line: str, heading: str, lines: int = 10):
-        """line: a format string of `done` and `total`; lines: at most this many of them."""
+    def __init__(self, total: int, line: str, heading: str | None, lines: int = 10):
+        """line: a format string of `done` and `total`; lines: at most this many of them; heading None: a
+        short step that only says when it is done (lines=1)."""
         self.total, self.done, self.line, self._lock = total, 0, line, threading.Lock()
         self.every = max(-(-total // lines), 1)
-        note(heading)
+        if heading is not None:
+            note(heading)
 
     def step(self, text: str) -> None:
         """A stage of the step that is not an item (a build's shared headers), so a long wait is not silent."""

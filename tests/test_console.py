@@ -105,3 +105,16 @@ def test_first_time_sensor_generation_says_what_it_makes(tmp_path, capsys):
     wearable_data.recordings(config, cache_dir=tmp_path)
     multitask_synth.cached(2, 0, tmp_path, minutes=0.5)
     assert capsys.readouterr().err == ""  # both read from the cache
+
+
+def test_the_cmsis_nn_rounds_of_a_build_say_one_line_each(tmp_path, monkeypatch, capsys):
+    """They compile small C files in seconds, several rounds in a row: a heading and ten lines each would flood."""
+    from compress.deploy import tflm_build
+
+    monkeypatch.setattr(tflm_build, "run", lambda cmd, *a, **k: open(str(cmd[cmd.index("-o") + 1]), "w").close())
+    chain = tflm_build.Toolchain.__new__(tflm_build.Toolchain)
+    chain.kernels, chain.tree, chain.gcc, chain.gxx, chain.defines, chain.includes = (
+        "cmsis-nn", tmp_path / "tree", "gcc", "g++", [], [])
+    chain.jobs, chain.dir = 2, tmp_path / "cache"
+    chain.objects([f"third_party/cmsis_nn/Source/f{i}.c" for i in range(31)])
+    assert capsys.readouterr().err.splitlines() == ["  TFLM build: compiled 31/31 CMSIS-NN files the kernels call"]

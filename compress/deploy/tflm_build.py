@@ -175,13 +175,15 @@ class Toolchain:
         """Progress lines for a batch large enough to take a while (a first build: ~5 min on 2 cores)."""
         if len(missing) < PROGRESS_MIN_SOURCES:
             return None
-        cmsis = all("third_party/cmsis_nn" in s for s in missing)
-        what = "the CMSIS-NN functions its kernels call" if cmsis else "its framework and the model's kernels"
+        if all("third_party/cmsis_nn" in s for s in missing):  # small C files, seconds: one line when done
+            return Progress(len(missing), "TFLM build: compiled {done}/{total} CMSIS-NN files the kernels call",
+                            None, lines=1)
         pch = sum(s.endswith((".cc", ".cpp")) for s in missing) >= PCH_MIN_SOURCES
         return Progress(len(missing), "TFLM build: compiled {done}/{total} files", (
             f"building TFLite Micro ({self.kernels} kernels) for the emulated Cortex-M4: {len(missing)} files of "
-            f"{what} on {plural(self.jobs, 'core')}" + ", after precompiling the headers they share" * pch +
-            f"; a first build of this tree takes minutes, later runs reuse the objects cached in {self.dir}"))
+            f"its framework and the model's kernels on {plural(self.jobs, 'core')}"
+            + ", after precompiling the headers they share" * pch
+            + f"; a first build of this tree takes minutes, later runs reuse the objects cached in {self.dir}"))
 
     def _compile(self, source: str, pch_dirs: dict, progress: Progress | None = None) -> Path:
         """Compile a tree source (relative path) into its cached object, with the precompiled headers if any."""
