@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from compress.console import plural
 from compress.models.spec import ModelSpec
 from compress.search import tasks
 from compress.search.journal import (FAILED, Evaluation, Journal, describe_error, evaluation_key, goal_rank,
@@ -154,7 +155,8 @@ class Search:
         elif self.max_seconds is not None and self.seconds_used >= self.max_seconds:
             self.exhausted = f"--max-minutes {self.max_seconds / 60:g} of training reached"
         elif self.patience is not None and (self.since_improvement() or 0) >= self.patience:
-            self.exhausted = f"--patience {self.patience}: no better goal in the last {self.patience} evaluations"
+            last = plural(self.patience, "evaluation")
+            self.exhausted = f"--patience {self.patience}: no better goal in the last {last}"
         if self.exhausted:
             raise BudgetExhausted(self.exhausted)
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from compress import files
 from compress.config import RunConfig
+from compress.console import plural
 from compress.summary import LeaderboardRow, ModelEntry, RunSummary
 from compress.search import tasks
 from compress.search.train import LONG_PATIENCE, SCRATCH_FINAL_FACTOR, save_model
@@ -119,7 +120,7 @@ def _fine_tune_finalists(config: RunConfig, search, evaluator, base_model, log):
         scratch = bool(ev.extra.get("from_scratch"))
         epochs = config.train.final_epochs * (SCRATCH_FINAL_FACTOR if scratch else 1)
         log(f"fine-tuning finalist {rank} ({ev.flops / 1e6:.3f} MFLOPs, val AUC {ev.auc:.4f} in the search"
-            f"{', a new trunk' if scratch else ''}) for up to {epochs} epochs {how}")
+            f"{', a new trunk' if scratch else ''}) for up to {plural(epochs, 'epoch')} {how}")
         model, history, _ = trainer.fit(ev.spec, evaluator.model(ev.spec, ev.key), ev.spec, epochs=epochs,
                                      patience=LONG_PATIENCE, teacher_logits=teacher)
         save_model(model, fine_tuned_weights(evaluator.weights_dir, ev.key), weights_only=True)

@@ -279,7 +279,7 @@ def test_compare_a_latency_bounded_run_without_a_flops_budget(runs, tmp_path, ca
     (run / "config.json").write_text(json.dumps(config))
     assert main(["report", str(runs["done"]), "--format", "md", "--compare", str(run), str(runs["killed"])]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| latency |"))
-    assert row.split(" | ")[2] == "none; latency <= 1000 ms"
+    assert row.split(" | ")[2] == "none; latency <= 1,000 ms"
     _check_png((runs["done"] / "report_files" / "compare.png").read_bytes())
     assert compare.budget_text(compare.load_run(runs["killed"])).endswith("M FLOPs")
 
