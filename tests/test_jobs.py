@@ -69,7 +69,7 @@ def test_tiny_search_goes_from_baseline_to_a_sketch(tiny_run):
         ["final", "val"], ["final", "test"], ["final", "int8"]]
     assert " ms" in results[-1] and " s\n" not in printed  # latency in milliseconds everywhere
     assert "1 models" not in printed
-    assert [line.split()[-1] for line in printed.splitlines() if line.startswith("rank ")] == ["chosen"]
+    assert [line.split()[-1] for line in printed.splitlines() if line.startswith("id ")] == ["chosen"]
 
 
 def _search_process(tiny, out: Path, *extra):

@@ -8,7 +8,8 @@ from pathlib import Path
 from compress import CompressError
 from compress.devices import latency
 from compress.models.spec import ModelSpec
-from compress.report.doc import Doc, ms
+from compress.console import ms
+from compress.report.doc import Doc
 from compress.report.run import Run
 from compress.search.space import Costing
 

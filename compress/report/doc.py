@@ -161,12 +161,3 @@ def _cell_html(value) -> str:
     text = str(value)
     css = {"PASS": ' class="pass"', "FAIL": ' class="fail"'}.get(text.split(" ")[-1], "")
     return f"<td{css}>{_inline(text)}</td>"
-
-
-def ms(seconds: float) -> str:
-    """A latency in milliseconds with 3 significant figures and no exponent: 38.7 ms, 1,230 ms, 0.0412 ms."""
-    import math
-
-    value = seconds * 1e3
-    decimals = 2 - math.floor(math.log10(abs(value))) if value else 0
-    return f"{round(value, decimals):,.{max(decimals, 0)}f} ms"

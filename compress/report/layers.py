@@ -9,7 +9,8 @@ from compress.devices import latency, profiles
 from compress.models.cost import spec_cost
 from compress.models.formulas import FUSED_KINDS
 from compress.models.spec import ModelSpec
-from compress.report.doc import Doc, ms
+from compress.console import ms
+from compress.report.doc import Doc
 from compress.report.run import Run
 
 

@@ -2,7 +2,8 @@
 reductions that made each, and a link to its node in the search tree."""
 from __future__ import annotations
 
-from compress.report.doc import Doc, ms
+from compress.console import ms
+from compress.report.doc import Doc
 from compress.report.run import Run
 from compress.report.uncertainty import auc_text
 

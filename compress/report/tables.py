@@ -266,7 +266,7 @@ def search_markdown(summary: RunSummary, text: bool = False) -> str:
     return doc.text() if text else doc.markdown()
 
 
-LEADERBOARD_HEADERS = ["rank", "val AUC (search)", "val AUC (fine-tuned)", "FLOPs", "params", "est. latency",
+LEADERBOARD_HEADERS = ["id", "val AUC (search)", "val AUC (fine-tuned)", "FLOPs", "params", "est. latency",
                        "model arena (est.)", "model flash (est.)", "chosen"]
 
 

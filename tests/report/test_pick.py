@@ -54,9 +54,9 @@ def test_pick_of_the_winner_is_the_fine_tuned_model_and_ids_match_the_terminal(r
     assert f"leaderboard goal 1 of {run}: the fine-tuned winner (`best.keras`)" in capsys.readouterr().out
     summary = read_summary(run)
     terminal = tables.search_markdown(summary, text=True)
-    lines = terminal.split("Leaderboard")[1].splitlines()
-    rule = next(i for i, line in enumerate(lines) if line.startswith("----"))
-    board = lines[rule + 1:rule + 3]
+    lines = terminal.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.split()[:1] == ["id"])  # the leaderboard's header
+    board = lines[head + 2:head + 4]
     assert [line.split()[0] for line in board] == ["1", "2"]
     assert [float(line.split()[1]) for line in board] == pytest.approx([r.val_auc for r in summary.leaderboard],
                                                                        abs=1e-4)
