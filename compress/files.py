@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from compress import CompressError
+from compress import CompressError, validate
 
 
 def write_bytes(path, data: bytes) -> Path:
@@ -74,12 +74,7 @@ def _scratch_root(path: Path, size_hint: int) -> str:
                         f"{tempfile.gettempdir()}); nothing was written")
 
 
-def read_json(path):
-    """A JSON file's content; one CompressError line naming the file when it is unreadable or not JSON."""
-    path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CompressError(f"{path}: no such file") from None
-    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise CompressError(f"{path}: not a readable JSON file ({exc}); fix or delete it") from None
+def read_json(path, schema=None, what: str = "JSON file"):
+    """A JSON file's content, checked (compress.validate: nesting depth, then schema); one CompressError line
+    naming the file (and the field) when it is unreadable, not JSON or not what schema asks."""
+    return validate.read_json(path, schema, what)
