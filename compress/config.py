@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from compress import CompressError
+from compress.validate import read_json
 
 CONFIG_FILE = "config.json"  # in a run folder: RunConfig.to_dict()
 SYNTHETIC_FACES = "synthetic-faces"
@@ -248,7 +248,8 @@ def read_run_config(run_dir) -> RunConfig | None:
     path = Path(run_dir) / CONFIG_FILE
     if not path.exists():
         return None
+    data = read_json(path, what="run configuration")  # nesting measured first; one line naming the file
     try:
-        return RunConfig.from_dict(json.loads(path.read_text()), str(path))
+        return RunConfig.from_dict(data, str(path))
     except (ValueError, TypeError) as exc:
         raise CompressError(f"{path}: not a valid run configuration: {exc}") from None

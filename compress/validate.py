@@ -86,7 +86,7 @@ def checked(value, schema, where) -> object:
     try:
         return schema(value, "")
     except Invalid as exc:
-        raise CompressError(f"{where}: {exc}") from None
+        raise CompressError(f"{where}: {exc}" if where else str(exc)) from None
 
 
 # --- schemas: each is a function (value, path) -> value that raises Invalid -------------------------------------

@@ -22,6 +22,7 @@ import numpy as np
 
 from compress import CompressError
 from compress.deploy import export, firmware_files, threshold
+from compress.deploy.export_report import read_report
 from compress.deploy.firmware_checks import check_deployable
 from compress.deploy.firmware_tasks import heads_of, measure, self_tests
 from compress.deploy.outputs import output_tensors, quantize
@@ -120,10 +121,7 @@ def operating_point_beside(tflite_path: Path, sha256: str) -> dict:
     report = tflite_path.parent / export.REPORT_FILE
     if not report.is_file():
         return {"rule": "argmax", "why": f"no {export.REPORT_FILE} beside the model"}
-    try:
-        found = json.loads(report.read_text())
-    except (ValueError, UnicodeDecodeError):
-        raise CompressError(f"{report}: not valid JSON; delete it or export the model again") from None
+    found = read_report(report)
     if not isinstance(found, dict) or found.get("sha256") != sha256:
         return {"rule": "argmax", "why": f"{export.REPORT_FILE} beside the model describes another model"}
     point = found.get("operating_point")
