@@ -208,9 +208,18 @@ def _data_parser(sub) -> None:
     d.set_defaults(handler=lambda args: _commands().data_generate(options.data_config(args), args.out))
 
 
+EXIT_CODES = """exit status:
+  0    done; every check passed
+  1    a check failed: a device target, int8 AUC below beta, the firmware's self-test (the files are written)
+  2    bad input or environment: an option, a file (missing, malformed, unreadable), a full disk, no permission,
+       out of memory; the line starting `error:` names it and says what the command left
+  3    search only: no model met every target and AUC >= beta (the closest are listed)
+  130  interrupted (Ctrl-C); everything finished so far is saved"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = options.Parser(
-        prog="python -m compress",
+        prog="python -m compress", epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Shrink a Keras classifier until it fits a microcontroller (default: Apollo3, <= 0.46 M FLOPs, "
                     "AUC >= 80% of the baseline's), then export it to int8 TFLite and an Arduino sketch.")
     parser.add_argument("--version", action="version", version=f"compress {__version__}")
@@ -255,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except MemoryError:  # the run's, not one candidate's (those are journaled as failed): one line
         print("error: out of memory; everything finished so far is saved", file=sys.stderr)
-        return 1
-    except OSError as exc:  # missing file, full disk, permissions: one line, not a traceback
+        return 2
+    except OSError as exc:  # missing file, full disk, permissions: the environment, so 2 (EXIT_CODES)
         print(f"error: {exc.filename or ''}: {exc.strerror or exc}".replace(": : ", ": "), file=sys.stderr)
-        return 1
+        return 2

@@ -7,6 +7,7 @@ Base module: no TensorFlow, nothing above compress's base.
 """
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import re
@@ -28,7 +29,8 @@ class Invalid(ValueError):
 
 
 def _show(value) -> str:
-    text = repr(value) if not isinstance(value, str) else '"' + value + '"'
+    """A value as the error line shows it: JSON-like, escaped (a newline in it cannot break the line), short."""
+    text = json.dumps(value) if isinstance(value, str) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -48,8 +50,6 @@ def depth(text: str) -> int:
 def parse_json(text, where) -> object:
     """JSON text (str or UTF-8 bytes, a byte-order mark allowed) as Python values; one CompressError line naming
     `where` when it is not UTF-8, nested deeper than MAX_DEPTH or not JSON."""
-    import json
-
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
@@ -92,7 +92,11 @@ def checked(value, schema, where) -> object:
 # --- schemas: each is a function (value, path) -> value that raises Invalid -------------------------------------
 
 def _join(path: str, key) -> str:
-    return f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
+    """'a.b[2]'; a key that is not a plain name is quoted (and so escaped) as JSON."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    key = key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+    return f"{path}.{key}" if path else key
 
 
 def whole(low: int | None = None, high: int | None = None):
@@ -199,7 +203,7 @@ def record(required: dict | None = None, optional_fields: dict | None = None, ex
         unknown = sorted(k for k in value if k not in required and k not in optional_fields)
         if unknown and not extra:
             known = ", ".join([*required, *optional_fields])
-            raise Invalid(_join(path, str(unknown[0])), "", said=f"unknown field (known: {known})")
+            raise Invalid(_join(path, str(unknown[0])), "", said="unknown field" + f" (known: {known})" * bool(known))
         out = dict(value)
         for name, schema in (required | optional_fields).items():
             if name in value:

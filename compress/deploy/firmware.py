@@ -28,7 +28,7 @@ from compress.deploy.firmware_tasks import heads_of, measure, self_tests
 from compress.deploy.outputs import output_tensors, quantize
 from compress.devices import profiles
 from compress.devices.profiles import BOARDS, Board  # noqa: F401  (firmware.BOARDS: commands and tests)
-from compress.files import write_text
+from compress.files import staged_folder
 from compress.models.tflite_io import tflite_info
 
 # Reached as firmware.<name> by tests (they lived here before firmware_checks): re-exported.
@@ -148,12 +148,13 @@ def _test_image(image, info: dict) -> tuple[np.ndarray, str]:
 
 
 def _write(out_dir: Path, files: dict[str, str], result: dict) -> None:
-    """The firmware's files and firmware.json (the result without the machine's folder), each written atomically."""
+    """The firmware's files and firmware.json (the result without the machine's folder): all written in a scratch
+    folder beside out_dir first, then renamed in, so a full disk leaves no half sketch (files.staged_folder)."""
     result["files"] = sorted([*files, "firmware.json"])
     files["firmware.json"] = json.dumps({k: v for k, v in result.items() if k != "sketch_dir"}, indent=1) + "\n"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        write_text(out_dir / name, text)
+    with staged_folder(out_dir) as scratch:
+        for name, text in files.items():
+            (scratch / name).write_text(text, encoding="utf-8")
 
 
 def summary_text(result: dict) -> str:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from compress import CompressError
 from compress.data.wearable_data import is_signal_source
-from compress.files import write_text
+from compress.files import staged_folder, write_text
 from compress.models.cost import spec_cost
 from compress.models.formulas import FUSED_KINDS
 from compress.models.keras_build import build_model
@@ -286,15 +286,11 @@ def write_run_report(run_dir, formats=("md", "html"), compare=(), data=None) -> 
     if data is not None:
         run._data.append(data)
     others = [load_run(d) for d in compare]
-    files = run.path / FILES_DIR
-    files.mkdir(exist_ok=True)
-    for old in files.glob("*.png"):  # a figure this run can no longer draw must not linger
-        old.unlink()
-    doc = run_document(run, files, others)
-    written = []
-    for fmt, text in (("md", lambda: doc.markdown(run.path)), ("html", lambda: doc.html(run.path.name))):
-        if fmt in formats:
-            target = run.path / f"report.{fmt}"
-            write_text(target, text())  # temporary file + rename: all or nothing
-            written.append(target)
+    with staged_folder(run.path / FILES_DIR, whole=True) as files:  # the old figures stay until all new ones are
+        doc = run_document(run, files, others)  # drawn; then the new folder replaces the old (none linger)
+        texts = {"md": doc.markdown(run.path).replace(f"]({files.name}/", f"]({FILES_DIR}/"),
+                 "html": doc.html(run.path.name)}
+    written = [run.path / f"report.{fmt}" for fmt in ("md", "html") if fmt in formats]
+    for target in written:
+        write_text(target, texts[target.suffix[1:]])  # temporary file + rename: all or nothing
     return written

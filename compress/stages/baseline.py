@@ -45,6 +45,7 @@ def baseline(config: RunConfig, out: Path, prepared, setup, log) -> Baseline:
     if trained:
         progress(evaluation, config, time.monotonic() - started, log)
     reference = tasks.reference_of(evaluation.metrics)
+    check_predicts_classes(evaluation.metrics, config)
     loso, relative_to = beta_reference(config, spec, out, prepared.data, evaluation.auc, reference, log)
     beta = quality.floor(relative_to, config.search.auc_ratio) if reference is None else config.search.auc_ratio
     text = (tasks.describe(reference, config.search.auc_ratio) if reference else
@@ -137,6 +138,27 @@ def beta_reference(config: RunConfig, spec, out: Path, data, val_auc: float, tas
         f"subjects; the search selects on the fold holding out {data.holdout}")
     check_learned(scores["mean"], config)
     return scores, scores["mean"]
+
+
+def one_class_only(metrics: dict) -> list[str]:
+    """The outputs (task names, or '' for a single one) whose predictions on val are one class for everything: a
+    confusion matrix with a single non-empty column (precision and recall 0 for every other class)."""
+    tables = {"": metrics.get("confusion")} | {t: m.get("confusion") for t, m in (metrics.get("tasks") or {}).items()}
+    return [name for name, table in tables.items() if isinstance(table, list) and table and
+            sum(any(row[j] for row in table) for j in range(len(table[0]))) <= 1]
+
+
+def check_predicts_classes(metrics: dict, config: RunConfig) -> None:
+    """Part of "the baseline learned something": an AUC above chance is not enough when the model still predicts
+    one class only (issue 26: val AUC 0.554, precision 0 and recall 0), since every reduction would inherit that."""
+    constant = one_class_only(metrics)
+    if constant:
+        where = f" (task {', '.join(constant)})" if constant != [""] else ""
+        raise CompressError(f"the baseline {config.search.baseline} predicts one class for every validation "
+                            f"sample{where} (precision and recall 0 for the others), so it has learned next to "
+                            f"nothing; train it better first, e.g. another --baseline-lr (now "
+                            f"{config.train.baseline_lr:g}), more --baseline-epochs (now {config.train.baseline_epochs})"
+                            ", or --balance class-weight for imbalanced data")
 
 
 def check_learned(auc: float, config: RunConfig) -> None:
