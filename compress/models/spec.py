@@ -177,7 +177,7 @@ class ModelSpec:
             raise SpecError("not a model spec: expected an object with input_shape, classes and a list of layers")
         fields = {f.name for f in dataclasses.fields(Layer)}
         for i, layer in enumerate(data["layers"]):
-            unknown = sorted(set(layer) - fields) if isinstance(layer, dict) else ["(not an object)"]
+            unknown = sorted(map(repr, set(layer) - fields)) if isinstance(layer, dict) else ["(not an object)"]
             if unknown or "kind" not in layer or "name" not in layer:
                 raise SpecError(f"layer {i}: needs kind and name; unknown field(s): {', '.join(unknown) or 'none'}")
         try:
