@@ -6,7 +6,7 @@ import functools
 import sys
 
 from compress import CompressError, __version__, options, quiet
-from compress.config import (SYNTHETIC_FACES, TRAIN_JOB, DataConfig, EmulatorConfig, ExportConfig, SearchConfig,
+from compress.config import (CHOICES, SYNTHETIC_FACES, TRAIN_JOB, DataConfig, EmulatorConfig, ExportConfig, SearchConfig,
                              Targets, TrainConfig)
 
 from compress.commands import FIRMWARE_BOARDS  # noqa: E402  the one board table (compress.devices.profiles)
@@ -20,11 +20,11 @@ def _add_data_args(p: argparse.ArgumentParser, default: str | None = SYNTHETIC_F
     add("source", "--data", dest="data", default=default)
     add("positive", type=options.positive_class)
     add("class_subset", "--classes", type=options.class_list)
-    add("task", choices=["binary", "4class"])
+    add("task", choices=CHOICES["task"])
     add("size", type=options.bounded("size"))
-    add("channels", type=int, choices=[1, 3])
+    add("channels", type=int, choices=CHOICES["channels"])
     add("samples", type=options.bounded("samples"))
-    add("balance", choices=["oversample", "class-weight", "none"])
+    add("balance", choices=CHOICES["balance"])
     add("seed", type=options.bounded("seed"))
     _add_signal_args(add)
 
@@ -35,7 +35,7 @@ def _add_signal_args(add) -> None:
     add("rate_hz", "--rate", type=options.bounded("rate_hz"))
     add("window_s", type=options.bounded("window_s"))
     add("hop_s", type=options.bounded("hop_s"))
-    add("target", choices=["arousal", "valence"])
+    add("target", choices=CHOICES["target"])
     add("holdout_group", "--holdout-subject")
     add("loso", action="store_true")
     add("tasks", type=options.name_list)
@@ -47,8 +47,8 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
     add = functools.partial(options.add, g, Targets)
     add("device")
     add("budget_flops", type=options.budget)
-    add("latency_model", choices=["emulated", "flops", "ops"])
-    add("kernels", choices=["cmsis-nn", "reference"])
+    add("latency_model", choices=CHOICES["latency_model"])
+    add("kernels", choices=CHOICES["kernels"])
     add("latency_s", "--max-latency-ms", dest="max_latency_ms", type=options.bounded("latency_s"))  # ms -> latency_s
     add("ram_bytes", "--max-ram-kb", dest="max_ram_kb", type=options.bounded("ram_bytes"))  # KiB -> ram_bytes
     add("flash_bytes", "--max-flash-kb", dest="max_flash_kb", type=options.bounded("flash_bytes"))
@@ -74,7 +74,7 @@ def _search_parser(sub) -> None:
     add = functools.partial(options.add, p, SearchConfig)
     add("baseline", default=None)  # None: by the data (options.baseline)
     add("auc_ratio", type=options.fraction)
-    add("strategy", choices=["astar", "dfs", "greedy", "random"])
+    add("strategy", choices=CHOICES["strategy"])
     add("max_evals", type=options.positive_int)
     add("max_minutes", type=options.positive_float)
     add("patience", type=options.count)
@@ -99,7 +99,7 @@ def _search_parser(sub) -> None:
 def _add_executor_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("parallel evaluation: the N best open nodes at once (dfs stays sequential)")
     add = functools.partial(options.add, g, SearchConfig)
-    add("executor", choices=["inline", "processes", "ray"])
+    add("executor", choices=CHOICES["executor"])
     add("workers", type=options.positive_int)
     add("ray_address")
 
@@ -165,7 +165,7 @@ def _firmware_parser(sub) -> None:
 
 def _add_emulator_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("emulated Cortex-M4 (TFLite Micro in QEMU mps2-an386)")
-    options.add(g, EmulatorConfig, "kernels", choices=["cmsis-nn", "reference"])
+    options.add(g, EmulatorConfig, "kernels", choices=CHOICES["kernels"])
     options.add(g, EmulatorConfig, "tflm_dir")
 
 

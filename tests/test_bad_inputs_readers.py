@@ -110,6 +110,19 @@ def test_config_json_with_a_string_for_a_number_names_the_field(tmp_path, capsys
     check_one_line(code, err, r"run/config.json: train.epochs: expected int, not '3'", 2)
 
 
+@pytest.mark.parametrize("section, field, value", [("search", "strategy", "best"), ("data", "channels", 2),
+                                                   ("targets", "kernels", "cmsis")])
+def test_config_json_with_a_value_no_option_takes_names_the_file_not_an_option(section, field, value, tmp_path,
+                                                                               capsys):
+    """An edited config.json once failed later, blaming an option (--strategy) the user never typed."""
+    run = _run_folder(tmp_path)
+    config = json.loads((run / "config.json").read_text())
+    config[section][field] = value
+    (run / "config.json").write_text(json.dumps(config))
+    code, err = main(["export", str(run / "best.keras"), "--out", str(tmp_path / "exported")], capsys)
+    check_one_line(code, err, rf"run/config.json: {section}.{field}: expected one of .*, not {value!r}", 2)
+
+
 @pytest.mark.parametrize("name", ["config.json", "summary.json", "export.json"])
 def test_a_deeply_nested_run_file_is_one_line_or_left_out_of_the_report(name, tmp_path, capsys, monkeypatch):
     from compress.report.run import load_run
@@ -377,20 +390,22 @@ def test_the_help_documents_the_exit_codes(capsys):
     assert "exit status:" in out and "a full disk, no permission" in out and "no model met every target" in out
 
 
-@pytest.mark.parametrize("metrics, constant", [
-    ({"auc": 0.554, "precision": 0.0, "recall": 0.0, "confusion": [[40, 0], [35, 0]]}, [""]),
-    ({"auc": 0.9, "confusion": [[30, 10], [5, 30]]}, []),
-    ({"auc": 0.7, "confusion": [[9, 1, 0], [8, 2, 0], [7, 3, 0]]}, []),  # two of three classes: not constant
+@pytest.mark.parametrize("metrics, aucs, constant", [
+    ({"confusion": [[40, 0], [35, 0]], "precision": 0.0, "recall": 0.0}, {"": 0.554}, [""]),  # issue 26's baseline
+    ({"confusion": [[0, 14], [0, 16]]}, {"": 0.66}, [""]),  # every sample called positive
+    ({"confusion": [[0, 14], [0, 16]]}, {"": 0.81}, []),  # a ranking learned, argmax off (tests/test_jobs.py's)
+    ({"confusion": [[30, 10], [5, 30]]}, {"": 0.6}, []),
+    ({"confusion": [[9, 1, 0], [8, 2, 0], [7, 3, 0]]}, {"": 0.6}, []),  # two of three classes: not constant
     ({"tasks": {"arousal": {"confusion": [[5, 5], [2, 8]]}, "valence": {"confusion": [[0, 10], [0, 10]]}}},
-     ["valence"]),
+     {"arousal": 0.6, "valence": 0.6}, ["valence"]),
 ])
-def test_a_baseline_that_predicts_one_class_has_not_learned(metrics, constant):
+def test_a_baseline_that_predicts_one_class_has_not_learned(metrics, aucs, constant):
     from compress.config import RunConfig
     from compress.stages.baseline import check_predicts_classes, one_class_only
 
-    assert one_class_only(metrics) == constant
+    assert one_class_only(metrics, aucs) == constant
     if constant:
         with pytest.raises(CompressError, match=r"predicts one class for every validation sample"):
-            check_predicts_classes(metrics, RunConfig())
+            check_predicts_classes(metrics, RunConfig(), aucs)
     else:
-        check_predicts_classes(metrics, RunConfig())
+        check_predicts_classes(metrics, RunConfig(), aucs)

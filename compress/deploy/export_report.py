@@ -17,8 +17,8 @@ _POINT = v.record({"rule": v.text(("youden", "argmax", "per-task"))},
                   {"threshold": v.number(0, 1), "threshold_q": v.whole(-128, 127), "positive_name": v.text(),
                    "positive_class": v.whole(0)}, extra=True)
 SCHEMA = v.record(
-    {"sha256": v.text(pattern="[0-9a-f]{64}")},
-    {"model": v.text(), "model_bytes": v.whole(0), "class_names": v.list_of(v.text()), "tasks": v.list_of(v.text()),
+    {},
+    {"sha256": v.text(pattern="[0-9a-f]{64}"), "model": v.text(), "model_bytes": v.whole(0), "class_names": v.list_of(v.text()), "tasks": v.list_of(v.text()),
      "input": _TENSOR, "output": _TENSOR, "ops": v.list_of(v.text()), "operating_point": _POINT,
      "metrics": v.record(optional_fields={"float": _SCORES, "int8": _SCORES}, extra=True),
      "roc": v.optional(v.record(optional_fields={"val": v.list_of(_CURVE), "test": v.list_of(_CURVE)}, extra=True)),
