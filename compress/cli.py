@@ -5,7 +5,7 @@ import argparse
 import functools
 import sys
 
-from compress import CompressError, __version__, options, quiet
+from compress import CompressError, __version__, files, options, quiet
 from compress.config import (CHOICES, SYNTHETIC_FACES, TRAIN_JOB, DataConfig, EmulatorConfig, ExportConfig, SearchConfig,
                              Targets, TrainConfig)
 
@@ -253,11 +253,15 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0 if args.command is None else 2
+    output = getattr(args, "out", None) if args.command != "search" else None  # search says it itself (jobs)
+    before = files.snapshot(output) if output else None
     try:
         with quiet(args.verbose):
             return args.handler(args) or 0
     except CompressError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        said = "nothing was written" in str(exc) or "left as it was" in str(exc)
+        left = f"; {files.left_behind(output, before, scratch=())}" if output and not said else ""
+        print(f"error: {exc}{left}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; everything finished so far is saved", file=sys.stderr)
@@ -266,5 +270,14 @@ def main(argv: list[str] | None = None) -> int:
         print("error: out of memory; everything finished so far is saved", file=sys.stderr)
         return 2
     except OSError as exc:  # missing file, full disk, permissions: the environment, so 2 (EXIT_CODES)
-        print(f"error: {exc.filename or ''}: {exc.strerror or exc}".replace(": : ", ": "), file=sys.stderr)
+        print(f"error: {exc.filename or _where(args)}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+
+
+def _where(args) -> str:
+    """The path an OSError without a file name most likely concerns: the command's output folder, else its input
+    (a full disk's ENOSPC from a plain write() names no file)."""
+    for name in ("out", "run_dir", "model", "path"):
+        if getattr(args, name, None):
+            return getattr(args, name)
+    return "the current folder"

@@ -327,6 +327,18 @@ def test_firmware_on_a_full_disk_leaves_nothing_half_written(existing, tmp_path,
     assert (sketch / "sketch.ino").exists() and (sketch / "my_notes.txt").exists() == existing
 
 
+@pytest.mark.parametrize("existing", [False, True])
+def test_every_failing_command_says_what_it_left(existing, tmp_path, capsys):
+    sketch = tmp_path / "sketch"
+    if existing:
+        sketch.mkdir()
+        (sketch / "mine.txt").write_text("kept\n")
+    code, err = main(["firmware", str(TFLITE), "--out", str(sketch), "--device", "nosuch"], capsys)
+    said = r"sketch is left as it was" if existing else r"nothing was written"
+    check_one_line(code, err, rf"unknown device 'nosuch'.*; {said}$", 2)
+    assert sketch.exists() == existing
+
+
 def test_report_keeps_its_old_figures_until_the_new_ones_are_drawn(tmp_path, monkeypatch):
     from compress.report import run_report
 
@@ -371,6 +383,18 @@ def test_file_system_errors_are_bad_input_naming_the_path(error, monkeypatch, ca
     monkeypatch.setattr(jobs, "train", fail)
     code, err = main(["train", "--out", "/runs/x"], capsys)
     check_one_line(code, err, rf"{error.filename}: {error.strerror}", 2)
+
+
+def test_a_full_disk_without_a_file_name_names_the_output_folder(monkeypatch, capsys):
+    """write() on a full disk raises ENOSPC with no file name: the line names the command's --out instead."""
+    from compress import jobs
+
+    def fail(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(jobs, "train", fail)
+    code, err = main(["train", "--out", "/runs/x"], capsys)
+    check_one_line(code, err, r"^error: /runs/x: No space left on device$", 2)
 
 
 def test_a_search_that_hits_a_full_disk_says_what_it_left(tmp_path, capsys, monkeypatch):
