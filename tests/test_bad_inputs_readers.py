@@ -43,6 +43,19 @@ def test_a_bad_calibration_is_one_line_naming_the_field(case, tmp_path, capsys):
     check_one_line(code, err, rf"cal.json: {pattern}", 2)
 
 
+def test_a_device_profile_file_is_checked_field_by_field(tmp_path):
+    from compress.devices import profiles
+    from compress.devices.profile_file import read_profile
+
+    apollo3 = profiles.get("apollo3")
+    (tmp_path / "apollo3.json").write_text(json.dumps(apollo3.to_dict() | {"source": "Ambiq datasheet"}))
+    assert read_profile(tmp_path / "apollo3.json") == apollo3
+    (tmp_path / "apollo3.json").write_text(json.dumps(apollo3.to_dict() | {"clock_hz": "48e6"}))
+    with pytest.raises(CompressError, match=r'apollo3.json: clock_hz: expected a finite number > 0 and <= 2e\+09, '
+                                            r'got "48e6"'):
+        read_profile(tmp_path / "apollo3.json")
+
+
 def _spec(**changes) -> dict:
     from compress.models import zoo
 

@@ -202,6 +202,22 @@ def test_loso_scores(tmp_path_factory, data):
     one_line_or_success(lambda: read_scores(path))
 
 
+@FAST
+@given(st.data())
+def test_device_profile(tmp_path_factory, data):
+    from compress.devices import latency, profiles
+    from compress.devices.profile_file import read_profile
+    from compress.models import zoo
+    from compress.models.cost import spec_cost
+
+    doc = data.draw(edited(profiles.get("apollo3").to_dict()))
+    path = write(tmp_path_factory.mktemp("profile"), "device.json", doc)
+    device = one_line_or_success(lambda: read_profile(path))
+    if device is not None:  # what it accepted gives a finite latency
+        seconds = latency.latency_s(spec_cost(zoo.embedded3((24, 24, 1), 2)), device, "flops")
+        assert math.isfinite(seconds) and seconds >= 0
+
+
 ARRAYS = st.one_of(
     st.sampled_from([np.zeros((1, 4, 4, 1), np.float32), np.full((4,), np.nan), np.array([np.inf]), np.array(["a"]),
                      np.zeros((0,)), np.array(-1), np.array(10**18), np.array([1.5]), np.zeros((2, 2), np.int8)]),
