@@ -201,17 +201,18 @@ def _schema():
     other modules write (closest, targets, loso, emulated, ...) as objects; unknown fields (a newer version) kept."""
     from compress import validate as v
 
-    size, auc, share = v.whole(0), v.number(low=0, high=1), v.optional(v.number(low=0, high=1))
+    # AUCs finite: a multi-task run's are shares of the baseline's (compress.search.tasks), below 0 or above 1
+    size, auc, share = v.whole(0), v.number(), v.optional(v.number(low=0, high=1))
     metrics = v.optional(v.record(optional_fields={"auc": auc, "tasks": v.mapping(v.record({"auc": auc}, extra=True))},
                                   extra=True))
     entry = v.record(optional_fields={
         "key": v.text(), "name": v.optional(v.text()), "flops": v.number(low=0), "macs": size, "params": size,
         "flash_bytes": size, "arena_bytes": size, "latency_s": v.optional(v.number(low=0)), "val": metrics,
-        "test": metrics, "reductions": v.optional(v.list_of(v.text())), "search_val_auc": share,
+        "test": metrics, "reductions": v.optional(v.list_of(v.text())), "search_val_auc": v.optional(auc),
         "model_bytes": v.optional(size), "window": v.optional(v.record(extra=True))}, extra=True)
     row = v.record({"rank": v.whole(1), "key": v.text(), "val_auc": auc, "flops": v.number(low=0), "params": size,
                     "latency_s": v.number(low=0), "arena_bytes": size, "flash_bytes": size,
-                    "reductions": v.list_of(v.text())}, {"fine_tuned_val_auc": auc}, extra=True)
+                    "reductions": v.list_of(v.text())}, {"fine_tuned_val_auc": v.optional(auc)}, extra=True)
     records = {name: v.optional(v.record(extra=True))
                for name in ("closest", "task_beta", "loso", "baseline_preparation", "firmware", "emulated")}
     return v.record(optional_fields=records | {

@@ -174,8 +174,8 @@ def test_summary_json_with_a_wrong_field_is_named(tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     summary["leaderboard"][0]["val_auc"] = "high"
     (run / "summary.json").write_text(json.dumps(summary))
-    with pytest.raises(CompressError, match=r'summary.json: leaderboard\[0\].val_auc: expected a finite number >= 0 '
-                                            r'and <= 1, got "high"'):
+    with pytest.raises(CompressError, match=r'summary.json: leaderboard\[0\].val_auc: expected a finite number, '
+                                            r'got "high"'):
         read_summary(run)
 
 
@@ -291,6 +291,8 @@ def test_resume_refuses_options_that_differ_from_the_config(tmp_path, capsys, no
     (["--qat", "--no-export"], r"--qat with --no-export: .* drop one of the two"),
     (["--tasks", "arousal"], r"--tasks arousal: synthetic-faces.* has one label, not several tasks"),
     (["--loso"], r"--loso: synthetic-faces.* has no subjects"),
+    (["--loso", "--data", "synthetic-multitask", "--subjects", "4"], r"--loso: leave-one-subject-out is for "
+                                                                     r"single-task wearable runs"),
 ])
 def test_options_the_run_would_ignore_are_refused_before_training(argv, pattern, tmp_path, capsys, no_training):
     code, err = main(["search", "--out", str(tmp_path / "run"), *SMALL_FACES, *argv], capsys)
@@ -429,12 +431,13 @@ def test_the_help_documents_the_exit_codes(capsys):
 
 @pytest.mark.parametrize("metrics, aucs, constant", [
     ({"confusion": [[40, 0], [35, 0]], "precision": 0.0, "recall": 0.0}, {"": 0.554}, [""]),  # issue 26's baseline
-    ({"confusion": [[0, 14], [0, 16]]}, {"": 0.66}, [""]),  # every sample called positive
+    ({"confusion": [[0, 14], [0, 16]]}, {"": 0.58}, [""]),  # every sample called positive
     ({"confusion": [[0, 14], [0, 16]]}, {"": 0.81}, []),  # a ranking learned, argmax off (tests/test_jobs.py's)
-    ({"confusion": [[30, 10], [5, 30]]}, {"": 0.6}, []),
-    ({"confusion": [[9, 1, 0], [8, 2, 0], [7, 3, 0]]}, {"": 0.6}, []),  # two of three classes: not constant
+    ({"confusion": [[0, 9], [0, 11]]}, {"": 0.66}, []),  # tests/search/test_baseline_cache.py's
+    ({"confusion": [[30, 10], [5, 30]]}, {"": 0.56}, []),
+    ({"confusion": [[9, 1, 0], [8, 2, 0], [7, 3, 0]]}, {"": 0.56}, []),  # two of three classes: not constant
     ({"tasks": {"arousal": {"confusion": [[5, 5], [2, 8]]}, "valence": {"confusion": [[0, 10], [0, 10]]}}},
-     {"arousal": 0.6, "valence": 0.6}, ["valence"]),
+     {"arousal": 0.57, "valence": 0.57}, ["valence"]),
 ])
 def test_a_baseline_that_predicts_one_class_has_not_learned(metrics, aucs, constant):
     from compress.config import RunConfig

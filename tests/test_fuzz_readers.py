@@ -165,7 +165,7 @@ def test_journal_row(tmp_path_factory, data):
     assert len(rows) + len(warnings) == 2 and all(len(w.splitlines()) == 1 for w in warnings)
     for row in rows:  # what replay keeps, the search and the report can use
         Evaluation.from_json(row)
-        assert row.get("status") == "failed" or 0 <= row["val"]["auc"] <= 1
+        assert row.get("status") == "failed" or math.isfinite(row["val"]["auc"])
 
 
 @FAST

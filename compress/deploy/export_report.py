@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from compress import files, validate as v
 
-_AUC = v.optional(v.number(low=0, high=1))
+_AUC = v.optional(v.number())  # finite; a curve's AUC is in [0, 1] (_CURVE)
 _CONFUSION = v.list_of(v.list_of(v.whole(0)))
 _SCORES = v.record(optional_fields={"auc": _AUC, "confusion": _CONFUSION,
                                     "tasks": v.mapping(v.record(optional_fields={"auc": _AUC, "confusion": _CONFUSION},
                                                                 extra=True))}, extra=True)
 _TENSOR = v.record({"dtype": v.text(), "shape": v.list_of(v.whole(0)), "scale": v.number(low=0),
                     "zero_point": v.whole(-(1 << 31), 1 << 31)}, extra=True)
-_CURVE = v.record({"label": v.text(), "auc": _AUC, "fpr": v.list_of(v.number(0, 1)), "tpr": v.list_of(v.number(0, 1))},
+_CURVE = v.record({"label": v.text(), "auc": v.optional(v.number(0, 1)), "fpr": v.list_of(v.number(0, 1)), "tpr": v.list_of(v.number(0, 1))},
                   extra=True)
 _POINT = v.record({"rule": v.text(("youden", "argmax", "per-task"))},
                   {"threshold": v.number(0, 1), "threshold_q": v.whole(-128, 127), "positive_name": v.text(),

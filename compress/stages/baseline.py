@@ -15,8 +15,9 @@ MIN_BASELINE_AUC = 0.55  # a baseline at or below this has learned next to nothi
 # ... and so has one below this that predicts one class for everything (issue 26: val AUC 0.554, precision and
 # recall 0). Above it, one predicted class is a ranking learned with an argmax threshold that is off: after a short
 # training BN's inference statistics lag (spec.BN_MOMENTUM); the blob data of tests/test_jobs.py gives val AUC 0.81
-# with one class predicted after 2 and after 4 epochs. The firmware decides by the Youden threshold, not argmax.
-MIN_ONE_CLASS_AUC = 0.7
+# with one class predicted after 2 and after 4 epochs, tests/search/test_baseline_cache.py's 0.66. The firmware
+# decides by the Youden threshold on val, not by argmax.
+MIN_ONE_CLASS_AUC = 0.6
 
 
 @dataclass(frozen=True)

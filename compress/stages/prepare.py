@@ -123,9 +123,9 @@ def check_data(config: RunConfig, data) -> None:
         raise CompressError(f"--tasks {config.data.tasks}: {data.name} has one label, not several tasks; --tasks is "
                             "for multi-task data (synthetic-multitask or a folder of per-subject CSVs)")
     if config.data.loso and (not data.subjects or data.tasks):
-        raise CompressError(f"--loso: {data.name} " + ("has several tasks; leave-one-subject-out is for single-task "
-                            "wearable runs" if data.tasks else "has no subjects; use synthetic-wearables or a "
-                            "K-EmoCon-layout folder"))
+        raise CompressError("--loso: leave-one-subject-out is for single-task wearable runs; multi-task data is split "
+                            "by subjects (--holdout-subject picks the test subject)" if data.tasks else
+                            f"--loso: {data.name} has no subjects; use synthetic-wearables or a K-EmoCon-layout folder")
 
 
 def check_reachable(space, baseline, budget_flops: float) -> None:
