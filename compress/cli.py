@@ -134,15 +134,18 @@ def _estimate_parser(sub) -> None:
 def _export_parser(sub) -> None:
     p = sub.add_parser("export", help="int8 TFLite export, verified against the float model",
                        description="MODEL: best.keras from a run (scored on the run's data unless --data is "
-                                   "given), or any supported .keras/.h5/.hdf5/.onnx file.")
+                                   "given), any supported .keras/.h5/.hdf5/.onnx file, or with --pick a run folder.")
     p.add_argument("model")
-    p.add_argument("--out", help="output folder (default: beside MODEL)")
+    p.add_argument("--out", help="output folder (default: beside MODEL; with --pick ID, RUN/pick-ID)")
+    p.add_argument("--pick", type=options.positive_int, metavar="ID",
+                   help="MODEL is a run folder: export its leaderboard goal ID (the id the search's leaderboard and "
+                        "report print) from its saved weights")
     options.add(p, ExportConfig, "qat", action="store_true")
     options.add(p, ExportConfig, "beta", type=options.fraction)
     _add_data_args(p, default=None)
     p.set_defaults(handler=lambda args: _commands().export(
         args.model, options.data_config(args, args.data or SYNTHETIC_FACES), options.export_config(args),
-        args.out, run_data=args.data is None))
+        args.out, run_data=args.data is None, pick=args.pick))
 
 
 def _firmware_parser(sub) -> None:

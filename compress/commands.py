@@ -43,23 +43,24 @@ def estimate(model: str, input_shape: tuple | None, classes: int | None, targets
 
 
 def export(model_path: str, data_config: DataConfig, settings: ExportConfig, out: str | None = None,
-           run_data: bool = True) -> int:
+           run_data: bool = True, pick: int | None = None) -> int:
     """int8 export of a Keras model, scored on data_config; with run_data, a run's model (config.json beside it)
-    on the run's own data instead. beta: the settings', else the run's (summary.json), else none."""
+    on the run's own data instead. beta: the settings', else the run's (summary.json), else none. pick: model_path
+    is a run folder, and its leaderboard goal `pick` is exported (to RUN/pick-<pick> unless `out`)."""
     from compress.data.dataset import load
     from compress.deploy import export as export_module
-    from compress.models.keras_io import load_model_file
 
     path = Path(model_path)
-    model = load_model_file(path)
-    run_config = read_run_config(path.parent)
+    model, run_dir = _model_to_export(path, pick)
+    run_config = read_run_config(run_dir)
     if run_data and run_config:
         data_config = run_config.data
     beta = settings.beta
-    summary = path.parent / "summary.json"
+    summary = run_dir / "summary.json"
     if beta is None and summary.exists():
         beta = _run_beta(summary)
-    folder = Path(out) if out else path.parent
+        _warn_of_a_floor_at_chance(summary)
+    folder = Path(out) if out else (run_dir / f"pick-{pick}" if pick is not None else path.parent)
     data = load(data_config)
     _check_model_fits_data(path, model, data)
     report = export_module.export_int8(model, data, folder, qat=settings.qat, beta=beta, seed=data_config.seed)
@@ -67,6 +68,21 @@ def export(model_path: str, data_config: DataConfig, settings: ExportConfig, out
     print(f"wrote {folder / export_module.MODEL_FILE}, {folder / export_module.REPORT_FILE}, "
           f"{folder / export_module.TEST_INPUT_FILE}")
     return 0
+
+
+def _model_to_export(path: Path, pick: int | None):
+    """(Keras model, the run folder its config and summary are read from): MODEL itself, or a run's goal `pick`."""
+    if pick is None:
+        from compress.models.keras_io import load_model_file
+
+        return load_model_file(path), path.parent
+    from compress.report.run import picked
+
+    if not path.is_dir():
+        raise CompressError(f"{path}: --pick takes a run folder (one with summary.json), not a model file")
+    model, which = picked(path, pick)
+    print(f"leaderboard goal {pick} of {path}: {which}")
+    return model, path
 
 
 def firmware(model_path: str, board: str, out: str | None = None, emulated: EmulatorConfig | None = None,
@@ -190,6 +206,20 @@ def _run_beta(summary: Path) -> float | dict | None:
         raise CompressError(f"{summary}: 'beta' must be a number in (0, 1], not {beta!r}; fix the file or give "
                             "--beta")
     return beta
+
+
+def _warn_of_a_floor_at_chance(summary: Path) -> None:
+    """The int8 floor comes from the run's baseline: say so when that baseline's test AUC is no better than a coin."""
+    from compress.deploy.export import chance_warning
+    from compress.summary import read_summary
+
+    try:
+        found = read_summary(summary.parent)
+    except (CompressError, ValueError, TypeError, KeyError, AttributeError):
+        return  # _run_beta has judged the file already
+    warning = chance_warning(found.baseline.test) if found and found.baseline else None
+    if warning:
+        print(warning)
 
 
 def _class_names(report: Path, classes: int | None = None) -> list[str] | None:

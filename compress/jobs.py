@@ -6,10 +6,10 @@ import time
 from pathlib import Path
 
 from compress import CompressError, files
-from compress.console import Console
+from compress.console import Console, plural
 from compress.config import DataConfig, RunConfig, Targets, TrainConfig
 from compress.stages import baseline as baseline_stage, finalise, prepare, report, search as search_stage, ship
-from compress.summary import RunSummary
+from compress.summary import RunSummary, read_summary
 
 
 _log = Console()
@@ -56,13 +56,13 @@ def _search(config: RunConfig, out: Path, resume: bool, as_json: bool) -> int:
     base = baseline_stage.baseline(config, out, prepared, setup, _log)
     outcome = search_stage.search(config, prepared, setup, base, _log)
     final = finalise.finalise(config, out, prepared, setup, outcome, base, _log)
-    print(_summary_text(final.summary, as_json))
     try:
         if outcome.winner is None:
-            _log("no model met every target and AUC >= beta; the closest are listed above")
+            _log("no model met every target and AUC >= beta; the closest are listed below")
             return 3
-        return _ship(config, out, final, prepared.data, as_json) if config.export.enabled else 0
-    finally:
+        return _ship(config, out, final, prepared.data) if config.export.enabled else 0
+    finally:  # the results once, as far as the run got (the int8 row once exported), even when shipping failed
+        print(_summary_text(read_summary(out) or final.summary, as_json))
         report.report(out, prepared.data, _log)
 
 
@@ -80,12 +80,9 @@ def _loso_md(summary: RunSummary) -> str:
     return "\n" + loso.markdown(summary.loso) if summary.loso else ""
 
 
-def _ship(config: RunConfig, out: Path, final, data, as_json: bool = False) -> int:
-    """Ship the winner and (unless --json) show the results table again, now with the int8 row."""
-    from compress.report import tables
-
+def _ship(config: RunConfig, out: Path, final, data) -> int:
+    """Ship the winner: int8 export, firmware and emulation; 1 when its firmware fails a device check."""
     shipped = ship.ship(config, out, final, data, _log)
-    print("" if as_json else "\n" + tables.final_results_text(shipped.summary))
     return 0 if shipped.firmware.passed else 1
 
 
@@ -102,7 +99,7 @@ def train(data_config: DataConfig, baseline_name: str, train_config: TrainConfig
     data, baseline, trainer, given = prepared.data, prepared.baseline, prepared.trainer, prepared.given
     costing = Costing(Targets())
     _log(f"training {baseline.name} ({costing.flops(baseline) / 1e6:.2f} MFLOPs) on {data.name} for "
-         f"up to {train_config.epochs} epochs")
+         f"up to {plural(train_config.epochs, 'epoch')}")
     model, history, _ = trainer.fit(baseline, given, baseline if given is not None else None)  # a user's: further
     result = {"baseline": baseline.name, "data": data.name, "history": history,
               "baseline_preparation": prepared.preparation,

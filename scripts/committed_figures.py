@@ -24,6 +24,7 @@ MARKED = re.compile(r"<!--f:([a-z0-9_]+)-->(.*?)<!--/f-->")
 
 def figures(root: Path = ROOT) -> dict[str, str]:
     """Every quotable figure by name, formatted as the documents print it."""
+    from compress.console import ms
     from compress.models.cost import spec_cost
     from compress.models.spec import ModelSpec
 
@@ -41,7 +42,7 @@ def figures(root: Path = ROOT) -> dict[str, str]:
         "reductions": "; ".join(final["reductions"]),
         "model_bytes": f"{firmware['model_bytes']:,}", "sha8": firmware["sha256"][:8],
         "arena_measured": f"{firmware['arena_measured_bytes']:,}", "arena_reserved": f"{firmware['arena_bytes']:,}",
-        "arena_estimated": f"{spec_cost(spec).arena_bytes:,}", "latency_s": three(firmware["expected_latency_s"]),
+        "arena_estimated": f"{spec_cost(spec).arena_bytes:,}", "latency_ms": ms(firmware["expected_latency_s"]),
         "instructions": f"{summary['emulated']['instructions']:,}",
         "threshold": three(point["threshold"]), "threshold_q": str(point["threshold_q"]),
         "val_tpr": three(point["val"]["tpr"]), "val_fpr": three(point["val"]["fpr"]),

@@ -60,11 +60,16 @@ def test_tiny_search_goes_from_baseline_to_a_sketch(tiny_run):
     assert (out / "firmware" / "model_apollo3" / "model_apollo3.ino").exists()
     report = (out / "report.md").read_text()
     assert "| final | test |" in report and "PASS" in report
-    # the terminal gets aligned tables, and the last one has the int8 row
+    # the terminal gets aligned tables: the results table once, with the int8 row
     assert "| final | test |" not in printed
-    last_table = printed.rsplit("model", 1)[1].splitlines()
-    assert [line.split()[:2] for line in last_table if line.startswith("final")] == [
+    header = [line for line in printed.splitlines() if line.split()[:3] == ["model", "split", "AUC"]]
+    assert len(header) == 1, printed
+    results = printed.split(header[0], 1)[1].split("\n\n", 1)[0].splitlines()
+    assert [line.split()[:2] for line in results if line.startswith("final")] == [
         ["final", "val"], ["final", "test"], ["final", "int8"]]
+    assert " ms" in results[-1] and " s\n" not in printed  # latency in milliseconds everywhere
+    assert "1 models" not in printed
+    assert [line.split()[-1] for line in printed.splitlines() if line.startswith("rank ")] == ["chosen"]
 
 
 def _search_process(tiny, out: Path, *extra):

@@ -161,8 +161,10 @@ def _lighting_and_noise(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.round(y * 255), 0, 255).astype(np.uint8)
 
 
-def generate(n: int, *, seed: int = 0, size: int = 48, channels: int = 1, priors=(0.25, 0.25, 0.25, 0.25)):
-    """n faces: (x uint8 NHWC, true expression codes, label-flip mask, flip draws in [0, 1)).
+def generate(n: int, *, seed: int = 0, size: int = 48, channels: int = 1, priors=(0.25, 0.25, 0.25, 0.25),
+             progress=None):
+    """n faces: (x uint8 NHWC, true expression codes, label-flip mask, flip draws in [0, 1)); progress(): called
+    once per face drawn (8,000 take ~15 s).
 
     Image i depends only on (seed, i), so a larger n extends a smaller set instead of reshuffling it.
     """
@@ -179,4 +181,6 @@ def generate(n: int, *, seed: int = 0, size: int = 48, channels: int = 1, priors
         img = draw_face(EXPRESSIONS[codes[i]], size, rng)
         pixels = np.asarray(img.convert("L"))[..., None] if channels == 1 else np.asarray(img)
         x[i] = _lighting_and_noise(pixels / 255.0, rng)
+        if progress is not None:
+            progress()
     return x, codes, flips, draws

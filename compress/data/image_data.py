@@ -9,6 +9,7 @@ import numpy as np
 
 from compress import CompressError, files
 from compress.config import SYNTHETIC_FACES as SYNTHETIC, DataConfig
+from compress.console import Progress
 from compress.data import faces
 from compress.data.base import Dataset, cache_path
 from compress.data.images import SPLITS, RawImages, check_image_memory, log, read_fer_csv, read_folder
@@ -47,8 +48,11 @@ def read_synthetic(config: DataConfig, cache_dir=None) -> RawImages:
     except Exception:  # noqa: BLE001 - missing, or a damaged cache (a full disk before writes were atomic): remake
         pass
     check_image_memory(SYNTHETIC, samples, config.size, config.channels)
+    drawn = Progress(samples, "drew {done:,}/{total:,} faces", f"generating {samples:,} synthetic face images of "
+                     f"{config.size}x{config.size} pixels (first run with these settings only; cached in {path})",
+                     lines=4)
     x, y, flip, draw = faces.generate(samples, seed=config.seed, size=config.size, channels=config.channels,
-                                      priors=priors)
+                                      priors=priors, progress=drawn)
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     np.savez(buffer, x=x, y=y, flip=flip, flip_draw=draw)

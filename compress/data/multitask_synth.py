@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from compress import files
+from compress.console import note
 from compress.data import base
 
 SYNTHETIC_MULTITASK = "synthetic-multitask"
@@ -262,6 +263,8 @@ def cached(subjects: int = SUBJECTS, seed: int = 0, cache_dir=None, minutes: flo
         with np.load(path) as f:
             return [Session(str(f[f"{i}_subject"]), np.arange(len(f[f"{i}_x"])) / FS, f[f"{i}_x"],
                             {t: f[f"{i}_{t}"] / 10.0 for t in TASKS}) for i in range(int(f["subjects"]))]
+    note(f"generating {subjects} subjects' synthetic multi-task recordings of {minutes:g} minutes (first run with "
+         f"these settings only; cached in {path})")
     sessions = generate(subjects, seed, minutes)
     arrays = {"subjects": np.array(len(sessions))}
     for i, s in enumerate(sessions):

@@ -14,6 +14,7 @@ import numpy as np
 
 from compress import CompressError, files
 from compress.config import DataConfig
+from compress.console import note
 from compress.data import wearables
 from compress.data.base import Dataset, cache_path, cache_root
 from compress.data.images import SPLITS
@@ -56,6 +57,8 @@ def _synthetic(config: DataConfig, cache_dir) -> list[Recording]:
     if path.exists():
         with np.load(path) as f:
             return [_unpack(f, i) for i in range(int(f["subjects"]))]
+    note(f"generating {_count(config)} subjects' synthetic wearable recordings of {wearables.MINUTES:g} minutes "
+         f"(first run with these settings only; cached in {path})")
     recs = wearables.generate(_count(config), config.seed)
     arrays = {"subjects": np.array(len(recs))}
     for i, rec in enumerate(recs):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from compress import CompressError
+from compress.console import ms, plural
 from compress.deploy import tflm_build
 from compress.deploy.outputs import output_tensors, quantize, run_tflite_outputs
 from compress.deploy.test_input import TEST_INPUT_FILE, read_inputs
@@ -271,8 +272,8 @@ def emulate_winner(tflite_path, kernels: str, device, cycles_per_instruction: fl
              "outputs_match": run.outputs_match, "agrees": run.agrees,
              "ops": [{"op": op.op, "macs": op.macs, "instructions": op.instructions} for op in run.ops]}
     log(f"emulated on a Cortex-M4 (TFLM {kernels} kernels, QEMU mps2-an386): {run.instructions:,} instructions "
-        f"(estimate {estimate:,.0f}), {found['instructions_per_mac']:.1f} per MAC, {found['latency_s'] * 1e3:,.1f} ms "
-        f"at {device.clock_hz / 1e6:g} MHz and {cycles_per_instruction:g} cycle(s) per instruction; arena "
+        f"(estimate {estimate:,.0f}), {found['instructions_per_mac']:.1f} per MAC, {ms(found['latency_s'])} "
+        f"at {device.clock_hz / 1e6:g} MHz and {plural(cycles_per_instruction, 'cycle')} per instruction; arena "
         f"{run.arena_bytes:,} bytes (estimate {estimated_arena_bytes or 0:,}); outputs equal TFLite's: "
         f"{'yes' if run.outputs_match else 'no'}")
     return found

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from compress import CompressError, files
+from compress.data.metrics import includes_chance
 from compress.deploy import threshold
 from compress.deploy.convert import QAT_EPOCHS, convert_int8, quantize_aware, representative_images
 from compress.deploy.export_figures import SINGLE, task_figures
@@ -76,6 +77,17 @@ def export_int8(model, data, out_dir, *, qat: bool = False, beta: float | dict |
     if failed:
         raise CompressError(_below_beta(failed, tasks, int8_auc, betas, checks, out_dir))
     return report
+
+
+def chance_warning(baseline_test: dict | None) -> str | None:
+    """One line when the baseline's test AUC interval includes 0.5 (on any task): an int8 floor derived from it
+    tests nothing, so the int8 check's PASS must not stand alone."""
+    per_task = (baseline_test or {}).get("tasks") or {"": baseline_test}
+    at_chance = [task or "single task" for task, m in per_task.items() if includes_chance(m)]
+    if not at_chance:
+        return None
+    return (f"warning: the baseline's test AUC interval includes 0.5 ({', '.join(at_chance)}): the int8 floor "
+            "derived from it tests nothing, so a PASS below says little")
 
 
 def _sample(found: dict, data, tasks, info: dict) -> SelfTestInput:

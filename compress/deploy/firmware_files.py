@@ -13,6 +13,7 @@ from string import Template
 import numpy as np
 
 from compress import __version__
+from compress.console import ms
 from compress.deploy import c_arrays, threshold
 from compress.deploy.firmware_checks import ARENA_MARGIN_FRACTION, ARENA_MARGIN_MIN_BYTES, resolver_lines
 from compress.deploy.firmware_task_files import task_fields
@@ -144,7 +145,7 @@ def _fields(tflite_bytes: bytes, info: dict, result: dict, image: np.ndarray, im
         output_scale=f"{out['scale']:.8g}", output_zero_point=out["zero_point"],
         output_scale_text=f"{out['scale']:.4g} in score",
         latency_text=("not estimated here (the run's report has the estimate)" if latency is None else
-                      f"about {latency:.3g} s per inference on {device.name} (estimate from the cost model, "
+                      f"about {ms(latency)} per inference on {device.name} (estimate from the cost model, "
                       "not measured)"),
         checks_table="\n".join(f"| {c['target']}: {c['what']} | {c['measured']:,} + {c['allowance']:,} = "
                                f"{c['figure']:,} | {c['limit']:,} | {'PASS' if c['passed'] else 'FAIL'} |"

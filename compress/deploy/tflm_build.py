@@ -19,6 +19,7 @@ from pathlib import Path
 
 import compress
 from compress import CompressError, files
+from compress.console import Progress, plural
 
 KERNEL_TREES = {"cmsis-nn": "cortex_m4_cmsis_nn", "reference": "cortex_m4_reference"}
 PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm"
@@ -39,6 +40,7 @@ PCH_INCLUDES = ["tensorflow/lite/schema/schema_generated.h", "tensorflow/lite/mi
                 "tensorflow/lite/micro/micro_interpreter.h", "tensorflow/lite/micro/kernels/kernel_util.h",
                 "tensorflow/lite/kernels/internal/types.h", "tensorflow/lite/kernels/kernel_util.h"]
 PCH_MIN_SOURCES = 8  # fewer C++ files to compile: precompiling (~13 s per level) does not pay
+PROGRESS_MIN_SOURCES = 4  # fewer files to compile: a few seconds, no progress lines
 
 # The framework: interpreter, allocator, planner, flatbuffer parsing, shared kernel helpers.
 FRAMEWORK = [
@@ -169,7 +171,21 @@ class Toolchain:
     def _object_path(self, source: str) -> Path:
         return self.dir / "obj" / (source.rsplit(".", 1)[0] + ".o")
 
-    def _compile(self, source: str, pch_dirs: dict) -> Path:
+    def _progress(self, missing: list[str]) -> Progress | None:
+        """Progress lines for a batch large enough to take a while (a first build: ~5 min on 2 cores)."""
+        if len(missing) < PROGRESS_MIN_SOURCES:
+            return None
+        if all("third_party/cmsis_nn" in s for s in missing):  # small C files, seconds: one line when done
+            return Progress(len(missing), "TFLM build: compiled {done}/{total} CMSIS-NN files the kernels call",
+                            None, lines=1)
+        pch = sum(s.endswith((".cc", ".cpp")) for s in missing) >= PCH_MIN_SOURCES
+        return Progress(len(missing), "TFLM build: compiled {done}/{total} files", (
+            f"building TFLite Micro ({self.kernels} kernels) for the emulated Cortex-M4: {len(missing)} files of "
+            f"its framework and the model's kernels on {plural(self.jobs, 'core')}"
+            + ", after precompiling the headers they share" * pch
+            + f"; a first build of this tree takes minutes, later runs reuse the objects cached in {self.dir}"))
+
+    def _compile(self, source: str, pch_dirs: dict, progress: Progress | None = None) -> Path:
         """Compile a tree source (relative path) into its cached object, with the precompiled headers if any."""
         obj = self._object_path(source)
         obj.parent.mkdir(parents=True, exist_ok=True)
@@ -180,6 +196,8 @@ class Toolchain:
         run([self.gxx if cxx else self.gcc, *self.flags(source), *extra, "-c", self.tree / source, "-o", tmp],
             f"compiling {source}")
         tmp.replace(obj)
+        if progress is not None:
+            progress()
         return obj
 
     def objects(self, sources) -> list[Path]:
@@ -192,12 +210,15 @@ class Toolchain:
         sources = list(dict.fromkeys(sources))
         missing = [s for s in sources if not self._object_path(s).exists()]
         cxx = [s for s in missing if s.endswith((".cc", ".cpp"))]
+        progress = self._progress(missing)
         with tempfile.TemporaryDirectory(prefix="compress-pch-") as tmp, ThreadPoolExecutor(self.jobs) as pool:
             levels = sorted({self.opt(s) for s in cxx})
             pch_dirs = {}
             if len(cxx) >= PCH_MIN_SOURCES:
                 pch_dirs = dict(zip(levels, pool.map(lambda level: self._pch(Path(tmp), level), levels)))
-            list(pool.map(lambda s: self._compile(s, pch_dirs), missing))
+                if progress is not None:
+                    progress.step(f"TFLM build: precompiled the shared headers ({', '.join(levels)})")
+            list(pool.map(lambda s: self._compile(s, pch_dirs, progress), missing))
         return [self._object_path(s) for s in sources]
 
     def _pch(self, tmp: Path, level: str) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from compress.console import ms
 from compress.report.doc import Doc, markdown_table
 from compress.report.run import Run, estimates, load_run
 from compress.summary import RunSummary
@@ -34,7 +35,7 @@ def budget_text(run: Run) -> str:
     budget = run.summary.budget_flops if run.summary else targets.budget_flops
     if budget is not None:
         return f"{budget / 1e6:.3g} M FLOPs"
-    return "none; " + (f"latency <= {targets.latency_s * 1e3:g} ms" if targets.latency_s else "latency target")
+    return "none; " + (f"latency <= {ms(targets.latency_s)}" if targets.latency_s else "latency target")
 
 
 def _figures(run: Run) -> dict:

@@ -21,7 +21,8 @@ def layer_costs(rows: list[tuple], names: tuple[str, str], path) -> Path:
             ax.barh(y + (m - 0.5) * 0.4, [v or 0 for v in vs], height=0.38, color=colours[m], label=names[m])
             for yi, v in zip(y, vs):
                 if not v:
-                    ax.text(min(positive or [1]) / 1.8, yi + (m - 0.5) * 0.4, "removed" if v is None else "0",
+                    missing = "removed" if m else "inserted"  # the other model lacks it, or the baseline does
+                    ax.text(min(positive or [1]) / 1.8, yi + (m - 0.5) * 0.4, missing if v is None else "0",
                             va="center", fontsize=7, color="#555555")
         ax.set_xscale("log")
         ax.set_xlim(min(positive or [1]) / 2, max(positive or [10]) * 2.5)

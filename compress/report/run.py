@@ -144,3 +144,40 @@ def search_nodes(run: Run) -> list[dict]:
             for i, r in enumerate(run.rows, 1)]
 
 
+
+
+def saved_model(run: Run, key: str):
+    """(Keras model, what it is) of a journal row: the fine-tuned winner (`best.keras`), a finalist's weights after its
+    fine-tune, or the weights the search trained; one line naming the missing file otherwise."""
+    from compress.search.summary import fine_tuned_weights
+
+    best = run.path / "best.keras"
+    if run.summary and run.summary.final and run.summary.final.key == key and best.exists():
+        from compress.models.keras_io import load_keras
+
+        return load_keras(best), "the fine-tuned winner (`best.keras`)"
+    tuned = fine_tuned_weights(run.path / "weights", key)
+    weights = tuned if tuned.exists() else run.path / "weights" / f"{key}.weights.h5"
+    if not weights.exists():
+        raise CompressError(f"{weights}: missing")
+    from compress.models.keras_build import build_model
+
+    model = build_model(ModelSpec.from_dict(run.row(key)["spec"]))
+    model.load_weights(weights)
+    how = "after its fine-tune" if weights == tuned else "as the search trained them, not fine-tuned"
+    return model, f"`weights/{weights.name}` ({how})"
+
+
+def picked(run_dir, pick: int):
+    """(Keras model, what it is) of the leaderboard's goal `pick` (the id the terminal and the report print)."""
+    run = load_run(run_dir)
+    board = run.summary.leaderboard if run.summary else ()
+    if not board:
+        raise CompressError(f"{run.path}: no leaderboard to pick from (summary.json is missing or lists no goal)")
+    row = next((r for r in board if r.rank == pick), None)
+    if row is None:
+        raise CompressError(f"--pick {pick}: the leaderboard of {run.path} has ids 1 to {len(board)}")
+    try:
+        return saved_model(run, row.key)
+    except CompressError as exc:
+        raise CompressError(f"--pick {pick}: the weights of goal {pick} are not kept in {run.path} ({exc})") from None

@@ -5,16 +5,19 @@ from pathlib import Path
 
 from compress import CompressError
 from compress.data.wearable_data import is_signal_source
-from compress.files import staged_folder, write_text
-from compress.models.cost import spec_cost
-from compress.models.formulas import FUSED_KINDS
-from compress.models.keras_build import build_model
+from compress.files import write_text
 from compress.models.spec import ModelSpec
 from compress.report.doc import Doc
+from compress.report.budget import memory_section
+from compress.report.candidates import candidates_section
 from compress.report.compare import compare_section
+from compress.report.layers import device_layer_section, layer_section
+from compress.report.leaderboard import leaderboard_section, node_anchor
 from compress.report.operating import roc_section
-from compress.report.run import Run, estimates, load_run, search_nodes
+from compress.report.quantized import int8_section
+from compress.report.run import Run, estimates, load_run, saved_model, search_nodes
 from compress.report.tables import RESULT_HEADERS, model_rows, results_blocks, target_rows
+from compress.report.uncertainty import intervals_section
 from compress.search.space import Costing
 from compress.summary import ModelEntry
 
@@ -56,7 +59,7 @@ def _overview(doc: Doc, run: Run) -> None:
 def _results_section(doc: Doc, run: Run) -> None:
     doc.h("Results")
     if run.summary:
-        results_blocks(doc, run.summary, level=3)
+        results_blocks(doc, run.summary, level=3, leaderboard=False)
         return
     base, (win, label) = run.baseline, run.focus()
     budget = run.settings.targets.budget_flops
@@ -97,49 +100,14 @@ def _search_sections(doc: Doc, run: Run, files: Path) -> None:
     doc.p(f"{len(nodes)} evaluations: {counts['pruned']} pruned (AUC < beta = {run.beta:.4f}), {counts['kept']} kept "
           f"(AUC >= beta but over a device target), {counts['goal']} goal{'s' * (counts['goal'] != 1)}. "
           + (f"The {label} is marked by a star." if win else "No goal yet."))
+    candidates_section(doc, run, nodes, files)
     doc.h("Search tree")
     if len(nodes) <= plots.TREE_PLOT_MAX_NODES:
         doc.image(plots.search_tree(nodes, files / "search_tree.png", path, short),
                   "Which reduction led where, in order of evaluation (#n); pruned branches in grey")
     else:
         doc.p(f"{len(nodes)} evaluations: too many to draw legibly, so the tree is given as text only.")
-    doc.pre(tree_text(nodes, path, short))
-
-
-def layer_rows(base_spec, other_spec) -> list[tuple]:
-    """(layer, flops_base, flops_other, bytes_base, bytes_other) for the ops TFLM runs; None where one lacks it."""
-    def table(spec):
-        h, w, c = spec.input_shape
-        out = {"input": (0, h * w * c)}
-        out.update({l.name: (l.flops, l.activation_bytes) for l in spec_cost(spec).layers if l.kind not in FUSED_KINDS})
-        return out
-
-    a, b = table(base_spec), table(other_spec)
-    names, at = list(a), -1
-    for name in b:  # merge: a layer only the other model has goes after its predecessor there
-        if name in names:
-            at = names.index(name)
-        else:
-            at += 1
-            names.insert(at, name)
-    get = lambda t, n, i: t[n][i] if n in t else None  # noqa: E731
-    return [(n, get(a, n, 0), get(b, n, 0), get(a, n, 1), get(b, n, 1)) for n in names]
-
-
-def _layer_section(doc: Doc, run: Run, files: Path) -> None:
-    from compress.report import model_plots
-
-    win, label = run.focus()
-    doc.h("Per-layer cost")
-    if win is None:
-        doc.p("No candidate has kept AUC >= beta yet: nothing to compare with the baseline.")
-        return
-    rows = layer_rows(ModelSpec.from_dict(run.baseline["spec"]), ModelSpec.from_dict(win["spec"]))
-    doc.image(model_plots.layer_costs(rows, ("baseline", label.split(" (")[0]), files / "layer_cost.png"),
-              f"FLOPs and int8 activation bytes per layer, baseline against the {label}")
-    fmt = lambda v: "-" if v is None else f"{v:,}"  # noqa: E731
-    doc.table(["layer", "baseline FLOPs", f"{label} FLOPs", "baseline act. bytes", f"{label} act. bytes"],
-              [[r[0]] + [fmt(v) for v in r[1:]] for r in rows])
+    doc.pre(tree_text(nodes, path, short), [node_anchor(n["order"]) for n, _ in plots.tree_order(nodes)])
 
 
 def _training_section(doc: Doc, run: Run, files: Path) -> None:
@@ -199,19 +167,7 @@ def _confusion_section(doc: Doc, run: Run, files: Path) -> None:
 
 def _model(run: Run, row: dict):
     """(Keras model, what it is): the fine-tuned winner once the run has one, else the row's saved weights."""
-    from compress.models.spec import ModelSpec
-
-    best = run.path / "best.keras"
-    if run.summary and run.summary.final and best.exists():
-        from compress.models.keras_io import load_keras
-
-        return load_keras(best), "the fine-tuned winner (`best.keras`)"
-    weights = run.path / "weights" / f"{row['key']}.weights.h5"
-    if not weights.exists():
-        raise CompressError(f"{weights}: missing")
-    model = build_model(ModelSpec.from_dict(row["spec"]))
-    model.load_weights(weights)
-    return model, f"`weights/{weights.name}`"
+    return saved_model(run, row["key"])
 
 
 def _saliency(run: Run, row: dict, path: Path) -> tuple[Path, str]:
@@ -260,13 +216,19 @@ def _signals_section(doc: Doc, run: Run, files: Path) -> None:
 def run_document(run: Run, files: Path, others: list[Run] = ()) -> Doc:
     doc = Doc()
     _overview(doc, run)
+    doc.contents()
     _results_section(doc, run)
+    leaderboard_section(doc, run)
+    intervals_section(doc, run)
     if is_signal_source(run.settings.data.source):
         _signals_section(doc, run, files)
     _search_sections(doc, run, files)
-    _layer_section(doc, run, files)
+    layer_section(doc, run, files)
+    device_layer_section(doc, run)
+    memory_section(doc, run, files)
     _training_section(doc, run, files)
     _confusion_section(doc, run, files)
+    int8_section(doc, run.exported)
     roc_section(doc, run.exported, files)
     _saliency_section(doc, run, files)
     if others:
@@ -286,11 +248,33 @@ def write_run_report(run_dir, formats=("md", "html"), compare=(), data=None) -> 
     if data is not None:
         run._data.append(data)
     others = [load_run(d) for d in compare]
-    with staged_folder(run.path / FILES_DIR, whole=True) as files:  # the old figures stay until all new ones are
-        doc = run_document(run, files, others)  # drawn; then the new folder replaces the old (none linger)
-        texts = {"md": doc.markdown(run.path).replace(f"]({files.name}/", f"]({FILES_DIR}/"),
-                 "html": doc.html(run.path.name)}
-    written = [run.path / f"report.{fmt}" for fmt in ("md", "html") if fmt in formats]
-    for target in written:
-        write_text(target, texts[target.suffix[1:]])  # temporary file + rename: all or nothing
+    files = run.path / FILES_DIR
+    doc = _drawn_aside(run, files, others)
+    written = []
+    for fmt, text in (("md", lambda: doc.markdown(run.path)), ("html", lambda: doc.html(run.path.name))):
+        if fmt in formats:
+            target = run.path / f"report.{fmt}"
+            write_text(target, text())  # temporary file + rename: all or nothing
+            written.append(target)
     return written
+
+
+def _drawn_aside(run: Run, files: Path, others) -> Doc:
+    """The document, its figures drawn into a new folder that replaces `files` only once every one is drawn: a
+    report that fails half-way leaves the last good figures in place, and no figure of an older report lingers."""
+    import shutil
+    import tempfile
+
+    staged = Path(tempfile.mkdtemp(prefix=f".{FILES_DIR}-", dir=run.path))
+    try:
+        doc = run_document(run, staged, others)
+        if files.exists():
+            retired = files.with_name(f".{FILES_DIR}-old")
+            shutil.rmtree(retired, ignore_errors=True)
+            files.rename(retired)
+            shutil.rmtree(retired, ignore_errors=True)
+        staged.rename(files)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    doc.moved(staged, files)
+    return doc

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from compress import quality
+from compress.console import margin, ms, plural
+from compress.devices import profiles
 from compress.report.doc import Doc, aligned_table
 from compress.summary import ModelEntry, RunSummary
 
@@ -38,24 +40,31 @@ def cost_table(cost) -> str:
 
 
 def _figure(value: float, unit: str) -> str:
-    return f"{value:,.3g} {unit}" if unit == "s" else f"{round(value):,} {unit}"
+    return ms(value) if unit == "s" else f"{round(value):,} {unit}"
+
+
+def allowance_note(device) -> str:
+    """Why the targets' flash and arena exceed the model's own figures: the runtime allowances, named."""
+    return (f"flash and arena targets = the model's own figure + the runtime allowance of {device.name} "
+            f"({device.runtime_flash_bytes:,} bytes flash, {device.runtime_ram_bytes:,} bytes RAM: Arduino core, "
+            "TFLM interpreter and kernels, stack; compress/devices/profiles.py)")
 
 
 def targets_table(checks) -> str:
-    rows = [(c.name, _figure(c.figure, c.unit), _figure(c.limit, c.unit), f"{c.margin:+.1%}",
+    rows = [(c.name, _figure(c.figure, c.unit), _figure(c.limit, c.unit), margin(c.margin),
              "PASS" if c.passed else "FAIL") for c in checks]
     return format_table(rows, ("target", "figure", "limit", "margin", "result"))
 
 
 def kernel_set_lines(cost, device, kernel_sets: dict, budget_flops: float | None) -> list[str]:
     """What the emulated table says per kernel set, and what the FLOPs budget means in time with each."""
-    times = ", ".join(f"{s * 1e3:,.1f} ms with {k}" for k, s in kernel_sets.items())
+    times = ", ".join(f"{ms(s)} with {k}" for k, s in kernel_sets.items())
     lines = [f"emulated TFLM latency (fitted instruction table, 1 cycle per instruction at "
              f"{device.clock_hz / 1e6:g} MHz): {times}"]
     if budget_flops and cost.flops:
-        means = ", ".join(f"{budget_flops * s / cost.flops * 1e3:,.0f} ms with {k}" for k, s in kernel_sets.items())
+        means = ", ".join(f"{ms(budget_flops * s / cost.flops)} with {k}" for k, s in kernel_sets.items())
         lines.append(f"the FLOPs budget {budget_flops:,.0f} at this model's time per FLOP: {means} "
-                     f"(the flops model: {budget_flops / device.flops_per_s * 1e3:,.0f} ms)")
+                     f"(the flops model: {ms(budget_flops / device.flops_per_s)})")
     return lines
 
 
@@ -73,12 +82,10 @@ def estimate_text(cost, device, checks, latency_model: str, measured_arena_bytes
         lines.append(f"arena measured in the TFLite Micro runtime: {measured_arena_bytes:,} bytes "
                      "(used for the arena target below)")
     if latency is not None:
-        lines.append(f"estimated latency {latency:,.3g} s on {device.name} (latency model: {latency_model})")
+        lines.append(f"estimated latency {ms(latency)} on {device.name} (latency model: {latency_model})")
     if kernel_sets:
         lines += kernel_set_lines(cost, device, kernel_sets, budget_flops)
-    flash_extra = f"flash and arena include the runtime allowance ({device.runtime_flash_bytes:,} bytes flash, " \
-                  f"{device.runtime_ram_bytes:,} bytes RAM)"
-    lines += ["", targets_table(checks), flash_extra,
+    lines += ["", targets_table(checks), allowance_note(device),
               "all targets pass" if all(c.passed for c in checks) else "some targets fail"]
     return "\n".join(lines)
 
@@ -115,11 +122,11 @@ def emulated_text(run, device, cycles_per_instruction: float) -> str:
     return "\n".join([
         f"{run.model}: TFLite Micro with {run.kernels} kernels on an emulated Cortex-M4 (QEMU mps2-an386)", "",
         format_table(emulated_rows(run), ("op", "output", "MACs", "instructions", "instr/MAC", "share")), "",
-        f"time on {device.name} at {device.clock_hz / 1e6:g} MHz: {seconds * 1e3:,.1f} ms, assuming "
-        f"{cycles_per_instruction:g} cycle{'s' * (cycles_per_instruction != 1)} per instruction (QEMU counts "
+        f"time on {device.name} at {device.clock_hz / 1e6:g} MHz: {ms(seconds)}, assuming "
+        f"{plural(cycles_per_instruction, 'cycle')} per instruction (QEMU counts "
         "instructions, not cycles)",
         f"arena used by TFLM on the Cortex-M4: {run.arena_bytes:,} bytes",
-        f"int8 outputs equal the TFLite interpreter's ({run.samples} input{'s' * (run.samples > 1)}): {match}"])
+        f"int8 outputs equal the TFLite interpreter's ({plural(run.samples, 'input')}): {match}"])
 
 
 def emulated_dict(run, device, cycles_per_instruction: float) -> dict:
@@ -152,7 +159,7 @@ def model_rows(name: str, entry: ModelEntry, base_auc: dict) -> list[list]:
             delta = f"{100 * quality.delta(m['auc'], base):+.1f}%" if base else "-"  # above chance
             rows.append([label, split, f"{m['auc']:.4f}", delta, f"{m['accuracy']:.4f}", f"{m['precision']:.4f}",
                          f"{m['recall']:.4f}", f"{entry.flops / 1e6:.3f} M",
-                         "-" if entry.latency_s is None else f"{entry.latency_s:.2f} s"])
+                         "-" if entry.latency_s is None else ms(entry.latency_s)])
     return rows
 
 
@@ -171,22 +178,25 @@ def result_rows(summary: RunSummary) -> list[list]:
 
 
 def target_rows(targets: list[dict]) -> list[list]:
-    return [[t["name"], f"{t['figure']:,.6g} {t['unit']}", f"{t['limit']:,.6g} {t['unit']}", f"{t['margin']:+.1%}",
+    return [[t["name"], _figure(t["figure"], t["unit"]), _figure(t["limit"], t["unit"]), margin(t["margin"]),
              "PASS" if t["passed"] else "FAIL"] for t in targets]
 
 
-def results_blocks(doc: Doc, summary: RunSummary, level: int = 2) -> None:
+def results_blocks(doc: Doc, summary: RunSummary, level: int = 2, leaderboard: bool = True) -> None:
     """The cs231n study's baseline-vs-final table, the device targets, the reductions and the measured deployment."""
     rows = result_rows(summary)
     budget = "no FLOPs limit" if summary.budget_flops is None else f"FLOPs <= {summary.budget_flops:,.0f}"
-    doc.p(f"Strategy {summary.strategy}: {summary.evaluations} models evaluated "
-          f"({summary.trainings_this_run} trained in this run), training time "
+    doc.p(f"Strategy {summary.strategy}: {plural(summary.evaluations, 'model')} evaluated "
+          f"({summary.trainings_this_run:,} trained in this run), training time "
           f"{summary.train_seconds_total:.0f} s. Target: {budget} and " + _beta_text(summary) + ".")
     doc.table(RESULT_HEADERS, rows)
-    leaderboard_blocks(doc, summary, level)
+    if leaderboard:  # the run report gives it a section of its own
+        leaderboard_blocks(doc, summary, level)
     if summary.final:
         doc.h("Device targets", level)
         doc.table(["target", "figure", "limit", "margin", "result"], target_rows(summary.targets))
+        if summary.device in profiles.DEVICES:
+            doc.p(allowance_note(profiles.DEVICES[summary.device]) + "; the leaderboard's are the model's alone.")
         doc.h("Reductions applied", level)
         if summary.final.reductions:
             doc.items(summary.final.reductions, ordered=True)
@@ -206,8 +216,8 @@ def results_blocks(doc: Doc, summary: RunSummary, level: int = 2) -> None:
               f"{', '.join(fw.ops)}; firmware in `{_run_relative(fw.sketch_dir)}`; TFLM self-test "
               f"{'PASS' if fw.self_test_passed else 'FAIL'}.")
         doc.table(["target", "figure", "limit", "result"],
-                  [[c["target"], f"{c['figure']:,} {c['unit']}", f"{c['limit']:,} {c['unit']}",
-                    "PASS" if c["passed"] else "FAIL"] for c in fw.checks])
+                  [[f"{c['target']} ({c['what']})" if c.get("what") else c["target"], f"{c['figure']:,} {c['unit']}",
+                    f"{c['limit']:,} {c['unit']}", "PASS" if c["passed"] else "FAIL"] for c in fw.checks])
     emulated_block(doc, summary.emulated)
     if summary.stopped:
         doc.p(f"Search stopped early: {summary.stopped}.")
@@ -238,8 +248,9 @@ def emulated_block(doc: Doc, emulated: dict | None) -> None:
     e = emulated
     doc.p(f"On an emulated Cortex-M4 (TFLite Micro, {e['kernels']} kernels, QEMU mps2-an386): "
           f"{e['instructions']:,} instructions per inference (the latency table estimated "
-          f"{e['estimated_instructions']:,}), {e['instructions_per_mac']:.1f} per MAC, {e['latency_s'] * 1e3:,.1f} ms "
-          f"at {e['cycles_per_instruction']:g} cycle(s) per instruction; arena {e['arena_bytes']:,} bytes (estimated "
+          f"{e['estimated_instructions']:,}), {e['instructions_per_mac']:.1f} per MAC, {ms(e['latency_s'])} "
+          f"at {plural(e['cycles_per_instruction'], 'cycle')} per instruction; arena {e['arena_bytes']:,} bytes "
+          f"(estimated "
           f"{e['estimated_arena_bytes'] or 0:,}); int8 outputs equal the TFLite interpreter's: "
           f"{'yes' if e['outputs_match'] else 'no'}.")
     doc.table(["op", "MACs", "instructions", "share"],
@@ -255,15 +266,8 @@ def search_markdown(summary: RunSummary, text: bool = False) -> str:
     return doc.text() if text else doc.markdown()
 
 
-def final_results_text(summary: RunSummary) -> str:
-    """The cs231n study's table once more after the export, now with the int8 row, aligned for the terminal."""
-    doc = Doc()
-    doc.table(RESULT_HEADERS, result_rows(summary))
-    return doc.text()
-
-
 LEADERBOARD_HEADERS = ["rank", "val AUC (search)", "val AUC (fine-tuned)", "FLOPs", "params", "est. latency",
-                       "arena (est.)", "flash (est.)", ""]
+                       "model arena (est.)", "model flash (est.)", "chosen"]
 
 
 def leaderboard_blocks(doc: Doc, summary: RunSummary, level: int = 2) -> None:
@@ -275,7 +279,7 @@ def leaderboard_blocks(doc: Doc, summary: RunSummary, level: int = 2) -> None:
     doc.h("Leaderboard", level)
     doc.table(LEADERBOARD_HEADERS, [
         [r.rank, f"{r.val_auc:.4f}", f"{r.fine_tuned_val_auc:.4f}" if r.fine_tuned_val_auc is not None else "-",
-         f"{r.flops / 1e6:.3f} M", f"{r.params:,}", f"{r.latency_s:.3g} s", f"{r.arena_bytes:,} B",
+         f"{r.flops / 1e6:.3f} M", f"{r.params:,}", ms(r.latency_s), f"{r.arena_bytes:,} B",
          f"{r.flash_bytes:,} B", "winner" if r.key == winner else ""] for r in board])
     doc.p("Goals ranked by validation AUC in the search; the finalists were fine-tuned and the best of them on "
           "validation data won. Test data chose nothing.")

@@ -37,6 +37,19 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def evaluation_key(spec: ModelSpec, parent: "Evaluation | None") -> str:
+    """A journal row's key: the spec's, except where a race (compress.search.race) trains its parent's model on
+    for a later rung: then `<spec key>@<rung>`, so each rung is its own row and its own weights file."""
+    if parent is not None and parent.spec.key == spec.key:
+        return f"{spec.key}@{rung_of(parent) + 1}"
+    return spec.key
+
+
+def rung_of(ev: "Evaluation") -> int:
+    """The race rung an evaluation trained at: 0 for every evaluation but a race's promotions."""
+    return int(ev.extra.get("rung", 0))
+
+
 def is_goal(fits: bool, auc: float, beta: float) -> bool:
     """A goal passes every device target (cost only) and keeps validation AUC >= beta."""
     return bool(fits) and auc >= beta

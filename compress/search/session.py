@@ -14,9 +14,11 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from compress.console import plural
 from compress.models.spec import ModelSpec
 from compress.search import tasks
-from compress.search.journal import FAILED, Evaluation, Journal, describe_error, goal_rank, is_candidate_error, is_goal
+from compress.search.journal import (FAILED, Evaluation, Journal, describe_error, evaluation_key, goal_rank,
+                                     is_candidate_error, is_goal, rung_of)
 from compress.search.space import Space
 
 
@@ -45,6 +47,7 @@ class Search:
         self.trainings = 0  # trained by this process (the rest came from the journal)
         self.started = time.monotonic()
         self.exhausted = ""  # why the search stopped early, if it did
+        self.racing = False  # new trunks are racing (compress.search.race): below beta is not yet pruned
         self.reference = None  # multi-task: the baseline's val AUC per task, what every `auc` is relative to
         if journal:
             for row in journal.replay(failed=True):
@@ -77,7 +80,7 @@ class Search:
                 errors.append(result)
         if errors or stop:
             raise (errors or stop)[0]
-        return [self.cache[spec.key] for spec, _, _ in tasks]
+        return [self.cache[evaluation_key(spec, parent)] for spec, parent, _ in tasks]
 
     def _inline(self, tasks):
         """Executors yield (task, (metrics, extra)) or (task, the exception its evaluation raised)."""
@@ -95,29 +98,30 @@ class Search:
         for spec, parent, label in tasks:
             if errors:
                 return
-            if spec.key in self.cache or spec.key in sent:
-                self._visit(spec.key)
+            key = evaluation_key(spec, parent)
+            if key in self.cache or key in sent:
+                self._visit(key)
                 continue
             try:
                 self._check_budget(in_flight=len(sent - self.cache.keys()))
             except BudgetExhausted as exc:
                 stop.append(exc)
                 return
-            sent.add(spec.key)
+            sent.add(key)
             yield spec, parent, label
 
     def _record(self, spec: ModelSpec, parent: Evaluation | None, label: str, metrics: dict, extra: dict) -> None:
-        depth = parent.depth + 1 if parent else 0
         # multi-task: `auc` becomes the worst task's share of the baseline's AUC on it; one task: metrics as they are
         metrics = tasks.relative(metrics, self.reference if parent else None)
         self.reference = self.reference or tasks.reference_of(metrics)
-        self._add(Evaluation(spec.key, spec, parent.key if parent else None, label, depth, self.space.flops(spec),
-                             self.space.fits(spec), metrics, extra))
+        self._add(Evaluation(evaluation_key(spec, parent), spec, parent.key if parent else None, label,
+                             _depth(spec, parent), self.space.flops(spec), self.space.fits(spec), metrics, extra))
 
     def _fail(self, spec: ModelSpec, parent: Evaluation, label: str, exc: BaseException) -> None:
         """A candidate whose training raised: a failed row (status and error), never a goal, never expanded."""
-        self._add(Evaluation(spec.key, spec, parent.key, label, parent.depth + 1, self.space.flops(spec),
-                             self.space.fits(spec), {}, {"status": FAILED, "error": describe_error(exc)}))
+        self._add(Evaluation(evaluation_key(spec, parent), spec, parent.key, label, _depth(spec, parent),
+                             self.space.flops(spec), self.space.fits(spec), {},
+                             {"status": FAILED, "error": describe_error(exc)}))
 
     def _add(self, ev: Evaluation) -> None:
         self.trainings += 1
@@ -151,7 +155,8 @@ class Search:
         elif self.max_seconds is not None and self.seconds_used >= self.max_seconds:
             self.exhausted = f"--max-minutes {self.max_seconds / 60:g} of training reached"
         elif self.patience is not None and (self.since_improvement() or 0) >= self.patience:
-            self.exhausted = f"--patience {self.patience}: no better goal in the last {self.patience} evaluations"
+            last = plural(self.patience, "evaluation")
+            self.exhausted = f"--patience {self.patience}: no better goal in the last {last}"
         if self.exhausted:
             raise BudgetExhausted(self.exhausted)
 
@@ -163,7 +168,8 @@ class Search:
         elif ev.failed:
             verdict = f"FAILED ({ev.extra['error'][:120]})"
         else:
-            mark = "GOAL" if self.is_goal(ev) else ("pruned" if ev.auc < self.beta else "kept")
+            mark = "GOAL" if self.is_goal(ev) else ("racing" if self.racing else
+                                                    "pruned" if ev.auc < self.beta else "kept")
             verdict = f"{'>=' if ev.auc >= self.beta else '< '} \u03b2 {self.beta:.4f}  {mark:<6s}"
         board = self.leaderboard() + ([ev] if self.is_goal(ev) and ev.key not in self.order else [])
         best = max(board, key=lambda e: goal_rank(e.auc, e.flops), default=None)  # this evaluation included
@@ -193,9 +199,15 @@ class Search:
         return [ev for ev in self.evaluations() if ev.failed]
 
     # --- outcome -----------------------------------------------------------------------------------
+    def superseded(self) -> set[str]:
+        """Evaluations a race promoted (compress.search.race): the same model trained on is what counts."""
+        return {ev.parent for ev in self.cache.values() if rung_of(ev)}
+
     def leaderboard(self, size: int | None = None) -> list[Evaluation]:
-        """The best goals evaluated, best first (val AUC, then fewer FLOPs): test data never decides."""
-        goals = [ev for ev in self.evaluations() if self.is_goal(ev)]
+        """The best goals evaluated, best first (val AUC, then fewer FLOPs): test data never decides. A model a
+        race trained further is listed once, at its last rung."""
+        superseded = self.superseded()
+        goals = [ev for ev in self.evaluations() if self.is_goal(ev) and ev.key not in superseded]
         return sorted(goals, key=lambda ev: goal_rank(ev.auc, ev.flops), reverse=True)[:size]
 
     def best_goal(self) -> Evaluation | None:
@@ -209,6 +221,13 @@ class Search:
         fitting = [ev for ev in evs if ev.fits and not ev.failed]
         return {"smallest_above_beta": min(good, key=lambda ev: ev.flops, default=None),
                 "best_under_budget": max(fitting, key=lambda ev: ev.auc, default=None)}
+
+
+def _depth(spec: ModelSpec, parent: Evaluation | None) -> int:
+    """Reductions from the baseline: a race's promotion trains the same model on, it is no reduction."""
+    if parent is None:
+        return 0
+    return parent.depth if parent.spec.key == spec.key else parent.depth + 1
 
 
 def _clock(seconds: float) -> str:

@@ -34,6 +34,10 @@ those that still pass every device target) go to the front of the open list, bes
 search spends the slack under the targets; when they run out it goes on with the A* order and widens any
 new goal it meets. It ends on --max-evals, --max-minutes or --patience (evaluations without a better goal).
 
+New trunks race. A node's family moves (a whole new trunk, trained from scratch) are not pushed one by one: they
+race at once by successive halving (compress/search/race.py), and each trunk's last rung is then pruned, widened
+or expanded like any evaluated node.
+
 greedy is NetAdapt's rule (Yang et al. 2018): each step asks for a fixed relative cut (GREEDY_CUT of the
 current FLOPs, or down to the budget if that is less), trains every child that meets it, and keeps the one
 with the highest AUC. random is the standard NAS control (Li & Talwalkar 2019): random reduction walks from
@@ -50,6 +54,7 @@ import re
 from compress import CompressError
 from compress.models.spec import ModelSpec
 from compress.search.journal import Evaluation
+from compress.search.race import race
 from compress.search.session import BudgetExhausted, Search
 from compress.search.space import Space
 
@@ -128,9 +133,13 @@ def astar(search: Search, baseline: ModelSpec, weight: float = HEURISTIC_WEIGHT,
                     heapq.heappush(open_list, ((0, -ev.auc, 0.0, 0.0), next(tie), child, ev, child_label))
             continue
         lost = loss_weight * max(0.0, base_auc - ev.auc) / max(base_auc - search.beta, 1e-9)
-        for child in space.children(spec):
-            if child.spec.key in closed:
-                continue
+        children = [child for child in space.children(spec) if child.spec.key not in closed]
+        trunks = [(child.spec, ev, child.label) for child in children if child.family]
+        closed.update(trunk.key for trunk, _, _ in trunks)
+        evaluated += [((trunk.spec, None, trunk.label), trunk) for trunk in race(search, trunks)] if trunks else []
+        for child in children:
+            if child.family:
+                continue  # raced above
             f = (ev.depth + 1 + lost + weight * heuristic(space, child.spec)
                  + weight * (move_of(child.label) in pruned_moves))
             heapq.heappush(open_list, ((1, f, -ev.auc, space.flops(child.spec)), next(tie), child.spec, ev,

@@ -6,11 +6,18 @@ from dataclasses import replace
 
 from compress import files
 from compress.config import RunConfig
+from compress.console import plural
 from compress.summary import LeaderboardRow, ModelEntry, RunSummary
 from compress.search import tasks
 from compress.search.train import LONG_PATIENCE, SCRATCH_FINAL_FACTOR, save_model
 
 LEADERBOARD_SIZE = 10  # goals listed in summary.json and the report
+
+
+def fine_tuned_weights(weights_dir, key: str):
+    """Where a finalist's weights after its fine-tune are kept (weights/<key>.weights.h5 holds the search's), so
+    `export RUN --pick ID` can deploy any finalist as fine-tuned as the winner."""
+    return weights_dir / f"{key}.fine-tuned.weights.h5"
 
 
 def lineage(search, ev) -> list[str]:
@@ -90,7 +97,7 @@ def _final(config: RunConfig, search, summary: RunSummary, evaluator, costing, d
 def finalists(search, count: int) -> list:
     """The best `count` goals, and the best goal trained from scratch (a family move's new trunk) if none of them
     is: in the search it had more epochs than the others' 3 but far fewer than the baseline the others inherit
-    from, so its rank there understates it (train.py, FRESH_EPOCHS)."""
+    from, so its rank there understates it (compress/search/race.py)."""
     chosen = search.leaderboard(min(count, LEADERBOARD_SIZE))
     fresh = [ev for ev in search.leaderboard() if ev.extra.get("from_scratch")]
     if fresh and not any(ev.extra.get("from_scratch") for ev in chosen):
@@ -113,9 +120,10 @@ def _fine_tune_finalists(config: RunConfig, search, evaluator, base_model, log):
         scratch = bool(ev.extra.get("from_scratch"))
         epochs = config.train.final_epochs * (SCRATCH_FINAL_FACTOR if scratch else 1)
         log(f"fine-tuning finalist {rank} ({ev.flops / 1e6:.3f} MFLOPs, val AUC {ev.auc:.4f} in the search"
-            f"{', a new trunk' if scratch else ''}) for up to {epochs} epochs {how}")
-        model, history, _ = trainer.fit(ev.spec, evaluator.model(ev.spec), ev.spec, epochs=epochs,
+            f"{', a new trunk' if scratch else ''}) for up to {plural(epochs, 'epoch')} {how}")
+        model, history, _ = trainer.fit(ev.spec, evaluator.model(ev.spec, ev.key), ev.spec, epochs=epochs,
                                      patience=LONG_PATIENCE, teacher_logits=teacher)
+        save_model(model, fine_tuned_weights(evaluator.weights_dir, ev.key), weights_only=True)
         val = tasks.relative(trainer.score(model, "val", spec=ev.spec), search.reference)
         tuned[ev.key] = val["auc"]
         if best is None or val["auc"] > best[1]["val"]["auc"]:

@@ -31,7 +31,8 @@ def relative(metrics: dict, reference: dict[str, float] | None) -> dict:
     reference = reference or {t: m["auc"] for t, m in per_task.items()}
     ratios = {t: quality.share(per_task[t]["auc"], reference[t]) for t in per_task}
     worst = min(ratios, key=ratios.get)
-    return {**per_task[worst], "auc": ratios[worst], "worst_task": worst, "tasks": per_task,
+    own = {k: v for k, v in per_task[worst].items() if k != "auc_ci"}  # an interval of the raw AUC, not of the share
+    return {**own, "auc": ratios[worst], "worst_task": worst, "tasks": per_task,
             "ratios": {t: round(r, 6) for t, r in ratios.items()}}
 
 

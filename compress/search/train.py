@@ -16,15 +16,15 @@ from compress.models.keras_build import build_model
 from compress.models.spec import HEAD_NAME, ModelSpec, softmax_name
 from compress.search import tasks as multitask
 from compress.search.inherit import inherit_weights, shares_weights
+from compress.search.journal import evaluation_key, rung_of
+from compress.search.race import RACE_ETA, rung_epochs
 
 _TF_CONFIGURED = False
 LONG_PATIENCE = 4  # epochs without a better val AUC before the baseline or winner stops training
 # A candidate that inherits no weights (a family move's new trunk) starts where the baseline did: scored after 3
 # epochs it would rank by how little it had learned (DS-CNN on 4class: val 0.64 after 3 epochs from scratch, 0.77
-# after 12, 0.85 after 30, where inherited reductions score 0.85 after 3). So it trains FRESH_EPOCHS x --epochs in
-# the search and, as a finalist, SCRATCH_FINAL_FACTOR x --final-epochs: about the epochs an inherited winner has
-# received in all (the baseline's, ~3 per reduction on its path, its fine-tune).
-FRESH_EPOCHS = 4
+# after 12, 0.85 after 30, where inherited reductions score 0.85 after 3). So new trunks race (compress/search/race.py,
+# successive halving) and, as a finalist, a new trunk goes on for SCRATCH_FINAL_FACTOR x --final-epochs.
 SCRATCH_FINAL_FACTOR = 4
 # Distillation (Hinton et al. 2015): loss = ALPHA * T^2 * KL(teacher_T || student_T) + (1 - ALPHA) * CE.
 DISTILL_TEMPERATURE = 4.0
@@ -90,15 +90,19 @@ class Trainer:
         configure_tensorflow()
 
     def fit(self, spec: ModelSpec, parent=None, parent_spec: ModelSpec | None = None, epochs: int | None = None,
-            patience: int | None = None, lr: float | None = None, teacher_logits: np.ndarray | None = None) -> Fit:
+            patience: int | None = None, lr: float | None = None, teacher_logits: np.ndarray | None = None,
+            trained_epochs: int = 0) -> Fit:
         """Train spec (from parent's weights where they fit); returns the model with the best-val-AUC weights, its
         history and what it inherited from the parent.
 
         teacher_logits (from `teacher_logits`): learn from the teacher's soft outputs as well (distillation).
+        trained_epochs: the epochs the parent (the same model, in a race) has had; seeds the shuffles and
+        augmentations anew, so training on does not replay the first epochs' draws.
         """
         import tf_keras as keras
 
-        keras.utils.set_random_seed(self.seed)
+        seed = self.seed if not trained_epochs else (self.seed * 1_000_003 + trained_epochs) % 2 ** 31
+        keras.utils.set_random_seed(seed)
         model = build_model(spec)
         inherited = {}  # per layer: copied | thinned | factorised | reinitialised (search/inherit.py)
         if parent is not None and parent_spec is not None:
@@ -106,7 +110,8 @@ class Trainer:
         lr = self.lr if lr is None else lr
         data = self.data_for(spec)
         rng = np.random.default_rng(self.seed)
-        x, y, class_weight = balance(data.x_train, data.y_train, self.balance, rng)
+        x, y, class_weight = balance(data.x_train, data.y_train, self.balance, rng)  # the same draw at every rung
+        rng = np.random.default_rng(seed) if trained_epochs else rng
         trained, targets, fit_args = self._compile(keras, model, spec, y, class_weight, lr, teacher_logits)
         best_auc, best_weights, waited, history = -1.0, model.get_weights(), 0, []
         for epoch in range(self.epochs if epochs is None else epochs):
@@ -202,10 +207,11 @@ class Evaluator:
         self.baseline_epochs, self.baseline_lr = baseline_epochs, baseline_lr
         weights_dir.mkdir(parents=True, exist_ok=True)
 
-    def model(self, spec: ModelSpec):
-        """The trained model of an evaluated spec, rebuilt from its saved weights."""
+    def model(self, spec: ModelSpec, key: str | None = None):
+        """The trained model of an evaluated spec, rebuilt from its saved weights (key: the evaluation's, where a
+        race trained the spec at several rungs)."""
         model = build_model(spec)
-        path = self.weights_dir / f"{spec.key}.weights.h5"
+        path = self.weights_dir / f"{key or spec.key}.weights.h5"
         if not path.exists():
             raise CompressError(f"{path}: weights of an evaluated model are missing, so this run cannot go on; start "
                                 "the search again with another --out (this folder is left as it is)")
@@ -214,24 +220,33 @@ class Evaluator:
 
     def __call__(self, spec: ModelSpec, parent):
         start = time.monotonic()
-        given = self.weights_dir / f"{spec.key}.weights.h5"
+        key = evaluation_key(spec, parent)
+        given = self.weights_dir / f"{key}.weights.h5"
+        promoted = parent is not None and parent.spec.key == spec.key
         fresh = parent is not None and not shares_weights(spec, parent.spec)
-        if fresh:  # a new trunk: trained from scratch, longer (FRESH_EPOCHS); the parent's weights are not read
-            model, history, inherited = self.trainer.fit(spec, epochs=FRESH_EPOCHS * self.trainer.epochs,
-                                                         patience=LONG_PATIENCE)
+        if promoted:  # a race's next rung: the same model trained on from its last rung's weights
+            rung = rung_of(parent) + 1
+            model, history, inherited = self.trainer.fit(spec, self.model(spec, parent.key), spec,
+                                                         epochs=rung_epochs(rung, self.trainer.epochs),
+                                                         patience=LONG_PATIENCE,
+                                                         trained_epochs=RACE_ETA ** (rung - 1) * self.trainer.epochs)
+        elif fresh:  # a new trunk, rung 0 of its race: trained from scratch; the parent's weights are not read
+            model, history, inherited = self.trainer.fit(spec, epochs=self.trainer.epochs, patience=LONG_PATIENCE)
         elif parent:
-            model, history, inherited = self.trainer.fit(spec, self.model(parent.spec), parent.spec)
+            model, history, inherited = self.trainer.fit(spec, self.model(parent.spec, parent.key), parent.spec)
         elif given.exists():  # a user's trained baseline (jobs saved its weights here): scored as given
             model, history, inherited = self.model(spec), [], {}
         else:  # the baseline sets beta: train it as long as the final model
             model, history, inherited = self.trainer.fit(spec, epochs=self.baseline_epochs, patience=LONG_PATIENCE,
                                                          lr=self.baseline_lr)
         metrics = self.trainer.score(model, "val", spec=spec)
-        save_model(model, self.weights_dir / f"{spec.key}.weights.h5", weights_only=True)
+        save_model(model, given, weights_only=True)
         cost = self.costing.cost(spec)
+        scratch = fresh or (promoted and bool(parent.extra.get("from_scratch")))
         extra = {"params": cost.params, "arena_bytes": cost.arena_bytes, "flash_bytes": cost.flash_bytes,
                  "epochs": len(history), "train_seconds": round(time.monotonic() - start, 2),
-                 "inherited": inherited, **({"from_scratch": True} if fresh else {})}
+                 "inherited": inherited, **({"from_scratch": True} if scratch else {}),
+                 **({"rung": rung} if promoted else {})}
         return metrics, extra
 
 

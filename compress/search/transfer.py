@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from compress import CompressError
+from compress.console import plural
 from compress.models.graph import class_layer
 from compress.models.keras_build import build_model
 from compress.models.spec import HEAD_NAME, ModelSpec
@@ -121,7 +122,8 @@ def _transfer(model, fresh: set, data, trainer, log) -> list[dict]:
         val = trainer.score(model, "val", data=data)
         phases.append({"phase": what, "epochs": trainer.epochs, "steps": trainer.epochs * steps_per_epoch,
                        "lr": lr, "loss": round(float(history.history["loss"][-1]), 4), "val_auc": val["auc"]})
-        log(f"  {what}: {trainer.epochs} epochs, {trainer.epochs * steps_per_epoch} steps at lr {lr:g}: "
+        steps = plural(trainer.epochs * steps_per_epoch, "step")
+        log(f"  {what}: {plural(trainer.epochs, 'epoch')}, {steps} at lr {lr:g}: "
             f"loss {phases[-1]['loss']:.4f}, val AUC {val['auc']:.4f}")
     for layer in model.layers:
         layer.trainable = True

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from compress import CompressError, files, quality
 from compress.config import RunConfig
+from compress.console import plural
 from compress.search import baseline_cache, tasks
 from compress.search.journal import Evaluation, Journal
 
@@ -110,14 +111,16 @@ def announce(out: Path, config: RunConfig, prepared, flops: float, log, kept=Non
         raise CompressError("--loso: leave-one-subject-out is for single-task wearable runs; multi-task data "
                             "is split by subjects (--holdout-subject picks the test subject)")
     log(f"run folder {out}; data {data.name}: {len(data.y_train)} train / {len(data.y_val)} val / "
-        f"{len(data.y_test)} test, {data.classes} classes" + f", tasks {', '.join(spec.tasks)}" * bool(spec.tasks))
+        f"{len(data.y_test)} test, {plural(data.classes, 'class', 'classes')}"
+        + f", tasks {', '.join(spec.tasks)}" * bool(spec.tasks))
     if given is None and kept is not None:
-        log(f"baseline {spec.name} ({flops / 1e6:.2f} MFLOPs): the copy trained before ({kept[1]['epochs']} epochs, "
+        log(f"baseline {spec.name} ({flops / 1e6:.2f} MFLOPs): the copy trained before "
+            f"({plural(kept[1]['epochs'], 'epoch')}, "
             f"{kept[0]}); --retrain-baseline trains it anew")
         return
     if given is None:
         log(f"training baseline {spec.name} ({flops / 1e6:.2f} MFLOPs) until val AUC stops rising, at most "
-            f"{config.train.baseline_epochs} epochs")
+            f"{plural(config.train.baseline_epochs, 'epoch')}")
         return
     log(f"scoring the given baseline {spec.name} ({flops / 1e6:.2f} MFLOPs)")
     if not (out / "weights" / f"{spec.key}.weights.h5").exists():

@@ -43,12 +43,16 @@ FIRMWARE_KEYS = ("sketch_dir", "model_bytes", "arena_measured_bytes", "arena_byt
 def ship(config: RunConfig, out: Path, final, data, log) -> Shipped:
     """Export the winner (final.spec, its own windows) to int8, check it against the int8 floor, generate its
     Arduino sketch in the run folder and emulate it."""
+    from compress.deploy.export import chance_warning
     from compress.deploy.ship import ship as deploy
 
     log("exporting the winner to int8 TFLite (full-integer PTQ" + (" after QAT)" if config.export.qat else ")"))
     summary, spec = final.summary, final.spec
     data = data.at_input(spec.input_shape, spec.rate_divisor) if spec.rate_divisor > 1 else data
     int8 = None
+    warning = chance_warning(summary.baseline.test)  # the int8 floor below comes from this baseline's test AUC
+    if warning:
+        log(warning)
     try:
         result = deploy(out, data, beta=summary.int8_floor(), qat=config.export.qat, seed=config.data.seed,
                         device=config.targets.device, expected_latency_s=summary.final.latency_s, log=log)

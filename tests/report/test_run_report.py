@@ -1,5 +1,6 @@
 """`report`: report.md / report.html from a synthetic run folder (no training), killed runs, comparison, CLI."""
 import base64
+import html
 import io
 import json
 import re
@@ -15,7 +16,7 @@ from compress.devices import profiles
 from compress.devices import targets as device_targets
 from compress.models import zoo
 from compress.report import compare
-from compress.report import run_report
+from compress.report import layers, run_report
 from compress.cli import main
 from compress.models.cost import spec_cost
 from compress.models.keras_build import build_model
@@ -24,9 +25,11 @@ from compress.models.spec import Layer, ModelSpec
 
 INPUT = (24, 24, 1)
 AUC_RATIO = 0.55  # beta = 0.5 + 0.55 x (0.90 - 0.5) = 0.72
-SECTIONS = ("## Results", "## Pareto plot", "## Search tree", "## Per-layer cost",
+SECTIONS = ("## Results", "## Leaderboard", "## AUC intervals and sample sizes", "## Pareto plot",
+            "## Latency, arena and flash of every candidate", "## Search tree", "## Per-layer cost",
+            "## Per-layer latency and flash on the device", "## Memory budget on the device",
             "## Learning curves of the fine-tune", "## Confusion matrices and per-class metrics",
-            "## ROC curve and operating threshold", "## Saliency maps")
+            "## Float vs int8 agreement", "## ROC curve and operating threshold", "## Saliency maps")
 # export.json's operating point and ROC curves, by hand: threshold 0.42 (int8 -20) chosen on val
 POINT = {"rule": "youden", "chosen_on": "val", "positive_class": 1, "positive_name": "smiling", "threshold_q": -20,
          "threshold": 0.421875, "val": {"tpr": 0.8, "fpr": 0.2, "j": 0.6, "samples": 12},
@@ -158,12 +161,13 @@ def test_finished_run_report_has_every_section_and_image(runs):
     for target in ("flops", "latency", "flash", "arena"):
         assert re.search(rf"\| {target} \| .* \| (PASS|FAIL) \|", md), target
     images = _images(md, run)
-    assert [p.name for p in images] == ["pareto.png", "search_tree.png", "layer_cost.png", "learning_curves.png",
-                                        "confusion.png", "roc.png", "saliency.png"]
+    assert [p.name for p in images] == ["pareto.png", "candidates.png", "search_tree.png", "layer_cost.png",
+                                        "memory.png", "learning_curves.png", "confusion.png", "roc.png",
+                                        "saliency.png"]
     for path in images:
         _check_png(path.read_bytes())
     # the text tree lists every evaluation once and marks exactly the rows below beta as pruned
-    tree = md.split("```")[1]
+    tree = html.unescape(re.sub(r'<a id="node-\d+"></a>', "", md.split("<pre>")[1].split("</pre>")[0]))
     assert re.findall(r"#(\d+) ", tree) == [str(i) for i in (1, 2, 3, 6, 9, 10, 7, 8, 4, 5)]
     assert tree.count("[pruned]") == sum(r["val"]["auc"] < runs["beta"] for r in runs["rows"]) == 3
     assert [line.split("#")[1].split(" ")[0] for line in tree.splitlines() if "<- winner" in line] == ["9"]
@@ -175,7 +179,7 @@ def test_html_is_self_contained_with_every_image_embedded(runs):
     run_report.write_run_report(run, formats=("html",))
     html = (run / "report.html").read_text()
     embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
-    assert len(embedded) == 7
+    assert len(embedded) == 9
     for data in embedded:
         _check_png(base64.b64decode(data))
     assert "report_files" not in html and "<table>" in html and 'class="pass"' in html
@@ -203,7 +207,8 @@ def test_killed_run_report_comes_from_the_journal_alone(runs, capsys):
     assert "| winner so far | val |" in md and "Device targets (winner so far, estimated)" in md
     assert "`weights/" in md  # saliency from the winner's saved weights, no best.keras
     names = [p.name for p in _images(md, run)]
-    assert names == ["pareto.png", "search_tree.png", "layer_cost.png", "confusion.png", "saliency.png"]
+    assert names == ["pareto.png", "candidates.png", "search_tree.png", "layer_cost.png", "memory.png",
+                     "confusion.png", "saliency.png"]
     assert "line 10 is corrupt" in capsys.readouterr().err
 
 
@@ -274,7 +279,7 @@ def test_compare_a_latency_bounded_run_without_a_flops_budget(runs, tmp_path, ca
     (run / "config.json").write_text(json.dumps(config))
     assert main(["report", str(runs["done"]), "--format", "md", "--compare", str(run), str(runs["killed"])]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| latency |"))
-    assert row.split(" | ")[2] == "none; latency <= 1000 ms"
+    assert row.split(" | ")[2] == "none; latency <= 1,000 ms"
     _check_png((runs["done"] / "report_files" / "compare.png").read_bytes())
     assert compare.budget_text(compare.load_run(runs["killed"])).endswith("M FLOPs")
 
@@ -331,7 +336,7 @@ def test_layer_rows_align_layers_and_mark_removed_and_inserted_ones():
     base = zoo.embedded3((48, 48, 1), 2)
     child = next(r.spec for r in reductions(base) if r.label == "remove conv2")
     child = next(r.spec for r in reductions(child) if r.label.startswith("2\u00d72 max-pool after conv1"))
-    rows = run_report.layer_rows(base, child)
+    rows = layers.layer_rows(base, child)
     names = [r[0] for r in rows]
     assert names[:4] == ["input", "conv1", "conv1_pool", "pool1"] and "bn1" not in names  # BN is fused: no op
     conv2 = rows[names.index("conv2")]

@@ -165,3 +165,11 @@ def test_a_student_learns_from_a_teachers_logits(tiny_data):
     student, history, _ = trainer.fit(spec, epochs=2, teacher_logits=logits)
     assert len(history) == 2 and np.isfinite(history[-1]["loss"])
     assert trainer.score(student)["auc"] > 0.6
+
+
+def test_training_on_draws_new_shuffles_and_keeps_the_first_rung_reproducible(tiny_data):
+    """A race's later rung (trained_epochs > 0) must not replay the first epochs' shuffles; rung 0 stays as it was."""
+    trainer = Trainer(tiny_data, TrainConfig(epochs=1, batch_size=32))
+    start = trainer.fit(net(), epochs=1).model
+    on = [trainer.fit(net(), start, net(), epochs=1, patience=1, trained_epochs=t).history[0]["loss"] for t in (0, 0, 1)]
+    assert on[0] == on[1] and on[2] != on[0]
