@@ -5,8 +5,8 @@ import argparse
 import functools
 import sys
 
-from compress import CompressError, __version__, options, quiet
-from compress.config import (SYNTHETIC_FACES, TRAIN_JOB, DataConfig, EmulatorConfig, ExportConfig, SearchConfig,
+from compress import CompressError, __version__, files, options, quiet
+from compress.config import (CHOICES, SYNTHETIC_FACES, TRAIN_JOB, DataConfig, EmulatorConfig, ExportConfig, SearchConfig,
                              Targets, TrainConfig)
 
 from compress.commands import FIRMWARE_BOARDS  # noqa: E402  the one board table (compress.devices.profiles)
@@ -20,11 +20,11 @@ def _add_data_args(p: argparse.ArgumentParser, default: str | None = SYNTHETIC_F
     add("source", "--data", dest="data", default=default)
     add("positive", type=options.positive_class)
     add("class_subset", "--classes", type=options.class_list)
-    add("task", choices=["binary", "4class"])
+    add("task", choices=CHOICES["task"])
     add("size", type=options.bounded("size"))
-    add("channels", type=int, choices=[1, 3])
+    add("channels", type=int, choices=CHOICES["channels"])
     add("samples", type=options.bounded("samples"))
-    add("balance", choices=["oversample", "class-weight", "none"])
+    add("balance", choices=CHOICES["balance"])
     add("seed", type=options.bounded("seed"))
     _add_signal_args(add)
 
@@ -35,7 +35,7 @@ def _add_signal_args(add) -> None:
     add("rate_hz", "--rate", type=options.bounded("rate_hz"))
     add("window_s", type=options.bounded("window_s"))
     add("hop_s", type=options.bounded("hop_s"))
-    add("target", choices=["arousal", "valence"])
+    add("target", choices=CHOICES["target"])
     add("holdout_group", "--holdout-subject")
     add("loso", action="store_true")
     add("tasks", type=options.name_list)
@@ -47,8 +47,8 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
     add = functools.partial(options.add, g, Targets)
     add("device")
     add("budget_flops", type=options.budget)
-    add("latency_model", choices=["emulated", "flops", "ops"])
-    add("kernels", choices=["cmsis-nn", "reference"])
+    add("latency_model", choices=CHOICES["latency_model"])
+    add("kernels", choices=CHOICES["kernels"])
     add("latency_s", "--max-latency-ms", dest="max_latency_ms", type=options.bounded("latency_s"))  # ms -> latency_s
     add("ram_bytes", "--max-ram-kb", dest="max_ram_kb", type=options.bounded("ram_bytes"))  # KiB -> ram_bytes
     add("flash_bytes", "--max-flash-kb", dest="max_flash_kb", type=options.bounded("flash_bytes"))
@@ -74,7 +74,7 @@ def _search_parser(sub) -> None:
     add = functools.partial(options.add, p, SearchConfig)
     add("baseline", default=None)  # None: by the data (options.baseline)
     add("auc_ratio", type=options.fraction)
-    add("strategy", choices=["astar", "dfs", "greedy", "random"])
+    add("strategy", choices=CHOICES["strategy"])
     add("max_evals", type=options.positive_int)
     add("max_minutes", type=options.positive_float)
     add("patience", type=options.count)
@@ -99,7 +99,7 @@ def _search_parser(sub) -> None:
 def _add_executor_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("parallel evaluation: the N best open nodes at once (dfs stays sequential)")
     add = functools.partial(options.add, g, SearchConfig)
-    add("executor", choices=["inline", "processes", "ray"])
+    add("executor", choices=CHOICES["executor"])
     add("workers", type=options.positive_int)
     add("ray_address")
 
@@ -168,7 +168,7 @@ def _firmware_parser(sub) -> None:
 
 def _add_emulator_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("emulated Cortex-M4 (TFLite Micro in QEMU mps2-an386)")
-    options.add(g, EmulatorConfig, "kernels", choices=["cmsis-nn", "reference"])
+    options.add(g, EmulatorConfig, "kernels", choices=CHOICES["kernels"])
     options.add(g, EmulatorConfig, "tflm_dir")
 
 
@@ -211,9 +211,18 @@ def _data_parser(sub) -> None:
     d.set_defaults(handler=lambda args: _commands().data_generate(options.data_config(args), args.out))
 
 
+EXIT_CODES = """exit status:
+  0    done; every check passed
+  1    a check failed: a device target, int8 AUC below beta, the firmware's self-test (the files are written)
+  2    bad input or environment: an option, a file (missing, malformed, unreadable), a full disk, no permission,
+       out of memory; the line starting `error:` names it and says what the command left
+  3    search only: no model met every target and AUC >= beta (the closest are listed)
+  130  interrupted (Ctrl-C); everything finished so far is saved"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = options.Parser(
-        prog="python -m compress",
+        prog="python -m compress", epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Shrink a Keras classifier until it fits a microcontroller (default: Apollo3, <= 0.46 M FLOPs, "
                     "AUC >= 80% of the baseline's), then export it to int8 TFLite and an Arduino sketch.")
     parser.add_argument("--version", action="version", version=f"compress {__version__}")
@@ -247,18 +256,31 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0 if args.command is None else 2
+    output = getattr(args, "out", None) if args.command != "search" else None  # search says it itself (jobs)
+    before = files.snapshot(output) if output else None
     try:
         with quiet(args.verbose):
             return args.handler(args) or 0
     except CompressError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        said = "nothing was written" in str(exc) or "left as it was" in str(exc)
+        left = f"; {files.left_behind(output, before, scratch=())}" if output and not said else ""
+        print(f"error: {exc}{left}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; everything finished so far is saved", file=sys.stderr)
         return 130
     except MemoryError:  # the run's, not one candidate's (those are journaled as failed): one line
         print("error: out of memory; everything finished so far is saved", file=sys.stderr)
-        return 1
-    except OSError as exc:  # missing file, full disk, permissions: one line, not a traceback
-        print(f"error: {exc.filename or ''}: {exc.strerror or exc}".replace(": : ", ": "), file=sys.stderr)
-        return 1
+        return 2
+    except OSError as exc:  # missing file, full disk, permissions: the environment, so 2 (EXIT_CODES)
+        print(f"error: {exc.filename or _where(args)}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+
+def _where(args) -> str:
+    """The path an OSError without a file name most likely concerns: the command's output folder, else its input
+    (a full disk's ENOSPC from a plain write() names no file)."""
+    for name in ("out", "run_dir", "model", "path"):
+        if getattr(args, name, None):
+            return getattr(args, name)
+    return "the current folder"

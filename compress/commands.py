@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from compress import CompressError, files
@@ -91,9 +92,9 @@ def firmware(model_path: str, board: str, out: str | None = None, emulated: Emul
     from compress.deploy import export, firmware as firmware_module
     from compress.deploy.c_arrays import c_identifier
     from compress.devices import latency, profiles
-    from compress.deploy.test_input import read_test_input
+    from compress.deploy.test_input import check_fits, read_test_input
     from compress.deploy.tflm import check_runs
-    from compress.models.tflite_io import read, tflite_cost
+    from compress.models.tflite_io import read, tflite_cost, tflite_info
 
     path = Path(model_path)
     if path.suffix != ".tflite":
@@ -104,15 +105,16 @@ def firmware(model_path: str, board: str, out: str | None = None, emulated: Emul
     check_runs(path)  # then TFLite Micro on it, in a child process: a crash there is one line naming the file
     folder = Path(out) if out else Path("firmware") / f"{c_identifier(path.stem)}_{board}"
     image = expected = names = tasks = None
-    sample = path.parent / export.TEST_INPUT_FILE
+    sample, info = path.parent / export.TEST_INPUT_FILE, tflite_info(path.read_bytes(), str(path))
     if sample.exists():
         found = read_test_input(sample)
+        check_fits(sample, found, info)
         image, expected = found.x, found.expected
         names = list(found.class_names) if found.class_names is not None else None
         tasks = list(found.tasks) if found.tasks is not None else None
     report = path.parent / export.REPORT_FILE
     if names is None and report.exists():
-        names = _class_names(report)
+        names = _class_names(report, math.prod(info["output"]["shape"][1:]))
     estimated = None  # the default latency model's estimate on the board's device (emulated TFLM, CMSIS-NN)
     if board in firmware_module.BOARDS:
         device = device or firmware_module.BOARDS[board].device
@@ -213,18 +215,20 @@ def _warn_of_a_floor_at_chance(summary: Path) -> None:
 
     try:
         found = read_summary(summary.parent)
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except (CompressError, ValueError, TypeError, KeyError, AttributeError):
         return  # _run_beta has judged the file already
     warning = chance_warning(found.baseline.test) if found and found.baseline else None
     if warning:
         print(warning)
 
 
-def _class_names(report: Path) -> list[str] | None:
-    found = files.read_json(report)
-    names = found.get("class_names") if isinstance(found, dict) else None
-    if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
-        raise CompressError(f"{report}: 'class_names' must be a list of strings")
+def _class_names(report: Path, classes: int | None = None) -> list[str] | None:
+    from compress.deploy.export_report import read_report
+
+    names = read_report(report).get("class_names")
+    if names is not None and classes is not None and len(names) != classes:
+        raise CompressError(f"{report}: it names {len(names)} classes for a model with {classes} outputs; it belongs "
+                            "to another model: export this one again or delete it")
     return names
 
 

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from compress import CompressError
+from compress.validate import read_json
 
 CONFIG_FILE = "config.json"  # in a run folder: RunConfig.to_dict()
 SYNTHETIC_FACES = "synthetic-faces"
@@ -203,6 +203,13 @@ LIMITS = {"size": (1, 1024, "pixels", 1), "samples": (1, 200_000, "images", 1), 
           "batch_size": (1, 65_536, "", 1)}
 
 
+# The values a field with a fixed set of them may take: cli.py's choices, and what config.json is checked against.
+CHOICES = {"task": ("binary", "4class"), "channels": (1, 3), "balance": ("oversample", "class-weight", "none"),
+           "target": ("arousal", "valence"), "latency_model": ("emulated", "flops", "ops"),
+           "kernels": ("cmsis-nn", "reference"), "strategy": ("astar", "dfs", "greedy", "random"),
+           "executor": ("inline", "processes", "ray")}
+
+
 def out_of_range(name: str, value, scaled: bool = False) -> str | None:
     """None where value (in the option's unit if scaled, else the field's) lies in name's range; else the range,
     as 'a whole number >= 1 and <= 1024 (pixels)'. Whole-number fields have int limits; a float low of 0 is
@@ -241,6 +248,9 @@ def _check_ranges(values: dict, where: str) -> None:
         expected = out_of_range(name, value) if name in LIMITS and value is not None else None
         if expected:
             raise CompressError(f"{where}.{name}: {value!r} is out of range: expected {expected}")
+        if name in CHOICES and value not in CHOICES[name]:
+            raise CompressError(f"{where}.{name}: expected one of {', '.join(map(repr, CHOICES[name]))}, not "
+                                f"{value!r}")
 
 
 def read_run_config(run_dir) -> RunConfig | None:
@@ -248,7 +258,8 @@ def read_run_config(run_dir) -> RunConfig | None:
     path = Path(run_dir) / CONFIG_FILE
     if not path.exists():
         return None
+    data = read_json(path, what="run configuration")  # nesting measured first; one line naming the file
     try:
-        return RunConfig.from_dict(json.loads(path.read_text()), str(path))
+        return RunConfig.from_dict(data, str(path))
     except (ValueError, TypeError) as exc:
         raise CompressError(f"{path}: not a valid run configuration: {exc}") from None

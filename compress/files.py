@@ -5,6 +5,7 @@ temporary file behind. ENOSPC becomes one CompressError line naming the file.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -13,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from compress import CompressError
+from compress import CompressError, validate
 
 
 def write_bytes(path, data: bytes) -> Path:
@@ -74,12 +75,66 @@ def _scratch_root(path: Path, size_hint: int) -> str:
                         f"{tempfile.gettempdir()}); nothing was written")
 
 
-def read_json(path):
-    """A JSON file's content; one CompressError line naming the file when it is unreadable or not JSON."""
-    path = Path(path)
+@contextlib.contextmanager
+def staged_folder(target, whole: bool = False):
+    """Files written into the yielded scratch folder (beside target, so renames stay on one disk) reach target only
+    once the block succeeds. whole: target becomes exactly that folder (files it no longer has are gone); else each
+    file replaces its namesake and the others stay. An error (a full disk) removes the scratch folder and leaves
+    target as it was; ENOSPC is one CompressError line naming target."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CompressError(f"{path}: no such file") from None
-    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise CompressError(f"{path}: not a readable JSON file ({exc}); fix or delete it") from None
+        yield scratch
+    except BaseException as exc:
+        shutil.rmtree(scratch, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            raise CompressError(f"{target}: no space left on the device; nothing was written, the folder is as it "
+                                "was") from None
+        raise
+    if whole and target.exists():
+        old = target.with_name(f"{scratch.name}.old")
+        os.replace(target, old)
+        os.replace(scratch, target)
+        shutil.rmtree(old, ignore_errors=True)
+    elif whole:
+        os.replace(scratch, target)
+    else:
+        target.mkdir(exist_ok=True)
+        for path in scratch.iterdir():
+            os.replace(path, target / path.name)
+        scratch.rmdir()
+
+
+def read_json(path, schema=None, what: str = "JSON file"):
+    """A JSON file's content, checked (compress.validate: nesting depth, then schema); one CompressError line
+    naming the file (and the field) when it is unreadable, not JSON or not what schema asks."""
+    return validate.read_json(path, schema, what)
+
+
+# --- what a failed command left: compared file by file with the folder before it began ----------------------------
+
+def snapshot(folder) -> dict | None:
+    """Each file under folder (relative path -> (size, mtime_ns)); None where the folder does not exist."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")
+            if p.is_file()}
+
+
+def left_behind(folder, before: dict | None, scratch: tuple = (".lock",), more: str = "") -> str:
+    """The clause an error line ends with: what the failed command left in `folder` (snapshot `before` it began).
+    A folder it created and filled with nothing but `scratch` files is removed again."""
+    folder, after = Path(folder), snapshot(folder) or {}
+    changed = sorted(k for k, v in after.items() if (before or {}).get(k) != v and k not in scratch)
+    if before is None and not changed:
+        for name in scratch:
+            (folder / name).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+        return "nothing was written"
+    if not changed:
+        return f"{folder} is left as it was"
+    shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+    return f"{folder} keeps what was written before the error ({shown}){more}"

@@ -5,7 +5,7 @@ import json
 import time
 from pathlib import Path
 
-from compress import files
+from compress import CompressError, files
 from compress.console import Console, plural
 from compress.config import DataConfig, RunConfig, Targets, TrainConfig
 from compress.stages import baseline as baseline_stage, finalise, prepare, report, search as search_stage, ship
@@ -13,6 +13,7 @@ from compress.summary import RunSummary, read_summary
 
 
 _log = Console()
+RESUME_HINT = "; every evaluation in its journal is kept for --resume"
 
 
 def run_dir(out: str | None, prefix: str = "") -> Path:
@@ -31,9 +32,15 @@ def search(config: RunConfig, out: str | None = None, resume: bool = False, as_j
 
     prepare.check_auc_ratio(config)
     out = run_dir(out)
+    before = files.snapshot(out)
     try:
         with RunLock(out):
             return _search(config, out, resume, as_json)
+    except CompressError as exc:  # one line that also says what the run folder holds now
+        raise CompressError(f"{exc}; {files.left_behind(out, before, more=RESUME_HINT)}") from None
+    except OSError as exc:  # a full disk or a permission: the path, and what is left
+        raise CompressError(f"{exc.filename or out}: {exc.strerror or exc}; "
+                            f"{files.left_behind(out, before, more=RESUME_HINT)}") from None
     finally:
         _log.end_status()
 
@@ -43,7 +50,9 @@ def _search(config: RunConfig, out: Path, resume: bool, as_json: bool) -> int:
     prepare.check_options(config)
     prepare.check_resume(out, config, resume)
     prepared = prepare.prepare(config.data, config.search.baseline, config.train, _log)
+    prepare.check_data(config, prepared.data)
     setup = prepare.set_up(config, out, prepared, _log)
+    prepare.write_config(out, config)
     base = baseline_stage.baseline(config, out, prepared, setup, _log)
     outcome = search_stage.search(config, prepared, setup, base, _log)
     final = finalise.finalise(config, out, prepared, setup, outcome, base, _log)

@@ -6,7 +6,6 @@ Base module: no TensorFlow, nothing above compress's base.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -197,12 +196,38 @@ def write_summary(run_dir, summary: RunSummary) -> Path:
     return files.write_json(Path(run_dir) / SUMMARY_FILE, summary.to_dict())
 
 
+def _schema():
+    """What summary.json may hold: the fields the report, compare and export read, typed and ranged; the records
+    other modules write (closest, targets, loso, emulated, ...) as objects; unknown fields (a newer version) kept."""
+    from compress import validate as v
+
+    # AUCs finite: a multi-task run's are shares of the baseline's (compress.search.tasks), below 0 or above 1
+    size, auc, share = v.whole(0), v.number(), v.optional(v.number(low=0, high=1))
+    metrics = v.optional(v.record(optional_fields={"auc": auc, "tasks": v.mapping(v.record({"auc": auc}, extra=True))},
+                                  extra=True))
+    entry = v.record(optional_fields={
+        "key": v.text(), "name": v.optional(v.text()), "flops": v.number(low=0), "macs": size, "params": size,
+        "flash_bytes": size, "arena_bytes": size, "latency_s": v.optional(v.number(low=0)), "val": metrics,
+        "test": metrics, "reductions": v.optional(v.list_of(v.text())), "search_val_auc": v.optional(auc),
+        "model_bytes": v.optional(size), "window": v.optional(v.record(extra=True))}, extra=True)
+    row = v.record({"rank": v.whole(1), "key": v.text(), "val_auc": auc, "flops": v.number(low=0), "params": size,
+                    "latency_s": v.number(low=0), "arena_bytes": size, "flash_bytes": size,
+                    "reductions": v.list_of(v.text())}, {"fine_tuned_val_auc": v.optional(auc)}, extra=True)
+    records = {name: v.optional(v.record(extra=True))
+               for name in ("closest", "task_beta", "loso", "baseline_preparation", "firmware", "emulated")}
+    return v.record(optional_fields=records | {
+        "schema_version": v.whole(0, SCHEMA_VERSION), "status": v.text(), "beta": share, "auc_ratio": share,
+        "budget_flops": v.optional(v.number(low=0)), "evaluations": v.optional(size), "stopped": v.text(),
+        "class_names": v.optional(v.list_of(v.text())), "tasks": v.optional(v.list_of(v.text())),
+        "baseline": v.optional(entry), "final": v.optional(entry), "int8": v.optional(entry),
+        "leaderboard": v.optional(v.list_of(row)), "targets": v.optional(v.list_of(v.record(extra=True)))},
+        extra=True)
+
+
 def read_summary(run_dir) -> RunSummary | None:
-    """run_dir/summary.json, or None where the run has none yet; ValueError where it is not a summary's JSON."""
+    """run_dir/summary.json, or None where the run has none yet; one CompressError line naming the file and the
+    field where it is not a summary (compress.validate)."""
     path = Path(run_dir) / SUMMARY_FILE
     if not path.exists():
         return None
-    found = json.loads(path.read_text())
-    if not isinstance(found, dict):
-        raise ValueError(f"{path}: not a JSON object")
-    return RunSummary.from_dict(found)
+    return RunSummary.from_dict(files.read_json(path, _schema(), what="run summary"))

@@ -365,15 +365,15 @@ CASES = [
      2),
     ("spec classes '2'", ["estimate", "{spec_classes_text}"], r"spec_classes_text.json: .*classes must be a whole", 2),
     ("spec 2-D input", ["estimate", "{spec_shape}"], r"spec_shape.json: .*input_shape must be \[height, width", 2),
-    ("spec not JSON", ["estimate", "{spec_not_json}"], r"spec_not_json.json: not a valid spec", 2),
+    ("spec not JSON", ["estimate", "{spec_not_json}"], r"spec_not_json.json: not valid JSON", 2),
 
     # files beside the model given to export / firmware
     ("corrupt summary.json beside export's model", ["export", "{run_bad_summary}/best.keras"],
-     r"run_bad_summary/summary.json: not a readable JSON file", 2),
+     r"run_bad_summary/summary.json: not valid JSON", 2),
     ("summary.json beta 'high'", ["export", "{run_summary_beta}/best.keras"],
      r"run_summary_beta/summary.json: 'beta' must be a number", 2),
     ("corrupt config.json beside export's model", ["export", "{run_bad_config}/best.keras"],
-     r"run_bad_config/config.json: not a valid run configuration", 2),
+     r"run_bad_config/config.json: not valid JSON", 2),
     ("config.json size '48'", ["export", "{run_config_type}/best.keras"],
      r"run_config_type/config.json: data.size: expected int, not '48'", 2),
     ("export 2-class model on 7-class data", ["export", "{run_clean}/best.keras", "--data", "{npz_seven_classes}",
@@ -385,7 +385,7 @@ CASES = [
     ("test_input.npz without a label", ["firmware", "{export_test_input_no_label}/model.tflite", "--out",
                                        "{out}/sketch"], r"test_input.npz: not a readable test input \(KeyError", 2),
     ("export.json not UTF-8", ["firmware", "{export_bad_report}/model.tflite", "--out", "{out}/sketch"],
-     r"export_bad_report/export.json: not a readable JSON file", 2),
+     r"export_bad_report/export.json: not UTF-8 text", 2),
 
     # untrusted binaries: validated before anything trusts a size or an index
     ("random bytes as .tflite", ["estimate", "{tflite_random}"], r"tflite_random.tflite: not a TFLite model", 2),
@@ -487,7 +487,8 @@ def test_full_disk_appending_to_the_journal_keeps_every_earlier_row(tmp_path, mo
     from compress.search.journal import Journal
 
     journal = Journal(tmp_path / "journal.jsonl", log=lambda message: None)
-    row = {"key": "k", "spec": zoo.embedded3((16, 16, 1), 2).to_dict(), "val": {"auc": 0.9}}
+    row = {"key": "k", "parent": None, "reduction": "baseline", "depth": 0, "flops": 1.0, "fits": True,
+           "spec": zoo.embedded3((16, 16, 1), 2).to_dict(), "val": {"auc": 0.9}}
     journal.append({**row, "key": "first"})
     journal.append({**row, "key": "second"})
     before = journal.path.read_bytes()

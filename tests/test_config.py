@@ -75,7 +75,7 @@ def test_cli_options_become_configs():
     ('{"extra": {}}', "unknown section.*extra"),
     ('{"data": "synthetic-faces"}', "unknown setting.*data"),
     ("[1, 2]", "expected a JSON object"),
-    ("{not json", "not a valid run configuration"),
+    ("{not json", "not valid JSON"),
 ])
 def test_bad_config_json_is_one_clear_error(tmp_path, text, message):
     (tmp_path / CONFIG_FILE).write_text(text)
@@ -108,8 +108,8 @@ def test_export_scores_a_runs_model_on_the_runs_own_data(trained_model, blob_dat
     assert asked == [run_data, DataConfig(source="other.npz", size=24)]
 
 
-@pytest.mark.parametrize("error, status, words", [(MemoryError(), 1, "out of memory"),
-                                                  (OSError(28, "No space left on device"), 1, "No space left")])
+@pytest.mark.parametrize("error, status, words", [(MemoryError(), 2, "out of memory"),
+                                                  (OSError(28, "No space left on device"), 2, "No space left")])
 def test_an_error_of_the_run_itself_is_one_line(monkeypatch, capsys, tmp_path, error, status, words):
     from compress import jobs
 

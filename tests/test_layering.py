@@ -1,7 +1,8 @@
 """The package layout of DESIGN.md: who may import whom, no cycles, and modules kept small.
 
 Base modules (`compress` itself: CompressError; `compress.config`: the typed settings; `compress.files`: atomic writes;
-`compress.summary`: summary.json as RunSummary) may be imported by all.
+`compress.summary`: summary.json as RunSummary;
+`compress.validate`: JSON files parsed and checked against a schema) may be imported by all.
 Above them: models; data; devices -> models; search and deploy -> models, data, devices; report -> all four
 below it and search; stages (the search job's stages) -> all of those; jobs and commands -> everything; options (parsing option values) -> base only; cli -> options, jobs and commands.
 """
@@ -13,7 +14,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "compress"
 BASE = {"compress", "compress.config", "compress.files", "compress.console", "compress.summary",
-        "compress.quality"}
+        "compress.quality", "compress.validate"}
 ALLOWED = {
     "models": set(),
     "data": set(),

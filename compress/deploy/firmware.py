@@ -22,12 +22,13 @@ import numpy as np
 
 from compress import CompressError
 from compress.deploy import export, firmware_files, threshold
+from compress.deploy.export_report import read_report
 from compress.deploy.firmware_checks import check_deployable
 from compress.deploy.firmware_tasks import heads_of, measure, self_tests
 from compress.deploy.outputs import output_tensors, quantize
 from compress.devices import profiles
 from compress.devices.profiles import BOARDS, Board  # noqa: F401  (firmware.BOARDS: commands and tests)
-from compress.files import write_text
+from compress.files import staged_folder
 from compress.models.tflite_io import tflite_info
 
 # Reached as firmware.<name> by tests (they lived here before firmware_checks): re-exported.
@@ -120,10 +121,7 @@ def operating_point_beside(tflite_path: Path, sha256: str) -> dict:
     report = tflite_path.parent / export.REPORT_FILE
     if not report.is_file():
         return {"rule": "argmax", "why": f"no {export.REPORT_FILE} beside the model"}
-    try:
-        found = json.loads(report.read_text())
-    except (ValueError, UnicodeDecodeError):
-        raise CompressError(f"{report}: not valid JSON; delete it or export the model again") from None
+    found = read_report(report)
     if not isinstance(found, dict) or found.get("sha256") != sha256:
         return {"rule": "argmax", "why": f"{export.REPORT_FILE} beside the model describes another model"}
     point = found.get("operating_point")
@@ -150,12 +148,13 @@ def _test_image(image, info: dict) -> tuple[np.ndarray, str]:
 
 
 def _write(out_dir: Path, files: dict[str, str], result: dict) -> None:
-    """The firmware's files and firmware.json (the result without the machine's folder), each written atomically."""
+    """The firmware's files and firmware.json (the result without the machine's folder): all written in a scratch
+    folder beside out_dir first, then renamed in, so a full disk leaves no half sketch (files.staged_folder)."""
     result["files"] = sorted([*files, "firmware.json"])
     files["firmware.json"] = json.dumps({k: v for k, v in result.items() if k != "sketch_dir"}, indent=1) + "\n"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        write_text(out_dir / name, text)
+    with staged_folder(out_dir) as scratch:
+        for name, text in files.items():
+            (scratch / name).write_text(text, encoding="utf-8")
 
 
 def summary_text(result: dict) -> str:

@@ -5,7 +5,6 @@ firmware.json keeps the one-output layout (a class, a list of scores), while a m
 ({task: class}, the output each reads, tflite-micro against the TFLite interpreter per output)."""
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 from compress import CompressError
 from compress.deploy import threshold
 from compress.deploy.export import REPORT_FILE
+from compress.deploy.export_report import read_report
 from compress.deploy.firmware_checks import measured_figures, verdict
 from compress.deploy.outputs import dequantize, output_tensors, signature_tasks
 from compress.deploy.tflm import compare_with_tflite
@@ -53,10 +53,7 @@ def heads_of(tflite_path: Path, tflite_bytes: bytes, sha: str, outputs: list[dic
 def _export_report(tflite_path: Path, sha256: str) -> dict:
     """export.json beside the model when it describes this very model, else {}."""
     path = tflite_path.parent / REPORT_FILE
-    try:
-        found = json.loads(path.read_text()) if path.is_file() else {}
-    except (ValueError, UnicodeDecodeError):
-        return {}
+    found = read_report(path) if path.is_file() else {}
     return found if isinstance(found, dict) and found.get("sha256") == sha256 else {}
 
 

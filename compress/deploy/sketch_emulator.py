@@ -3,12 +3,11 @@
 or the generic C++ library with its example program selftest_main.cc."""
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 from pathlib import Path
 
-from compress import CompressError
+from compress import CompressError, files
 from compress.deploy import tflm_build
 from compress.deploy.emulator import qemu
 
@@ -34,7 +33,7 @@ def _metadata(sketch_dir: Path) -> tuple[str, tuple]:
     if not path.is_file():
         return "apollo3", tflm_build.RUNNER_OPS
     try:
-        meta = json.loads(path.read_text())
+        meta = files.read_json(path, what="firmware.json")  # its nesting measured first
         return meta.get("board", "apollo3"), tuple(meta["ops"])
     except (ValueError, KeyError, TypeError, AttributeError):
         raise CompressError(f"{path}: not the firmware.json compress writes; generate the folder again") from None

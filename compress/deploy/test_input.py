@@ -66,9 +66,26 @@ def read_test_input(path) -> SelfTestInput:
     if image.dtype.kind not in "iuf" or label.size != len(tasks or [0]) or label.dtype.kind not in "iu" or tasks == ():
         raise CompressError(f"{path}: needs 'x' (a numeric image) and {wanted}; got x {image.dtype} and label "
                             f"{label.dtype} {label.shape}; delete it or export again")
-    number = lambda key: int(found[key]) if key in found and found[key].size == 1 else None  # noqa: E731
+    if not np.isfinite(image).all() or (label < 0).any() or image.size == 0:
+        raise CompressError(f"{path}: 'x' must be a non-empty image of finite numbers and 'label' >= 0; delete it "
+                            "or export again")
+    number = lambda key: int(found[key]) if key in found and found[key].size == 1 and \
+        found[key].dtype.kind in "iu" else None  # noqa: E731
     return SelfTestInput(x=image, label=label, predicted=found.get("predicted"), index=number("index"),
                          class_names=strings("class_names"), tasks=tasks, correct=number("correct"))
+
+
+def check_fits(path, sample: SelfTestInput, info: dict) -> None:
+    """The test input beside a model must fit it (an image of its input size, classes among its outputs, one name
+    per class): one line naming the file otherwise, before any firmware is written."""
+    size, classes = int(np.prod(info["input"]["shape"][1:])), int(np.prod(info["output"]["shape"][1:]))
+    names = sample.class_names
+    problem = (f"its test image has {sample.x.size} values but the model's input has {size}" if sample.x.size != size
+               else f"its label {int(sample.label.max())} is not one of the model's {classes} classes"
+               if int(sample.label.max()) >= classes else f"it names {len(names)} classes for a model with {classes} "
+               "outputs" if names is not None and len(names) != classes else None)
+    if problem:
+        raise CompressError(f"{path}: {problem}; it belongs to another model: export this one again or delete it")
 
 
 def read_inputs(path) -> np.ndarray:

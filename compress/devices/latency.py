@@ -7,7 +7,7 @@ import json
 import math
 from pathlib import Path
 
-from compress import CompressError
+from compress import CompressError, files
 from compress.config import Targets
 from compress.devices.profiles import Device
 from compress.models.formulas import FUSED_KINDS  # folded by the converter: no op, no per-op cycles
@@ -62,26 +62,23 @@ DEFAULT_KERNEL = 3  # a conv whose kernel size is unknown (a Keras file): the co
 MIN_CYCLES_PER_FLOP = 0.5
 
 
+def calibration_schema():
+    """What a calibration file may hold: every figure finite, within a range a board can have (rates > 0)."""
+    from compress import validate as v
+
+    kinds = tuple(CYCLES["reference"])  # the op kinds a table may replace
+    table = v.mapping(v.number(low=0, high=1e7), keys=kinds)  # 0: no per-op overhead
+    return v.record(optional_fields={"cycles": v.mapping(table, keys=tuple(CYCLES)),
+                                     "flops_per_s": v.number(above=0, high=1e15),
+                                     "cycles_per_instruction": v.mapping(v.number(above=0, high=1000),
+                                                                         keys=tuple(CYCLES))})
+
+
 def load_calibration(path) -> dict:
     """A JSON file {"cycles": {"cmsis-nn": {"conv": 3.2, ...}}, "flops_per_s": 0.5e6, "cycles_per_instruction":
-    {"cmsis-nn": 1.3}}; every key optional (README "Calibration": how to measure them on a board)."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise CompressError(f"{path}: cannot read the calibration file: {exc}") from None
-    if not isinstance(data, dict) or set(data) - {"cycles", "flops_per_s", "cycles_per_instruction"}:
-        raise CompressError(f"{path}: expected keys 'cycles', 'flops_per_s' and/or 'cycles_per_instruction'")
-    cpi = data.get("cycles_per_instruction", {})
-    if not isinstance(cpi, dict) or set(cpi) - set(CYCLES) or not all(
-            isinstance(v, (int, float)) and v > 0 for v in cpi.values()):
-        raise CompressError(f"{path}: 'cycles_per_instruction' must map kernel sets ({', '.join(CYCLES)}) to "
-                            "positive numbers")
-    for library, table in data.get("cycles", {}).items():
-        unknown = set(table) - set(CYCLES["reference"])
-        if library not in CYCLES or unknown:
-            raise CompressError(f"{path}: unknown kernel library {library!r} or op kinds {sorted(unknown)}; "
-                                f"libraries: {', '.join(CYCLES)}; kinds: {', '.join(CYCLES['reference'])}")
-    return data
+    {"cmsis-nn": 1.3}}; every key optional (README "Calibration": how to measure them on a board). One line
+    naming the file and the field when a figure is missing its meaning (a list, 0, negative, NaN, nested)."""
+    return files.read_json(path, calibration_schema(), what="calibration file")
 
 
 def latency_s(cost, device: Device, model: str = "flops", kernels: str | None = None,

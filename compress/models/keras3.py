@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import io
 import inspect
-import json
 import zipfile
 
 from compress import CompressError
+from compress.validate import parse_json
 
 LAYERS = ("InputLayer", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "BatchNormalization", "ReLU",
           "Activation", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
@@ -30,8 +30,8 @@ def saved_by_keras3(path, config: dict) -> bool:
         with zipfile.ZipFile(path) as archive:
             if "metadata.json" in archive.namelist():
                 try:
-                    version = json.loads(archive.read("metadata.json")).get("keras_version")
-                except (ValueError, AttributeError):
+                    version = parse_json(archive.read("metadata.json"), f"{path}: metadata.json").get("keras_version")
+                except (CompressError, AttributeError):
                     version = None
     else:
         import h5py

@@ -7,12 +7,12 @@ and any class that is not one of Keras' built-in layers, initializers, regulariz
 """
 from __future__ import annotations
 
-import json
 import zipfile
 import zlib
 from pathlib import Path
 
 from compress import CompressError
+from compress.validate import parse_json
 from compress.models import isolated
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -68,10 +68,7 @@ def read_config(path: Path) -> dict:
             raise CompressError(f"{path}: not a Keras model (neither a .keras zip nor an HDF5 file)") from None
         if text is None:
             raise CompressError(f"{path}: not a Keras model (an HDF5 file without a model_config: weights only?)")
-    try:
-        config = json.loads(text.decode() if isinstance(text, bytes) else text)
-    except (ValueError, UnicodeDecodeError):
-        raise CompressError(f"{path}: not a Keras model (its model config is not JSON)") from None
+    config = parse_json(text, f"{path}: its model config")  # nesting measured before json.loads recurses
     if not isinstance(config, dict):
         raise CompressError(f"{path}: not a Keras model (its model config is not an object)")
     return config

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from compress import CompressError
+from compress.validate import parse_json
 
 # Layer kinds and what their fields mean. Every layer has a name so that a reduction can be described ("conv3
 # filters 384->192") and weights can be inherited layer by layer; the key ignores names (see ModelSpec.key).
@@ -93,10 +94,18 @@ def softmax_name(task: str | None = None) -> str:
     return f"softmax_{task}" if task else "softmax"
 
 
+# The largest value of each whole-number field: far above any model that fits a microcontroller, low enough that
+# costing it stays a number (a kernel of 10^30 costed 9.2e60 FLOPs without a word).
+MOST = {"units": 1 << 16, "kernel": 4096, "stride": 4096, "pads": 4096, "input_shape": 1 << 22, "classes": 1000,
+        "rate_divisor": 1000}
+
+
 def _whole(value, where: str, least: int) -> int:
-    """A JSON whole number >= least ("8" or 8.5 or true are not): SpecError naming the field otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
-        raise SpecError(f"{where} must be a whole number >= {least}, not {value!r}")
+    """A JSON whole number in [least, MOST of the field] ("8" or 8.5 or true are not): SpecError naming the field
+    otherwise."""
+    most = MOST[where.rsplit(": ", 1)[-1]]
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not least <= value <= most:
+        raise SpecError(f"{where} must be a whole number >= {least} and <= {most}, not {value!r}")
     return int(value)
 
 
@@ -168,14 +177,16 @@ class ModelSpec:
             raise SpecError("not a model spec: expected an object with input_shape, classes and a list of layers")
         fields = {f.name for f in dataclasses.fields(Layer)}
         for i, layer in enumerate(data["layers"]):
-            unknown = sorted(set(layer) - fields) if isinstance(layer, dict) else ["(not an object)"]
+            unknown = sorted(map(repr, set(layer) - fields)) if isinstance(layer, dict) else ["(not an object)"]
             if unknown or "kind" not in layer or "name" not in layer:
                 raise SpecError(f"layer {i}: needs kind and name; unknown field(s): {', '.join(unknown) or 'none'}")
         try:
             layers = tuple(Layer(**layer) for layer in data["layers"])
-            return cls(data["input_shape"], data["classes"], layers, str(data.get("name", "")),
-                       bool(data.get("head", True)), data.get("tasks", ()), data.get("heads", ()),
-                       data.get("rate_divisor", 1))
+            head = data.get("head", True)
+            if not isinstance(head, bool):
+                raise SpecError(f"head must be true or false, not {head!r}")
+            return cls(data["input_shape"], data["classes"], layers, str(data.get("name", "")), head,
+                       data.get("tasks", ()), data.get("heads", ()), data.get("rate_divisor", 1))
         except (KeyError, TypeError) as exc:
             raise SpecError(f"not a model spec: {exc}") from exc
 
@@ -183,8 +194,9 @@ class ModelSpec:
         return json.dumps(self.to_dict(), indent=1)
 
     @classmethod
-    def from_json(cls, text: str) -> "ModelSpec":
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str | bytes, where: str = "spec") -> "ModelSpec":
+        """A spec's JSON text; nesting too deep or not JSON is one CompressError naming `where` (the file)."""
+        return cls.from_dict(parse_json(text, where))
 
     @property
     def key(self) -> str:

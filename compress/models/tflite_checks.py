@@ -1,6 +1,7 @@
 """What tflite_io.parse checks before anything trusts a .tflite: every index, size, quantization and option value
 the readers here, TFLM and the firmware rely on, and the semantics a converter never writes (no operators, an
-unknown schema version, a zero input/output scale, an op writing its own input). A bad file is one line naming it.
+unknown schema version, a zero scale on a tensor an op computes, an op writing its own input). A bad file is one
+line naming it.
 """
 from __future__ import annotations
 
@@ -41,12 +42,13 @@ def check_graph(model, graph, where: str) -> None:
     if not all(ends) or not all(0 <= i < len(tensors) for i in ends[0] + ends[1]):
         raise CompressError(f"{where}: corrupt TFLite model: graph inputs {ends[0]} / outputs {ends[1]} are not "
                             f"tensors (it has {len(tensors)})")
-    for side, index in [("input", i) for i in ends[0]] + [("output", i) for i in ends[1]]:
+    constant = {i for i, t in enumerate(tensors) if t.isVariable or (buffers and buffers[t.buffer].data is not None)}
+    side = {i: "graph input " for i in ends[0]} | {i: "graph output " for i in ends[1]}
+    for index in sorted(set(range(len(tensors))) - constant):  # activations: a constant's 0 is an all-zero channel
         q = tensors[index].quantization
         if q is not None and q.scale is not None and any(float(v) == 0 for v in q.scale):
-            raise CompressError(f"{where}: corrupt TFLite model: graph {side} tensor {index} has quantization scale "
-                                "0 (every value would map to the zero point)")
-    constant = {i for i, t in enumerate(tensors) if t.isVariable or (buffers and buffers[t.buffer].data is not None)}
+            raise CompressError(f"{where}: corrupt TFLite model: {side.get(index, '')}tensor {index} has "
+                                "quantization scale 0 (every value would map to the zero point)")
     written = _check_ops(model, graph, set(ends[0]) | constant, where)
     if not all(i in written for i in ends[1]):
         raise CompressError(f"{where}: corrupt TFLite model: a graph output is never written")

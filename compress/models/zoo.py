@@ -212,7 +212,7 @@ def load_spec(source: str, input_shape=None, classes: int | None = None, tasks=N
     if path.suffix != ".json":
         raise CompressError(f"{source}: not a zoo baseline ({', '.join(ZOO)}) nor a spec .json file")
     try:
-        spec = ModelSpec.from_json(path.read_text())
+        spec = ModelSpec.from_json(path.read_bytes(), str(path))
     except FileNotFoundError:
         raise CompressError(f"{source}: no such file") from None
     except ValueError as exc:

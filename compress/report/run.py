@@ -1,30 +1,32 @@
 """A run folder read back: its configuration, journal rows in evaluation order, summary and export report."""
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from compress import CompressError, quality
 from compress.config import CONFIG_FILE, RunConfig, read_run_config
+from compress.deploy.export import REPORT_FILE
+from compress.deploy.export_report import read_report
 from compress.models.spec import ModelSpec
 from compress.search.journal import Journal, goal_rank, is_goal
 from compress.search.space import Costing
-from compress.summary import SUMMARY_FILE, RunSummary, read_summary
+from compress.summary import RunSummary, read_summary
 
 
 def _warn(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _read_json(path: Path):
+def _read_export(path: Path) -> dict | None:
+    """export.json, or None where there is none or it is damaged (the report is drawn without it, saying so)."""
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
-    except ValueError:  # a file being written by a run that was killed: report without it
-        _warn(f"warning: {path} is not valid JSON; ignored")
+        return read_report(path)
+    except CompressError as exc:
+        _warn(f"warning: {exc}; the report leaves it out")
         return None
 
 
@@ -118,14 +120,14 @@ def load_run(run_dir) -> Run:
     rows = Journal(journal, log=_warn).replay()
     if not rows:
         raise CompressError(f"{journal}: no evaluation recorded yet")
-    return Run(path, read_run_config(path), rows, _read_summary(path), _read_json(path / "export.json"))
+    return Run(path, read_run_config(path), rows, _read_summary(path), _read_export(path / REPORT_FILE))
 
 
 def _read_summary(path: Path) -> RunSummary | None:
     try:
         return read_summary(path)
-    except (ValueError, TypeError):  # a file being written by a run that was killed: report without it
-        _warn(f"warning: {path / SUMMARY_FILE} is not valid JSON; ignored")
+    except CompressError as exc:  # damaged or edited by hand: the report is drawn from the journal instead
+        _warn(f"warning: {exc}; the report leaves it out")
         return None
 
 

@@ -6,7 +6,6 @@ writes the report's "Wearable signals" section with them (run_report calls it fo
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -157,8 +156,10 @@ def _subject_block(doc, run, files: Path) -> None:
         doc.p("Not drawn: this run had no `--loso`, so its models were scored on one held-out subject only; a "
               "search with `--loso` scores the baseline and the winner on every subject.")
         return
-    if not entry and (run.path / "loso_baseline.json").exists():  # unfinished: the baseline's folds are kept
-        entry = {"baseline": json.loads((run.path / "loso_baseline.json").read_text())}
+    from compress.search import loso
+
+    if not entry and (run.path / loso.BASELINE_FILE).exists():  # unfinished: the baseline's folds are kept
+        entry = {"baseline": loso.read_scores(run.path / loso.BASELINE_FILE)}
     if not entry:
         doc.p("Not drawn yet: the per-subject scores are computed when the search has finished.")
         return

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Callable
 
 from compress import CandidateError, CompressError
+from compress import validate as v
 from compress.models.spec import ModelSpec
+from compress.validate import checked, parse_json
 
 
 FAILED = "failed"  # a row's status when its candidate's training raised
@@ -92,6 +94,25 @@ class Evaluation:
                    row["flops"], row["fits"], metrics, {k: v for k, v in row.items() if k not in known})
 
 
+_METRICS = v.record({"auc": v.number()}, extra=True)  # multi-task: a share of the baseline's, may pass 1 or 0
+_ROW = v.record({"key": v.text(), "parent": v.optional(v.text()), "reduction": v.text(), "depth": v.whole(0),
+                 "flops": v.number(low=0), "fits": v.boolean, "spec": v.record(extra=True)}, {"val": _METRICS},
+                extra=True)
+
+
+def check_row(row, where: str) -> dict:
+    """A journal row as Evaluation.to_json writes it (a spec that is a network; a finite val AUC unless the
+    candidate failed); one CompressError line naming `where` and the field otherwise."""
+    row = checked(row, _ROW, where)
+    if row.get("status") != FAILED and "val" not in row:
+        checked(row, v.record({"val": _METRICS}, extra=True), where)
+    try:
+        ModelSpec.from_dict(row["spec"])
+    except CompressError as exc:
+        raise CompressError(f"{where}: spec: {exc}" if where else f"spec: {exc}") from None
+    return row
+
+
 class Journal:
     """journal.jsonl: one line per finished evaluation, flushed and fsynced at once; never rewritten."""
 
@@ -108,13 +129,12 @@ class Journal:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
-                ModelSpec.from_dict(row["spec"])
+                row = check_row(parse_json(line, "the line"), "")
                 if failed or row.get("status") != FAILED:
                     rows.append(row)
-            except (ValueError, KeyError, TypeError) as exc:
-                self.log(f"warning: {self.path} line {number} is corrupt ({exc.__class__.__name__}); "
-                         "ignored, that evaluation will be redone")
+            except CompressError as exc:
+                self.log(f"warning: {self.path} line {number} is corrupt ({exc}); ignored, that evaluation will "
+                         "be redone")
         return rows
 
     def append(self, row: dict) -> None:

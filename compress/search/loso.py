@@ -8,13 +8,12 @@ selects on one fold (the first subject held out); with --loso it reports full LO
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from compress import files
+from compress import files, validate as v
 from compress.config import RunConfig
 from compress.search.train import LONG_PATIENCE, Trainer
 
@@ -38,11 +37,21 @@ def fold_scores(spec, config: RunConfig, log=print) -> dict:
             "seconds": round(time.monotonic() - start, 1)}
 
 
+BASELINE_FILE = "loso_baseline.json"
+_SCORES = v.record({"key": v.text(), "per_subject": v.mapping(v.number(0, 1)), "mean": v.number(0, 1),
+                    "sd": v.optional(v.number(low=0))}, extra=True)
+
+
+def read_scores(path) -> dict:
+    """loso_baseline.json, checked (one line naming the file and the field: delete it and it is computed again)."""
+    return files.read_json(path, _SCORES, what="LOSO scores file (delete it to compute them again)")
+
+
 def baseline_scores(spec, config: RunConfig, out: Path, log=print) -> dict:
     """The baseline's LOSO scores, kept in loso_baseline.json so a resumed run does not train them again."""
-    path = Path(out) / "loso_baseline.json"
+    path = Path(out) / BASELINE_FILE
     if path.exists():
-        stored = json.loads(path.read_text())
+        stored = read_scores(path)
         if stored.get("key") == spec.key:
             return stored
     log(f"leave-one-subject-out: training the baseline {spec.name} on every fold")

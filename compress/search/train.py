@@ -213,7 +213,8 @@ class Evaluator:
         model = build_model(spec)
         path = self.weights_dir / f"{key or spec.key}.weights.h5"
         if not path.exists():
-            raise CompressError(f"{path}: weights of an evaluated model are missing; re-run without --resume")
+            raise CompressError(f"{path}: weights of an evaluated model are missing, so this run cannot go on; start "
+                                "the search again with another --out (this folder is left as it is)")
         model.load_weights(path)
         return model
 

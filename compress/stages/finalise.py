@@ -21,7 +21,7 @@ def finalise(config: RunConfig, out: Path, prepared, setup, outcome, base, log) 
 
     summary = summarise(config, outcome.session, base, outcome.winner, setup.evaluator, setup.costing, prepared.data,
                         log=log)
-    spec = ModelSpec.from_json((out / "best_spec.json").read_text()) if summary.final else None
+    spec = ModelSpec.from_json((out / "best_spec.json").read_bytes(), str(out / "best_spec.json")) if summary.final else None
     if base.loso:  # --loso: the baseline's and the winner's scores over every held-out subject
         from compress.search import loso
 

@@ -77,9 +77,14 @@ def set_up(config: RunConfig, out: Path, prepared: Prepared, log) -> Setup:
 
 
 def check_options(config: RunConfig) -> None:
-    """Refuse what no training can fix, before any: a device no board supports, an executor that cannot run."""
+    """Refuse what no training can fix, before any: a device no board supports, an executor that cannot run,
+    options that would be ignored."""
     from compress.devices import profiles
     from compress.search import executors
+
+    if config.export.qat and not config.export.enabled:
+        raise CompressError("--qat with --no-export: quantization-aware training is part of the int8 export that "
+                            "--no-export skips; drop one of the two")
 
     profiles.board_for(config.targets.device)  # a search must target a device some firmware board supports
     profiles.get(config.targets.device)
@@ -87,19 +92,40 @@ def check_options(config: RunConfig) -> None:
 
 
 def check_resume(out: Path, config: RunConfig, resume: bool) -> None:
-    """--resume needs a journal and the options it was made with; a new run needs a folder without one."""
+    """--resume needs a journal and config.json with the options it was made with; a new run needs a folder without
+    a journal. Writes nothing: config.json is written once everything is checked (write_config)."""
     if resume:
         if not (out / "journal.jsonl").exists():
             raise CompressError(f"{out / 'journal.jsonl'}: nothing to resume (start without --resume)")
         old = read_run_config(out)
-        changed = config.changes_refused_on_resume(old) if old else {}
+        if old is None:
+            raise CompressError(f"{out / CONFIG_FILE}: missing, so --resume cannot tell whether these options are "
+                                "the run's; restore it, or start a new run with another --out")
+        changed = config.changes_refused_on_resume(old)
         if changed:
             raise CompressError(f"{out / CONFIG_FILE}: --resume with different options {changed}; "
                                 "use the original options or a new --out")
     elif (out / "journal.jsonl").exists():
         raise CompressError(f"{out}: holds a run already; add --resume to continue it or choose another --out")
+
+
+def write_config(out: Path, config: RunConfig) -> None:
+    """config.json, once the options, the data and the baseline have all been checked: a search refused before
+    training leaves an existing --out as it was."""
     out.mkdir(parents=True, exist_ok=True)
     files.write_json(out / CONFIG_FILE, config.to_dict())
+
+
+def check_data(config: RunConfig, data) -> None:
+    """Options the data cannot honour, refused before the baseline trains: --tasks on data with one label,
+    --loso on data without subjects or with several tasks."""
+    if config.data.tasks and not data.tasks:
+        raise CompressError(f"--tasks {config.data.tasks}: {data.name} has one label, not several tasks; --tasks is "
+                            "for multi-task data (synthetic-multitask or a folder of per-subject CSVs)")
+    if config.data.loso and (not data.subjects or data.tasks):
+        raise CompressError("--loso: leave-one-subject-out is for single-task wearable runs; multi-task data is split "
+                            "by subjects (--holdout-subject picks the test subject)" if data.tasks else
+                            f"--loso: {data.name} has no subjects; use synthetic-wearables or a K-EmoCon-layout folder")
 
 
 def check_reachable(space, baseline, budget_flops: float) -> None:

@@ -3,11 +3,11 @@ Cortex-M4; summary.json gains `int8` as soon as export.json exists (even when in
 then `firmware` and `emulated`."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from compress.config import RunConfig
+from compress.deploy.export_report import read_report
 from compress.search import tasks
 from compress.summary import FirmwareEntry, ModelEntry, RunSummary, write_summary
 
@@ -73,7 +73,7 @@ def exported(out: Path, summary: RunSummary) -> Int8 | None:
     path = out / "export.json"
     if not path.exists():
         return None
-    report = json.loads(path.read_text())
+    report = read_report(path)
     test = tasks.relative(report["metrics"]["int8"], tasks.reference_of(summary.baseline.test))
     return Int8(summary.final.int8(test, report["model_bytes"]))
 

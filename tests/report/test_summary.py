@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from compress import CompressError
 from compress.summary import SCHEMA_VERSION, ModelEntry, RunSummary, read_summary, write_summary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +52,7 @@ def test_the_int8_floor_is_the_floor_of_the_baselines_test_auc_per_task_where_th
 def test_no_summary_reads_as_none_and_a_broken_one_raises(tmp_path):
     assert read_summary(tmp_path) is None
     (tmp_path / "summary.json").write_text("[1, 2]")
-    with pytest.raises(ValueError):
+    with pytest.raises(CompressError, match=r"summary.json: expected an object, got \[1, 2\]"):
         read_summary(tmp_path)
 
 
