@@ -28,5 +28,7 @@ def test_a_new_trunk_is_trained_afresh_and_always_reaches_the_finalists(tmp_path
     best_fresh = max((r for r in fresh if r["fits"]), key=lambda r: (r["val"]["auc"], -r["flops"]))
     assert best_fresh["key"] in {r["key"] for r in tuned}  # --finalists 1, and it is among them
     final = summary["final"]
+    baseline_auc = rows[0]["val"]["auc"]  # the teacher teaches only a finalist it scores above
+    assert final["distilled"] == (final["search_val_auc"] < baseline_auc)
     assert final["reductions"][0].startswith("trunk \u2192 ")
     assert 1 <= len(final["history"]) <= SCRATCH_FINAL_FACTOR  # up to 4 x --final-epochs, early stop allowed
