@@ -120,15 +120,17 @@ def _estimate_parser(sub) -> None:
     p = sub.add_parser("estimate", help="cost of a model and its device targets, without training",
                        description="MODEL: a zoo name, a spec .json, a .keras/.h5/.hdf5 (Keras 2 or 3) or .onnx "
                                    "file, or a .tflite.")
-    p.add_argument("model")
+    p.add_argument("model", nargs="?", help="the model to cost (not needed with --devices)")
+    p.add_argument("--devices", action="store_true", help="list the built-in device profiles (name, core, clock, "
+                   "flash, RAM, emulated or not) and exit")
     p.add_argument("--input-shape", help="H,W,C for zoo models (default the baseline's own)")
     p.add_argument("--classes", type=options.classes, help="number of classes for zoo models")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target fails (for scripts and CI)")
     _add_target_args(p)
-    p.set_defaults(handler=lambda args: _commands().estimate(args.model, options.input_shape(args.input_shape),
-                                                             args.classes, options.targets(args), args.json,
-                                                             strict=args.strict))
+    p.set_defaults(handler=lambda args: _commands().devices(args.json) if args.devices else _commands().estimate(
+        args.model, options.input_shape(args.input_shape), args.classes, options.targets(args), args.json,
+        strict=args.strict))
 
 
 def _export_parser(sub) -> None:
@@ -151,8 +153,9 @@ def _firmware_parser(sub) -> None:
     p.add_argument("--board", default="apollo3", choices=FIRMWARE_BOARDS,
                    help="apollo3: SparkFun Apollo3 core sketch (default); nano33ble: Arduino Nano 33 BLE sketch on "
                         "the Arduino_TensorFlowLite library; generic: C++ library + CMake project for any Cortex-M")
-    p.add_argument("--device", help="device profile whose flash and RAM limits are checked (default: the board's; "
-                                    "generic: stm32f746)")
+    p.add_argument("--device", help="device profile whose flash and RAM limits are checked: a built-in name "
+                                    "(`estimate --devices` lists them) or the path of a board .json (default: the "
+                                    "board's; generic: stm32f746)")
     p.add_argument("--out", help="output folder (default firmware/<model name>_<board>)")
     p.add_argument("--emulate", action="store_true",
                    help="compile the sketch (or the library's self-test) for Cortex-M4, run it in QEMU and print "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compress import quality
+from compress import CompressError, quality
 from compress.report.doc import Doc, aligned_table
 from compress.summary import ModelEntry, RunSummary
 
@@ -42,7 +42,7 @@ def _figure(value: float, unit: str) -> str:
 
 
 def targets_table(checks) -> str:
-    rows = [(c.name, _figure(c.figure, c.unit), _figure(c.limit, c.unit), f"{c.margin:+.1%}",
+    rows = [(f"{c.name} ({c.note})" if c.note else c.name, _figure(c.figure, c.unit), _figure(c.limit, c.unit), f"{c.margin:+.1%}",
              "PASS" if c.passed else "FAIL") for c in checks]
     return format_table(rows, ("target", "figure", "limit", "margin", "result"))
 
@@ -50,8 +50,9 @@ def targets_table(checks) -> str:
 def kernel_set_lines(cost, device, kernel_sets: dict, budget_flops: float | None) -> list[str]:
     """What the emulated table says per kernel set, and what the FLOPs budget means in time with each."""
     times = ", ".join(f"{s * 1e3:,.1f} ms with {k}" for k, s in kernel_sets.items())
-    lines = [f"emulated TFLM latency (fitted instruction table, 1 cycle per instruction at "
-             f"{device.clock_hz / 1e6:g} MHz): {times}"]
+    basis = "" if device.emulated else f"; {device.latency_basis}: no QEMU machine runs the {device.core}"
+    lines = [f"emulated TFLM latency (instruction table fitted on the Cortex-M4, {device.cycles_per_instruction:g} "
+             f"cycle(s) per instruction at {device.clock_hz / 1e6:g} MHz{basis}): {times}"]
     if budget_flops and cost.flops:
         means = ", ".join(f"{budget_flops * s / cost.flops * 1e3:,.0f} ms with {k}" for k, s in kernel_sets.items())
         lines.append(f"the FLOPs budget {budget_flops:,.0f} at this model's time per FLOP: {means} "
@@ -73,7 +74,8 @@ def estimate_text(cost, device, checks, latency_model: str, measured_arena_bytes
         lines.append(f"arena measured in the TFLite Micro runtime: {measured_arena_bytes:,} bytes "
                      "(used for the arena target below)")
     if latency is not None:
-        lines.append(f"estimated latency {latency:,.3g} s on {device.name} (latency model: {latency_model})")
+        lines.append(f"estimated latency {latency:,.3g} s on {device.name} (latency model: {latency_model}; "
+                     f"{device.latency_basis})")
     if kernel_sets:
         lines += kernel_set_lines(cost, device, kernel_sets, budget_flops)
     flash_extra = f"flash and arena include the runtime allowance ({device.runtime_flash_bytes:,} bytes flash, " \
@@ -113,12 +115,12 @@ def emulated_text(run, device, cycles_per_instruction: float) -> str:
         f"no: up to {run.max_abs_diff} apart; equal to TFLite's reference kernels: "
         f"{'yes (its optimized ADD rounds differently)' if run.reference_match else 'NO'}"))
     return "\n".join([
-        f"{run.model}: TFLite Micro with {run.kernels} kernels on an emulated Cortex-M4 (QEMU mps2-an386)", "",
+        f"{run.model}: TFLite Micro with {run.kernels} kernels on an emulated {run.core} (QEMU {run.machine})", "",
         format_table(emulated_rows(run), ("op", "output", "MACs", "instructions", "instr/MAC", "share")), "",
         f"time on {device.name} at {device.clock_hz / 1e6:g} MHz: {seconds * 1e3:,.1f} ms, assuming "
         f"{cycles_per_instruction:g} cycle{'s' * (cycles_per_instruction != 1)} per instruction (QEMU counts "
         "instructions, not cycles)",
-        f"arena used by TFLM on the Cortex-M4: {run.arena_bytes:,} bytes",
+        f"arena used by TFLM on the {run.core}: {run.arena_bytes:,} bytes",
         f"int8 outputs equal the TFLite interpreter's ({run.samples} input{'s' * (run.samples > 1)}): {match}"])
 
 
@@ -229,14 +231,15 @@ def _run_relative(folder: str) -> str:
 
 
 def emulated_block(doc: Doc, emulated: dict | None) -> None:
-    """The int8 winner in TFLM on an emulated Cortex-M4: measured instructions and arena next to the estimates."""
+    """The int8 winner in TFLM on the emulated core: measured instructions and arena next to the estimates."""
     if not emulated:
         return
     if "skipped" in emulated:
-        doc.p(f"Not run on the emulated Cortex-M4: {emulated['skipped']}.")
+        doc.p(f"Not run on an emulated core: {emulated['skipped']}.")
         return
     e = emulated
-    doc.p(f"On an emulated Cortex-M4 (TFLite Micro, {e['kernels']} kernels, QEMU mps2-an386): "
+    doc.p(f"On an emulated {e.get('core', 'Cortex-M4F')} (TFLite Micro, {e['kernels']} kernels, QEMU "
+          f"{e.get('machine', 'mps2-an386')}): "
           f"{e['instructions']:,} instructions per inference (the latency table estimated "
           f"{e['estimated_instructions']:,}), {e['instructions_per_mac']:.1f} per MAC, {e['latency_s'] * 1e3:,.1f} ms "
           f"at {e['cycles_per_instruction']:g} cycle(s) per instruction; arena {e['arena_bytes']:,} bytes (estimated "
@@ -247,10 +250,22 @@ def emulated_block(doc: Doc, emulated: dict | None) -> None:
                for op in e["ops"]])
 
 
+def latency_label(device: str) -> str:
+    """' (latency estimated, not emulated)' for a device whose core QEMU does not run (its latencies are the cost
+    model's alone); '' otherwise, or when the profile cannot be read any more."""
+    from compress.devices import profiles
+
+    try:
+        found = profiles.get(device)
+    except CompressError:
+        return ""
+    return "" if found.emulated else f" (latency {found.latency_basis})"
+
+
 def search_markdown(summary: RunSummary, text: bool = False) -> str:
     """The short report of a search from its summary alone; text=True: aligned tables, for the terminal."""
     doc = Doc()
-    doc.h(f"Search on {summary.data} for {summary.device}", 1)
+    doc.h(f"Search on {summary.data} for {summary.device}{latency_label(summary.device)}", 1)
     results_blocks(doc, summary)
     return doc.text() if text else doc.markdown()
 
