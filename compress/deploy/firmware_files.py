@@ -27,8 +27,8 @@ _LIMITS = {
                 "Mbed OS core, Serial, TFLM", "`arduino-cli compile`"),
     "nano33ble": ("the Arduino Mbed OS Nano core's `upload.maximum_size` and `upload.maximum_data_size` (boards.txt)",
                   "Mbed OS core, USB serial, TFLM", "`arduino-cli compile`"),
-    "generic": ("the `{device}` device profile (`python -m compress estimate --devices`); check them against "
-                "your part's linker script", "start-up code, C library, TFLM", "`arm-none-eabi-size` on your firmware"),
+    "generic": ("the `{device}` profile in `compress/devices/profiles.py`; check them against your part's linker "
+                "script", "start-up code, C library, TFLM", "`arm-none-eabi-size` on your firmware"),
 }
 _BUILD_NOTE = {
     "apollo3": "// Build and upload: see README.md in this folder (SparkFun Apollo3 core + TensorFlow Lite Micro sources).\n"
