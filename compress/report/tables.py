@@ -50,9 +50,10 @@ def targets_table(checks) -> str:
 def kernel_set_lines(cost, device, kernel_sets: dict, budget_flops: float | None) -> list[str]:
     """What the emulated table says per kernel set, and what the FLOPs budget means in time with each."""
     times = ", ".join(f"{s * 1e3:,.1f} ms with {k}" for k, s in kernel_sets.items())
-    basis = "" if device.emulated else f"; {device.latency_basis}: no QEMU machine runs the {device.core}"
-    lines = [f"emulated TFLM latency (instruction table fitted on the Cortex-M4, {device.cycles_per_instruction:g} "
-             f"cycle(s) per instruction at {device.clock_hz / 1e6:g} MHz{basis}): {times}"]
+    basis = "" if device.emulated else f"; {device.latency_basis} on the {device.core}"
+    lines = [f"TFLM latency from the instruction table fitted on the emulated Cortex-M4 "
+             f"({device.cycles_per_instruction:g} cycle(s) per instruction at {device.clock_hz / 1e6:g} MHz{basis}): "
+             f"{times}"]
     if budget_flops and cost.flops:
         means = ", ".join(f"{budget_flops * s / cost.flops * 1e3:,.0f} ms with {k}" for k, s in kernel_sets.items())
         lines.append(f"the FLOPs budget {budget_flops:,.0f} at this model's time per FLOP: {means} "
@@ -74,8 +75,8 @@ def estimate_text(cost, device, checks, latency_model: str, measured_arena_bytes
         lines.append(f"arena measured in the TFLite Micro runtime: {measured_arena_bytes:,} bytes "
                      "(used for the arena target below)")
     if latency is not None:
-        lines.append(f"estimated latency {latency:,.3g} s on {device.name} (latency model: {latency_model}; "
-                     f"{device.latency_basis})")
+        basis = f"`emulate` measures it on the {device.core}" if device.emulated else device.latency_basis
+        lines.append(f"estimated latency {latency:,.3g} s on {device.name} (latency model: {latency_model}; {basis})")
     if kernel_sets:
         lines += kernel_set_lines(cost, device, kernel_sets, budget_flops)
     flash_extra = f"flash and arena include the runtime allowance ({device.runtime_flash_bytes:,} bytes flash, " \
