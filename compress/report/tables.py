@@ -174,7 +174,7 @@ def result_rows(summary: RunSummary) -> list[list]:
 
 
 def target_rows(targets: list[dict]) -> list[list]:
-    return [[t["name"], f"{t['figure']:,.6g} {t['unit']}", f"{t['limit']:,.6g} {t['unit']}", f"{t['margin']:+.1%}",
+    return [[f"{t['name']} ({t['note']})" if t.get("note") else t["name"], f"{t['figure']:,.6g} {t['unit']}", f"{t['limit']:,.6g} {t['unit']}", f"{t['margin']:+.1%}",
              "PASS" if t["passed"] else "FAIL"] for t in targets]
 
 

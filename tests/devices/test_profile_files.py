@@ -157,3 +157,17 @@ def test_estimate_labels_a_latency_that_is_not_emulated(tmp_path):
 def test_device_help_says_where_the_list_is_and_that_a_json_path_works():
     text = " ".join(_run("search", "--help").stdout.split())
     assert "`estimate --devices` lists them" in text and "board .json" in text
+
+
+def test_search_summary_and_report_label_a_device_that_is_not_emulated(tmp_path):
+    """The search's summary heading and the run report name the device with this label; the targets rows (from
+    summary.json's dicts) carry the latency row's note."""
+    from compress.report import tables
+
+    assert tables.latency_label("rp2040") == " (latency estimated, not emulated)"
+    assert tables.latency_label("stm32f746") == tables.latency_label("apollo3") == ""
+    assert tables.latency_label(str(tmp_path / "gone.json")) == ""  # a board file moved since the run: no label
+    row = {"name": "latency", "figure": 0.5, "limit": 1.0, "unit": "s", "margin": 0.5, "passed": True,
+           "note": "estimated, not emulated"}
+    assert tables.target_rows([row])[0][0] == "latency (estimated, not emulated)"
+    assert tables.target_rows([row | {"note": ""}])[0][0] == "latency"
