@@ -158,8 +158,8 @@ def _firmware_parser(sub) -> None:
                                     "board's; generic: stm32f746)")
     p.add_argument("--out", help="output folder (default firmware/<model name>_<board>)")
     p.add_argument("--emulate", action="store_true",
-                   help="compile the sketch (or the library's self-test) for Cortex-M4, run it in QEMU and print "
-                        "its serial output")
+                   help="compile the sketch (or the library's self-test) for the device's core, run it in QEMU and "
+                        "print its serial output")
     _add_emulator_args(p)
     p.set_defaults(handler=lambda args: _commands().firmware(args.model, args.board, args.out,
                                                          options.emulator_config(args) if args.emulate else None,
@@ -167,16 +167,17 @@ def _firmware_parser(sub) -> None:
 
 
 def _add_emulator_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("emulated Cortex-M4 (TFLite Micro in QEMU mps2-an386)")
+    g = p.add_argument_group("emulated Cortex-M (TFLite Micro in QEMU; the device's core)")
     options.add(g, EmulatorConfig, "kernels", choices=["cmsis-nn", "reference"])
     options.add(g, EmulatorConfig, "tflm_dir")
 
 
 def _emulate_parser(sub) -> None:
-    p = sub.add_parser("emulate", help="run an int8 .tflite in TFLite Micro on an emulated Cortex-M4: outputs, "
+    p = sub.add_parser("emulate", help="run an int8 .tflite in TFLite Micro on an emulated Cortex-M: outputs, "
                                        "arena, instructions per op",
-                       description="Builds the TFLM runtime for Cortex-M4F with arm-none-eabi-gcc (cached) and runs "
-                                   "the model in QEMU mps2-an386; the outputs must equal the TFLite interpreter's.")
+                       description="Builds the TFLM runtime for the --device's core with arm-none-eabi-gcc (cached) "
+                                   "and runs the model in its QEMU machine (Cortex-M4F: mps2-an386, M7: mps2-an500, "
+                                   "M33: mps2-an505); the outputs must equal the TFLite interpreter's.")
     p.add_argument("model", help="an int8 .tflite file")
     p.add_argument("--inputs", help=".npz with 'x' (int8, or float in [0, 1]); default test_input.npz beside the "
                                     "model, else a deterministic pseudo-random input")

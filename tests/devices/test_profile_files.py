@@ -148,6 +148,9 @@ def test_estimate_labels_a_latency_that_is_not_emulated(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "latency (estimated, not emulated)" in proc.stdout  # the targets table's row
     assert "latency model: emulated; estimated, not emulated" in proc.stdout
+    good = _write(tmp_path, BOARD, "myboard.json")
+    proc = _run("estimate", "models/model_int8.tflite", "--device", str(good))
+    assert proc.returncode == 0 and "device myboard (Cortex-M33, 100 MHz)" in proc.stdout, proc.stderr
     bad = _write(tmp_path, _bad(clock_hz=-1))
     proc = _run("estimate", "models/model_int8.tflite", "--device", str(bad))
     assert proc.returncode != 0 and proc.stderr.strip().count("\n") == 0
