@@ -120,15 +120,17 @@ def _estimate_parser(sub) -> None:
     p = sub.add_parser("estimate", help="cost of a model and its device targets, without training",
                        description="MODEL: a zoo name, a spec .json, a .keras/.h5/.hdf5 (Keras 2 or 3) or .onnx "
                                    "file, or a .tflite.")
-    p.add_argument("model")
+    p.add_argument("model", nargs="?", help="the model to cost (not needed with --devices)")
+    p.add_argument("--devices", action="store_true", help="list the built-in device profiles (name, core, clock, "
+                   "flash, RAM, emulated or not) and exit")
     p.add_argument("--input-shape", help="H,W,C for zoo models (default the baseline's own)")
     p.add_argument("--classes", type=options.classes, help="number of classes for zoo models")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target fails (for scripts and CI)")
     _add_target_args(p)
-    p.set_defaults(handler=lambda args: _commands().estimate(args.model, options.input_shape(args.input_shape),
-                                                             args.classes, options.targets(args), args.json,
-                                                             strict=args.strict))
+    p.set_defaults(handler=lambda args: _commands().devices(args.json) if args.devices else _commands().estimate(
+        args.model, options.input_shape(args.input_shape), args.classes, options.targets(args), args.json,
+        strict=args.strict))
 
 
 def _export_parser(sub) -> None:
@@ -154,12 +156,13 @@ def _firmware_parser(sub) -> None:
     p.add_argument("--board", default="apollo3", choices=FIRMWARE_BOARDS,
                    help="apollo3: SparkFun Apollo3 core sketch (default); nano33ble: Arduino Nano 33 BLE sketch on "
                         "the Arduino_TensorFlowLite library; generic: C++ library + CMake project for any Cortex-M")
-    p.add_argument("--device", help="device profile whose flash and RAM limits are checked (default: the board's; "
-                                    "generic: stm32f746)")
+    p.add_argument("--device", help="device profile whose flash and RAM limits are checked: a built-in name "
+                                    "(`estimate --devices` lists them) or the path of a board .json (default: the "
+                                    "board's; generic: stm32f746)")
     p.add_argument("--out", help="output folder (default firmware/<model name>_<board>)")
     p.add_argument("--emulate", action="store_true",
-                   help="compile the sketch (or the library's self-test) for Cortex-M4, run it in QEMU and print "
-                        "its serial output")
+                   help="compile the sketch (or the library's self-test) for the device's core, run it in QEMU and "
+                        "print its serial output")
     _add_emulator_args(p)
     p.set_defaults(handler=lambda args: _commands().firmware(args.model, args.board, args.out,
                                                          options.emulator_config(args) if args.emulate else None,
@@ -167,16 +170,17 @@ def _firmware_parser(sub) -> None:
 
 
 def _add_emulator_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("emulated Cortex-M4 (TFLite Micro in QEMU mps2-an386)")
+    g = p.add_argument_group("emulated Cortex-M (TFLite Micro in QEMU; the device's core)")
     options.add(g, EmulatorConfig, "kernels", choices=CHOICES["kernels"])
     options.add(g, EmulatorConfig, "tflm_dir")
 
 
 def _emulate_parser(sub) -> None:
-    p = sub.add_parser("emulate", help="run an int8 .tflite in TFLite Micro on an emulated Cortex-M4: outputs, "
+    p = sub.add_parser("emulate", help="run an int8 .tflite in TFLite Micro on an emulated Cortex-M: outputs, "
                                        "arena, instructions per op",
-                       description="Builds the TFLM runtime for Cortex-M4F with arm-none-eabi-gcc (cached) and runs "
-                                   "the model in QEMU mps2-an386; the outputs must equal the TFLite interpreter's.")
+                       description="Builds the TFLM runtime for the --device's core with arm-none-eabi-gcc (cached) "
+                                   "and runs the model in its QEMU machine (Cortex-M4F: mps2-an386, M7: mps2-an500, "
+                                   "M33: mps2-an505); the outputs must equal the TFLite interpreter's.")
     p.add_argument("model", help="an int8 .tflite file")
     p.add_argument("--inputs", help=".npz with 'x' (int8, or float in [0, 1]); default test_input.npz beside the "
                                     "model, else a deterministic pseudo-random input")

@@ -16,6 +16,8 @@ def estimate(model: str, input_shape: tuple | None, classes: int | None, targets
              as_json: bool = False, strict: bool = False) -> int:
     """Cost of a model and its device targets, without training; a .tflite's arena is measured in TFLM.
     strict: exit status 1 when a target fails, so a script or CI job can gate on it."""
+    if model is None:
+        raise CompressError("estimate: give a MODEL to cost (or --devices to list the device profiles)")
     from compress.devices import latency, profiles
     from compress.devices.targets import check
     from compress.models.cost import cost_of
@@ -40,6 +42,23 @@ def estimate(model: str, input_shape: tuple | None, classes: int | None, targets
         print(tables.estimate_text(model_cost, device, checks, targets.latency_model, measured_arena, kernel_sets,
                                    targets.budget_flops))
     return 1 if strict and not all(c.passed for c in checks) else 0
+
+
+def devices(as_json: bool = False) -> int:
+    """`estimate --devices`: the built-in device profiles, and whether each core is emulated."""
+    from compress.devices import profiles
+    from compress.report.tables import format_table
+
+    found = list(profiles.DEVICES.values())
+    if as_json:
+        print(json.dumps([d.to_dict() for d in found]))
+        return 0
+    rows = [(d.name, d.core, f"{d.clock_hz / 1e6:g}", f"{d.flash_bytes / 1024:,.0f}", f"{d.ram_bytes / 1024:,.0f}",
+             d.latency_basis, d.firmware or "none", d.title) for d in found]
+    print(format_table(rows, ("device", "core", "MHz", "flash KiB", "RAM KiB", "latency", "firmware", "part")))
+    print(f"each a JSON file in {profiles.PROFILES_DIR}, every figure with its source; --device also takes the "
+          "path of your own board .json (README: 'Device profiles as data')")
+    return 0
 
 
 def export(model_path: str, data_config: DataConfig, settings: ExportConfig, out: str | None = None,
@@ -128,8 +147,8 @@ def firmware(model_path: str, board: str, out: str | None = None, emulated: Emul
     if emulated is not None:
         from compress.deploy.sketch_emulator import run_sketch, verdict_text
 
-        clock_mhz = profiles.get(result["device"]).clock_hz / 1e6
-        ran = run_sketch(folder, emulated.kernels, emulated.tflm_dir, clock_mhz)
+        target = profiles.get(result["device"])
+        ran = run_sketch(folder, emulated.kernels, emulated.tflm_dir, target.clock_hz / 1e6, core=target.core)
         print(verdict_text(ran))
         passed = passed and ran["passed"]
     return 0 if passed else 1
@@ -144,7 +163,7 @@ def emulate(model: str, settings: EmulatorConfig, inputs: str | None = None, as_
     device = profiles.get(settings.device)
     cpi = settings.cycles_per_instruction
     cpi = latency.cycles_per_instruction(device, settings.kernels) if cpi is None else cpi
-    run = run_emulated(model, settings.kernels, inputs, settings.tflm_dir)
+    run = run_emulated(model, settings.kernels, inputs, settings.tflm_dir, core=device.core)
     print(json.dumps(tables.emulated_dict(run, device, cpi)) if as_json else tables.emulated_text(run, device, cpi))
     return 0 if run.agrees else 1
 

@@ -55,8 +55,9 @@ class DataConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class Targets:
-    device: str = setting("apollo3", "device profile: clock, flash, SRAM (default {default}; see `estimate "
-                                     "--help`)")
+    device: str = setting("apollo3", "device profile: a built-in name (`estimate --devices` lists them) or the "
+                                     "path of a board .json (README: 'Device profiles as data') (default "
+                                     "{default})")
     budget_flops: float | None = setting(DEFAULT_BUDGET_FLOPS, "FLOPs per inference allowed (default {default}, "
                                          "~1 s on Apollo3 with reference kernels); 'none': no FLOPs target, the "
                                          "latency target bounds the search")
@@ -80,7 +81,9 @@ class EmulatorConfig:
     tflm_dir: str | None = setting(None, "folder holding the TFLM trees cortex_m4_cmsis_nn/ and "
                                          "cortex_m4_reference/ (default $COMPRESS_TFLM_DIR, else ../shared/tflm "
                                          "beside the checkout)")
-    device: str = setting("apollo3", "device whose clock turns instructions into time (default {default})")
+    device: str = setting("apollo3", "device profile whose core is emulated and whose clock turns instructions "
+                                     "into time: a built-in name (`estimate --devices` lists them) or the path of "
+                                     "a board .json (default {default})")
     cycles_per_instruction: float | None = setting(None, "device cycles per emulated instruction (default: the "
                                                          "calibration's or the device's figure, else 1)")
 

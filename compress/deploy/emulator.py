@@ -1,4 +1,5 @@
-"""Run an int8 .tflite in the real TFLite Micro runtime on an emulated Cortex-M4 (QEMU mps2-an386).
+"""Run an int8 .tflite in the real TFLite Micro runtime on an emulated Cortex-M core (QEMU mps2-an386 for the
+Cortex-M4F by default; the machine of each core: compress.devices.cores).
 
 One runner program per kernel set (compress/deploy/runner/runner.cc, built by tflm_build) reads the model and its
 inputs from the host through semihosting, so a new model needs no relink. It reports the outputs (every output
@@ -20,11 +21,12 @@ from compress.console import ms, plural
 from compress.deploy import tflm_build
 from compress.deploy.outputs import output_tensors, quantize, run_tflite_outputs
 from compress.deploy.test_input import TEST_INPUT_FILE, read_inputs
+from compress.devices import cores
 from compress.models import isolated
 from compress.models.tflite_io import parse, tflite_cost, tflite_info
 
-QEMU_MACHINE = ["-machine", "mps2-an386", "-cpu", "cortex-m4", "-nographic", "-monitor", "none", "-serial", "none",
-                "-semihosting-config", "enable=on,target=native", "-icount", "shift=0"]
+QEMU_FLAGS = ["-nographic", "-monitor", "none", "-serial", "none", "-semihosting-config", "enable=on,target=native",
+              "-icount", "shift=0"]
 QEMU_TIMEOUT_S = 300  # the default model runs in about a second; a hang (a fault loop) ends here
 RUNNER_VERSION = "1"  # printed by runner.cc; bump both when the output format changes
 
@@ -44,13 +46,15 @@ class EmulatedRun:
     kernels: str  # cmsis-nn or reference
     instructions: int  # the whole Invoke() of the first sample, interpreter overhead included
     ops: tuple[OpRun, ...]
-    arena_bytes: int  # MicroInterpreter::arena_used_bytes() on the Cortex-M4 (32-bit, this kernel set's scratch)
+    arena_bytes: int  # MicroInterpreter::arena_used_bytes() on the core (32-bit, this kernel set's scratch)
     outputs: np.ndarray = field(repr=False)  # int8 outputs of the first output tensor, one row per sample
     outputs_match: bool | None = None  # every output equal to the TFLite interpreter's, element by element
     samples: int = 1
     max_abs_diff: int | None = None  # largest difference from the TFLite interpreter's int8 outputs (any output)
     reference_match: bool | None = None  # equal to TFLite's reference kernels (compared only when not to the above)
     output_list: tuple = field(default=(), repr=False)  # every output tensor's rows, by TFLite output index
+    core: str = tflm_build.DEFAULT_CORE  # the emulated core (compress.devices.cores) and its QEMU machine
+    machine: str = "mps2-an386"
 
     @property
     def agrees(self) -> bool:
@@ -75,10 +79,11 @@ class EmulatedRun:
         return d
 
 
-def runner(kernels: str = "cmsis-nn", folder=None, ops=tflm_build.RUNNER_OPS) -> Path:
-    """The runner program for this kernel set and op list, built (once, cached) when missing; the cache key holds
-    the runner's own sources, so an edited runner.cc is rebuilt."""
-    chain = tflm_build.Toolchain(kernels, folder)
+def runner(kernels: str = "cmsis-nn", folder=None, ops=tflm_build.RUNNER_OPS, core: str = tflm_build.DEFAULT_CORE
+           ) -> Path:
+    """The runner program for this kernel set, op list and core, built (once, cached) when missing; the cache key
+    holds the runner's own sources, so an edited runner.cc is rebuilt."""
+    chain = tflm_build.Toolchain(kernels, folder, core=core)
     ops = tuple(sorted(set(ops)))
     digest = hashlib.sha256(" ".join(ops).encode())
     for name in ("runner.cc", "startup.c", "timer.h"):
@@ -104,9 +109,12 @@ def _ops_header(ops) -> str:
            f"#define COMPRESS_REGISTER_OPS(r, ok) {calls}\n"
 
 
-def qemu(elf: Path, workdir: Path, timeout: float = QEMU_TIMEOUT_S) -> str:
-    """Run a program for mps2-an386 in QEMU with workdir as its semihosting folder; its printed output."""
-    cmd = [tflm_build.tool("qemu-system-arm"), *QEMU_MACHINE, "-kernel", str(elf)]
+def qemu(elf: Path, workdir: Path, timeout: float = QEMU_TIMEOUT_S, core: str = tflm_build.DEFAULT_CORE) -> str:
+    """Run a program linked for the core's QEMU machine with workdir as its semihosting folder; its printed
+    output."""
+    machine = cores.get(core).machine
+    cmd = [tflm_build.tool("qemu-system-arm"), "-machine", machine.name, "-cpu", machine.cpu, *QEMU_FLAGS, "-kernel",
+           str(elf)]
     try:
         proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -139,10 +147,12 @@ def model_inputs(tflite_path: Path, info: dict, inputs=None) -> np.ndarray:
 
 
 def emulate(tflite_path, kernels: str = "cmsis-nn", inputs=None, folder=None, compare: bool = True,
-            timeout: float = QEMU_TIMEOUT_S, ops=tflm_build.RUNNER_OPS) -> EmulatedRun:
-    """Run the model's int8 inputs in the emulated TFLM; compare its outputs with the TFLite interpreter's.
+            timeout: float = QEMU_TIMEOUT_S, ops=tflm_build.RUNNER_OPS, core: str = tflm_build.DEFAULT_CORE
+            ) -> EmulatedRun:
+    """Run the model's int8 inputs in TFLM on the emulated core; compare its outputs with the TFLite interpreter's.
 
     The runner registers `ops` (default: every op compress's models use) plus any other op of the model."""
+    machine = _machine(core)
     tflite_path = Path(tflite_path)
     if not tflite_path.is_file():
         raise CompressError(f"{tflite_path}: no such file")
@@ -156,18 +166,19 @@ def emulate(tflite_path, kernels: str = "cmsis-nn", inputs=None, folder=None, co
         raise CompressError(f"{tflite_path}: input/output are {info['input']['dtype']}/{'/'.join(dtypes)}; "
                             "the emulator runs full-integer int8 models (`python -m compress export` makes them)")
     x = model_inputs(tflite_path, info, inputs)
-    elf = runner(kernels, folder, tuple(ops) + tuple(info["ops"]))
+    elf = runner(kernels, folder, tuple(ops) + tuple(info["ops"]), core)
     with tempfile.TemporaryDirectory(prefix="compress-emulate-") as tmp:
         (Path(tmp) / "model.tflite").write_bytes(data)
         (Path(tmp) / "input.bin").write_bytes(x.tobytes())
-        parsed = parse_output(qemu(elf, Path(tmp), timeout))
+        parsed = parse_output(qemu(elf, Path(tmp), timeout, core))
     tensors = parsed["tensors"]
     if sorted(tensors) != list(range(len(graph.outputs))):
         raise CompressError(f"{tflite_path}: the runner printed outputs {sorted(tensors)}, the model has "
                             f"{len(graph.outputs)}")
     every = tuple(tensors[t].reshape(len(x), -1) for t in range(len(graph.outputs)))
     run = EmulatedRun(tflite_path.name, kernels, parsed["invoke"], _op_runs(tflite_path, parsed["ops"]),
-                      parsed["arena_used"], every[0], samples=len(x), output_list=every if len(every) > 1 else ())
+                      parsed["arena_used"], every[0], samples=len(x), output_list=every if len(every) > 1 else (),
+                      core=core, machine=machine)
     return _compared(run, data, x, str(tflite_path)) if compare else run
 
 
@@ -232,13 +243,23 @@ def parse_output(text: str) -> dict:
     return found
 
 
-def toolchain_missing() -> str | None:
-    """Why the emulator cannot run here (a missing program or tree), or None when it can."""
+def _machine(core: str) -> str:
+    """The QEMU machine that emulates a core; CompressError saying why when none does."""
+    found = cores.get(core)
+    if not found.emulated:
+        raise CompressError(f"{core} is not emulated: {found.why_not_emulated}")
+    return found.machine.name
+
+
+def toolchain_missing(core: str = tflm_build.DEFAULT_CORE) -> str | None:
+    """Why the emulator cannot run this core here (not emulated, a missing program or tree), or None when it
+    can."""
     try:
+        _machine(core)
         for name in ("arm-none-eabi-gcc", "arm-none-eabi-g++", "qemu-system-arm"):
             tflm_build.tool(name)
         tflm_build.tree_dir("cmsis-nn")
-        proc = subprocess.run([tflm_build.tool("arm-none-eabi-g++"), *tflm_build.CPU_FLAGS, "-E", "-x", "c++", "-"],
+        proc = subprocess.run([tflm_build.tool("arm-none-eabi-g++"), *cores.get(core).cpu_flags, "-E", "-x", "c++", "-"],
                               input="#include <new>\n#include <cstdio>\n", capture_output=True, text=True, timeout=60)
     except (CompressError, subprocess.TimeoutExpired) as exc:
         return str(exc)
@@ -254,10 +275,10 @@ def emulate_winner(tflite_path, kernels: str, device, cycles_per_instruction: fl
     toolchain or TFLM tree is missing, {'skipped': why}; an emulator failure is reported the same way."""
     from compress.devices import latency
 
-    missing = toolchain_missing()
+    missing = toolchain_missing(device.core)
     if missing is None:
         try:
-            run = emulate(tflite_path, kernels)
+            run = emulate(tflite_path, kernels, core=device.core)
         except CompressError as exc:
             missing = f"the emulated run failed: {exc}"
     if missing is not None:
@@ -271,7 +292,8 @@ def emulate_winner(tflite_path, kernels: str, device, cycles_per_instruction: fl
              "arena_bytes": run.arena_bytes, "estimated_arena_bytes": estimated_arena_bytes,
              "outputs_match": run.outputs_match, "agrees": run.agrees,
              "ops": [{"op": op.op, "macs": op.macs, "instructions": op.instructions} for op in run.ops]}
-    log(f"emulated on a Cortex-M4 (TFLM {kernels} kernels, QEMU mps2-an386): {run.instructions:,} instructions "
+    found["core"], found["machine"] = run.core, run.machine
+    log(f"emulated on a {run.core} (TFLM {kernels} kernels, QEMU {run.machine}): {run.instructions:,} instructions "
         f"(estimate {estimate:,.0f}), {found['instructions_per_mac']:.1f} per MAC, {ms(found['latency_s'])} "
         f"at {device.clock_hz / 1e6:g} MHz and {plural(cycles_per_instruction, 'cycle')} per instruction; arena "
         f"{run.arena_bytes:,} bytes (estimate {estimated_arena_bytes or 0:,}); outputs equal TFLite's: "

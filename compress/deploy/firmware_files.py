@@ -19,17 +19,8 @@ from compress.deploy.firmware_checks import ARENA_MARGIN_FRACTION, ARENA_MARGIN_
 from compress.deploy.firmware_task_files import task_fields
 from compress.deploy.firmware_tasks import self_tests
 from compress.deploy.tflm import ARENA_ALIGN
-from compress.devices import profiles
+from compress.devices import cores, profiles
 from compress.devices.profiles import BOARDS
-
-# gcc flags, CMSIS device and TFLM defines of each core a device profile names (TFLM's cortex_m_generic makefile:
-# CPU_<core>=1, hard float; the FPU of each part: Cortex-M4F fpv4-sp-d16, STM32F7x6's single-precision fpv5-sp-d16).
-CORES = {
-    "Cortex-M4F": {"cpu_flags": "-mcpu=cortex-m4 -mfloat-abi=hard -mfpu=fpv4-sp-d16 -mthumb",
-                   "cmsis_device": "ARMCM4", "cpu_define": "CPU_M4=1", "tflm_arch": "cortex-m4+fp"},
-    "Cortex-M7": {"cpu_flags": "-mcpu=cortex-m7 -mfloat-abi=hard -mfpu=fpv5-sp-d16 -mthumb",
-                  "cmsis_device": "ARMCM7_SP", "cpu_define": "CPU_M7=1", "tflm_arch": "cortex-m7+fp"},
-}
 
 # What differs between the boards' READMEs: where the limits come from and what the runtime allowance holds.
 _LIMITS = {
@@ -153,7 +144,7 @@ def _fields(tflite_bytes: bytes, info: dict, result: dict, image: np.ndarray, im
         limits_source=limits.format(device=device.name), runtime_what=runtime_what, sizes_tool=sizes_tool,
         fqbn_table="\n".join(f"   | {title} | `{fqbn}` |" for title, fqbn in profile.fqbns),
         fqbn_default=profile.fqbns[0][1] if profile.fqbns else "", fqbn_edge=profile.fqbns[0][1] if profile.fqbns
-        else "", device=device.name, core=device.core, **CORES[device.core],
+        else "", device=device.name, core=device.core, **cores.firmware_fields(device.core),
         image_bytes=image.size, image_rows=_int_rows(image), image_source=image_source,
         build_note=_BUILD_NOTE.get(board, ""), sketch_includes=_INCLUDES.get(board, ""), **_state_reset(info["ops"]),
         **(task_fields(result) if result.get("tasks") else _single_fields(result, out)))

@@ -1,4 +1,5 @@
-"""Compile generated firmware for Cortex-M4 against the TFLM tree and run it in QEMU mps2-an386: an Arduino sketch
+"""Compile generated firmware for an emulated core (default the Cortex-M4F in QEMU mps2-an386; each core's machine:
+compress.devices.cores) against the TFLM tree and run it in QEMU: an Arduino sketch
 (.ino, model_data, platform hooks, test image as they are) with a minimal Arduino shim, setup() then one loop();
 or the generic C++ library with its example program selftest_main.cc."""
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 from compress import CompressError, files
 from compress.deploy import tflm_build
 from compress.deploy.emulator import qemu
+from compress.devices import cores
 
 SKETCH_TIMEOUT_S = 300
 GENERIC_DEBUG_LOG = "tensorflow/lite/micro/cortex_m_generic/debug_log.cc"  # RegisterDebugLogCallback's port
@@ -39,12 +41,13 @@ def _metadata(sketch_dir: Path) -> tuple[str, tuple]:
         raise CompressError(f"{path}: not the firmware.json compress writes; generate the folder again") from None
 
 
-def build_sketch(sketch_dir, elf: Path, kernels: str = "cmsis-nn", folder=None, clock_mhz: float = 48.0) -> Path:
+def build_sketch(sketch_dir, elf: Path, kernels: str = "cmsis-nn", folder=None, clock_mhz: float = 48.0,
+                 core: str = tflm_build.DEFAULT_CORE) -> Path:
     """The firmware linked with the TFLM objects of its ops into the ELF file elf: a sketch with the Arduino shim
     (runner/arduino), or the generic library with its self-test program."""
     sketch_dir = Path(sketch_dir)
     board, ops = _metadata(sketch_dir)
-    chain = tflm_build.Toolchain(kernels, folder)
+    chain = tflm_build.Toolchain(kernels, folder, core=core)
     library = chain.library(ops)
     with tempfile.TemporaryDirectory(prefix="compress-sketch-") as tmp:
         tmp = Path(tmp)
@@ -77,17 +80,17 @@ def _sketch_objects(chain, sketch_dir: Path, tmp: Path, clock_mhz: float) -> lis
 
 
 def run_sketch(sketch_dir, kernels: str = "cmsis-nn", folder=None, clock_mhz: float = 48.0,
-               timeout: float = SKETCH_TIMEOUT_S) -> dict:
+               timeout: float = SKETCH_TIMEOUT_S, core: str = tflm_build.DEFAULT_CORE) -> dict:
     """Build and run the sketch; its serial output and the verdict line it printed (None when it printed none).
 
     A multi-task firmware's: predicted and expected are {task: label}, `tasks` {task: {predicted, score,
     expected, passed}}, and passed needs every task's line and the self-test line to say PASS."""
     with tempfile.TemporaryDirectory(prefix="compress-sketch-run-") as tmp:
-        elf = build_sketch(sketch_dir, Path(tmp) / "sketch.elf", kernels, folder, clock_mhz)
-        text = qemu(elf, Path(tmp), timeout).replace("\r\n", "\n")
+        elf = build_sketch(sketch_dir, Path(tmp) / "sketch.elf", kernels, folder, clock_mhz, core)
+        text = qemu(elf, Path(tmp), timeout, core).replace("\r\n", "\n")
     latency = re.search(r"^latency_us: (\d+)", text, re.M)
     ran = {"serial": text, "kernels": kernels, "latency_us": int(latency.group(1)) if latency else None,
-           "clock_mhz": clock_mhz}
+           "clock_mhz": clock_mhz, "core": core, "machine": cores.get(core).machine.name}
     tasks = {m.group(1): {"predicted": m.group(2), "score": float(m.group(3)), "expected": m.group(4),
                           "passed": m.group(5) == "PASS"} for m in _TASK_VERDICT.finditer(text)}
     if tasks:
@@ -113,5 +116,6 @@ def verdict_text(ran: dict) -> str:
                    f"{'PASS' if ran['passed'] else 'FAIL'}")
     timing = "" if ran["latency_us"] is None else (
         f"; its latency_us counts emulated instructions at {ran['clock_mhz']:g} MHz, one per cycle")
-    return (f"serial output of the sketch in QEMU mps2-an386 (TFLM {ran['kernels']} kernels):\n"
+    where = f"QEMU {ran.get('machine', 'mps2-an386')}, {ran.get('core', tflm_build.DEFAULT_CORE)}"
+    return (f"serial output of the sketch in {where} (TFLM {ran['kernels']} kernels):\n"
             + "\n".join("  " + line for line in ran["serial"].strip("\n").splitlines()) + f"\n{verdict}{timing}")

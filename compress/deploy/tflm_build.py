@@ -1,4 +1,5 @@
-"""Build the TFLite Micro runtime for a Cortex-M4F with arm-none-eabi-gcc: objects cached per tree and flags.
+"""Build the TFLite Micro runtime for an emulated Cortex-M core with arm-none-eabi-gcc: objects cached per tree,
+core and flags (the core's flags, QEMU machine and memory map: compress.devices.cores).
 
 A tree is one of the folders TFLM's create_tflm_tree.py generates (../shared/tflm/README.md says how); compress
 compiles the framework and the kernels of the ops it is asked for, never the whole tree, and keeps every object
@@ -16,16 +17,20 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
+from string import Template
 
 import compress
 from compress import CompressError, files
 from compress.console import Progress, plural
+from compress.devices import cores
 
 KERNEL_TREES = {"cmsis-nn": "cortex_m4_cmsis_nn", "reference": "cortex_m4_reference"}
 PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm"
-CPU_FLAGS = ["-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-mthumb"]
-DEFINES = ["TF_LITE_STATIC_MEMORY", "NDEBUG", "TF_LITE_MCU_DEBUG_LOG", "CPU_M4=1", "ARMCM4",
-           'CMSIS_DEVICE_ARM_CORTEX_M_XX_HEADER_FILE="ARMCM4.h"']
+DEFAULT_CORE = "Cortex-M4F"  # the core the trees were generated for (../shared/tflm/README.md)
+CPU_FLAGS = list(cores.get(DEFAULT_CORE).cpu_flags)
+# The trees' sources do not depend on the core: CMSIS-NN picks its code paths from the compiler's __ARM_FEATURE_*
+# macros. The CMSIS device header is only read by cortex_m_generic/micro_time.cc, which compress does not build.
+DEFINES = ["TF_LITE_STATIC_MEMORY", "NDEBUG", "TF_LITE_MCU_DEBUG_LOG"]
 CMSIS_NN_DEFINES = ["CMSIS_NN", "ARM_NN_ENABLE_F16=0", "ARM_NN_ENABLE_F32=0"]
 CXX_FLAGS = ["-std=c++17", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-statics"]
 COMMON_FLAGS = ["-ffunction-sections", "-fdata-sections", "-Wno-psabi"]  # never -fno-builtin (tflm README)
@@ -139,10 +144,18 @@ def run(cmd: list, what: str, cwd=None, timeout: float = COMPILE_TIMEOUT_S) -> s
 class Toolchain:
     """One tree with one set of flags: compiles its sources into cached objects and links programs from them."""
 
-    def __init__(self, kernels: str = "cmsis-nn", folder=None, jobs: int | None = None):
+    def __init__(self, kernels: str = "cmsis-nn", folder=None, jobs: int | None = None, core: str = DEFAULT_CORE):
+        self.core = cores.get(core)
+        if not self.core.emulated:
+            raise CompressError(f"{core} is not emulated: {self.core.why_not_emulated}")
+        self.machine = self.core.machine
         self.kernels, self.tree = kernels, tree_dir(kernels, folder)
+        self.cpu_flags = list(self.core.cpu_flags)
         self.gcc, self.gxx = tool("arm-none-eabi-gcc"), tool("arm-none-eabi-g++")
-        self.defines = DEFINES + (CMSIS_NN_DEFINES if kernels == "cmsis-nn" else [])
+        device = self.core.cmsis_device
+        self.defines = DEFINES + [self.core.cpu_define, device.split("_")[0],
+                                  f'CMSIS_DEVICE_ARM_CORTEX_M_XX_HEADER_FILE="{device}.h"'] + \
+            (CMSIS_NN_DEFINES if kernels == "cmsis-nn" else [])
         self.includes = [f"-I{self.tree / d}" for d in INCLUDE_DIRS]
         self.jobs = jobs or os.cpu_count() or 1
         self.dir = cache_dir() / "tflm" / self.key()
@@ -154,9 +167,10 @@ class Toolchain:
         for path in sorted(self.tree.rglob("*")):
             if path.is_file():
                 digest.update(f"{path.relative_to(self.tree)}:{path.stat().st_size}\n".encode())
-        flags = CPU_FLAGS + self.defines + CXX_FLAGS + COMMON_FLAGS + [CORE_OPT, KERNEL_OPT, self.gcc]
+        flags = self.cpu_flags + self.defines + CXX_FLAGS + COMMON_FLAGS + [CORE_OPT, KERNEL_OPT, self.gcc]
         digest.update(" ".join(flags).encode() + run([self.gcc, "-dumpfullversion"], "arm-none-eabi-gcc").encode())
-        return f"{self.kernels}-{digest.hexdigest()[:16]}"
+        core = "" if self.core.title == DEFAULT_CORE else self.machine.cpu + "-"  # the M4's cache stays where it was
+        return f"{core}{self.kernels}-{digest.hexdigest()[:16]}"
 
     @staticmethod
     def opt(source) -> str:
@@ -165,7 +179,7 @@ class Toolchain:
 
     def flags(self, source, opt: str | None = None) -> list[str]:
         lang = CXX_FLAGS if str(source).endswith((".cc", ".cpp", ".h")) else ["-std=c11"]
-        return CPU_FLAGS + COMMON_FLAGS + lang + [opt or self.opt(source)] + [f"-D{d}" for d in self.defines] + \
+        return self.cpu_flags + COMMON_FLAGS + lang + [opt or self.opt(source)] + [f"-D{d}" for d in self.defines] + \
             self.includes
 
     def _object_path(self, source: str) -> Path:
@@ -270,20 +284,27 @@ class Toolchain:
         return set(out.split())
 
     def link(self, out: Path, own_objects: list[Path], library: list[Path]) -> Path:
-        """Link own objects with the library objects (as an archive: only what is used) for mps2-an386."""
+        """Link own objects with the library objects (as an archive: only what is used) for the core's machine."""
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="compress-link-") as tmp:
             archive = Path(tmp) / "libtflm.a"
             run([tool("arm-none-eabi-ar"), "rcs", archive, *library], "archiving the TFLM objects")
             elf = Path(tmp) / "program.elf"
-            run([self.gxx, *CPU_FLAGS, *LINK_FLAGS, "-T", runner_file("mps2_an386.ld"), *own_objects, archive,
+            script = Path(tmp) / "memory.ld"
+            script.write_text(Template(runner_file("mps2.ld").read_text()).substitute(
+                flash=hex(self.machine.flash_origin), ram=hex(self.machine.ram_origin),
+                psram=hex(self.machine.psram_origin)))
+            run([self.gxx, *self.cpu_flags, *LINK_FLAGS, "-T", script, *own_objects, archive,
                  "-lm", "-o", elf], f"linking {out.name}")
             files.write_bytes(out, elf.read_bytes())  # all or nothing, even across file systems
         return out
 
     def compile_own(self, source: Path, out_dir: Path, extra: list[str] = ()) -> Path:
-        """Compile a source that is not part of the tree (runner, startup, sketch) into out_dir."""
+        """Compile a source that is not part of the tree (runner, startup, sketch) into out_dir, with the machine's
+        timer (timer.h)."""
         obj = out_dir / (source.name + ".o")
+        extra = [f"-DCOMPRESS_TIMER_BASE={self.machine.timer_base:#x}u",
+                 f"-DCOMPRESS_INSTRUCTIONS_PER_TICK={self.machine.instructions_per_tick}", *extra]
         compiler = self.gxx if source.suffix in (".cc", ".cpp") else self.gcc
         run([compiler, *self.flags(source, KERNEL_OPT), *extra, "-c", source, "-o", obj],
             f"compiling {source.name}")

@@ -131,9 +131,10 @@ def flops_within(limit_s: float, device: Device, model: str = "flops", kernels: 
 # --- the emulated model -------------------------------------------------------------------------------------------
 
 def cycles_per_instruction(device: Device, kernels: str = "cmsis-nn", calibration: dict | None = None) -> float:
-    """Cycles a device spends per emulated instruction: measured on a board (calibration), else 1.0 (QEMU counts
-    instructions; a real Cortex-M4 needs somewhat more cycles for loads, multiplies and taken branches)."""
-    return float((calibration or {}).get("cycles_per_instruction", {}).get(kernels, 1.0))
+    """Cycles a device spends per emulated instruction: measured on a board (calibration), else the profile's
+    figure (1.0 in the shipped ones: QEMU counts instructions; a real Cortex-M4 needs somewhat more cycles for loads,
+    multiplies and taken branches)."""
+    return float((calibration or {}).get("cycles_per_instruction", {}).get(kernels, device.cycles_per_instruction))
 
 
 @functools.lru_cache(maxsize=None)

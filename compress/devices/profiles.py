@@ -1,56 +1,55 @@
-"""Device profiles: every microcontroller we target, each number with its source."""
+"""Device profiles: every microcontroller we target, each a JSON file with a source for each figure.
+
+The built-in profiles are compress/devices/builtin/<name>.json; `--device` takes one of their names or the path of
+a board .json of the same schema (compress.devices.profile_file; README 'Device profiles as data')."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
 
 from compress import CompressError
+from compress.devices import cores, profile_file
 
 KiB = 1024
-
-# What the program around the model takes: Arduino core (SparkFun Apollo3 v2 and Arduino's nano33ble cores are
-# built on Mbed OS), Serial, the TFLM interpreter with a handful of int8 kernels, and TFLM's persistent allocations
-# that the activation-only arena estimate leaves out. TFLM alone needs "as little as 20 KB of flash and 4 KB of
-# SRAM" (Warden & Situnayake, TinyML, O'Reilly 2019, ch. 17); an Mbed-based core adds several times that.
-# Uncalibrated: replace with `arduino-cli compile` figures of the generated sketch once firmware.py measures them.
+# Defaults of a profile file that leaves them out (the shipped profiles give them, with their sources).
 RUNTIME_FLASH_BYTES = 128 * KiB
 RUNTIME_RAM_BYTES = 32 * KiB
-
 # The cs231n study (Shved 2019) measured TFLM reference kernels on Apollo3 at 82.7 M FLOPs in 3 min 1 s: 0.457
-# MFLOP/s, rounded to 0.46e6. That is ~104 cycles per FLOP at 48 MHz; other Cortex-M cores running the same kernels are
-# scaled by clock (pessimistic for the dual-issue Cortex-M7).
+# MFLOP/s, rounded to 0.46e6. That is ~104 cycles per FLOP at 48 MHz; a profile without flops_per_s is scaled by
+# clock from it (pessimistic for the dual-issue Cortex-M7).
 APOLLO3_FLOPS_PER_S = 0.46e6
 CYCLES_PER_FLOP = 48e6 / APOLLO3_FLOPS_PER_S
+
 
 @dataclass(frozen=True)
 class Device:
     name: str
-    core: str
+    core: str  # a compress.devices.cores title: Cortex-M4F, Cortex-M7, ...
     clock_hz: float
-    flash_bytes: int  # what a sketch may occupy (bootloader excluded)
-    ram_bytes: int  # what a sketch may use for data
+    flash_bytes: int  # what a program may occupy (bootloader excluded)
+    ram_bytes: int  # what a program may use for data
     flops_per_s: float  # latency_model="flops"
     kernels: str = "reference"  # latency_model="ops" default kernel library
     runtime_flash_bytes: int = RUNTIME_FLASH_BYTES
     runtime_ram_bytes: int = RUNTIME_RAM_BYTES
+    cycles_per_instruction: float = 1.0  # cycles per instruction QEMU counts (latency_model="emulated")
+    firmware: str | None = None  # the firmware board that serves it; None: none yet (sources say why)
+    title: str = ""
+    sources: dict = field(default_factory=dict, compare=False, repr=False)  # figure -> where it comes from
+    path: str | None = None  # the file it was read from, for a user's board .json
+
+    @property
+    def emulated(self) -> bool:
+        """Whether compress runs TFLM for this core in QEMU (else latency is estimated, not emulated)."""
+        return cores.get(self.core).emulated
+
+    @property
+    def latency_basis(self) -> str:
+        return cores.latency_basis(self.core)
 
     def to_dict(self) -> dict:
-        return asdict(self)
-
-
-DEVICES = {
-    # Ambiq Apollo3 Blue (SparkFun Edge): Cortex-M4F at 48 MHz (96 MHz TurboSPOT burst), 1 MiB flash, 384 KiB SRAM
-    # (SparkFun Edge hookup guide; Ambiq Apollo3 datasheet). Usable: SparkFun Apollo3 Arduino core boards.txt,
-    # upload.maximum_size=983040 (the SparkFun Variable Loader takes the first 64 KiB: tools/uploaders/svl/0x10000.ld)
-    # and upload.maximum_data_size=393216.
-    "apollo3": Device("apollo3", "Cortex-M4F", 48e6, 983_040, 393_216, APOLLO3_FLOPS_PER_S),
-    # Nordic nRF52840 (Arduino Nano 33 BLE): Cortex-M4F at 64 MHz, 1 MiB flash, 256 KiB RAM (nRF52840 product
-    # specification). Usable: arduino/ArduinoCore-mbed boards.txt, nano33ble.upload.maximum_size=983040 (64 KiB
-    # bootloader) and maximum_data_size=262144.
-    "nano33ble": Device("nano33ble", "Cortex-M4F", 64e6, 983_040, 262_144, 64e6 / CYCLES_PER_FLOP),
-    # ST STM32F746 (NUCLEO-F746ZG, 32F746G-DISCO): Cortex-M7 at 216 MHz, 1 MiB flash, 320 KiB SRAM (ST DS10916).
-    # Usable: stm32duino boards.txt, NUCLEO_F746ZG.upload.maximum_size=1048576, maximum_data_size=327680.
-    "stm32f746": Device("stm32f746", "Cortex-M7", 216e6, 1_048_576, 327_680, 216e6 / CYCLES_PER_FLOP),
-}
+        return asdict(self) | {"emulated": self.emulated, "latency_basis": self.latency_basis}
 
 
 @dataclass(frozen=True)
@@ -86,21 +85,49 @@ BOARDS = {
     "generic": Board(title="any Cortex-M (C++ library + CMake)", device="stm32f746", kind="library"),
 }
 
-# The board `firmware` writes for each device (each board's default device), and so the one a search on that device
-# ships: the SparkFun Apollo3 core sketch, the Arduino_TensorFlowLite sketch for the Nano 33 BLE, and for a device
-# without an Arduino target of ours the plain C++ library + CMake project. `search --device` accepts exactly these.
-DEVICE_BOARDS = {board.device: name for name, board in BOARDS.items()}
+# The board `firmware` writes for each built-in device (the profile's firmware field), and so the one a search on
+# that device ships: the SparkFun Apollo3 core sketch, the Arduino_TensorFlowLite sketch for the Nano 33 BLE, and for
+# other devices the plain C++ library + CMake project.
+PROFILES_DIR = Path(str(resources.files("compress.devices") / "builtin"))
+
+
+def from_file(path) -> Device:
+    """A device profile file, checked (one line naming the file and field when it is wrong)."""
+    data = profile_file.read(path, {name: board.devices for name, board in BOARDS.items()})
+    fields = {k: v for k, v in data.items() if k != "sources"}
+    fields.setdefault("flops_per_s", data["clock_hz"] / CYCLES_PER_FLOP)
+    return Device(**fields, sources=dict(data["sources"]), path=str(path))
+
+
+def _builtin() -> dict[str, Device]:
+    """The shipped profiles by name (the file stem is the name: tests check it)."""
+    return {device.name: device for device in map(from_file, sorted(PROFILES_DIR.glob("*.json")))}
+
+
+DEVICES = _builtin()
+DEVICE_BOARDS = {name: device.firmware for name, device in DEVICES.items() if device.firmware}
+
+
+def is_file(name: str) -> bool:
+    """--device names a file (a path or anything ending .json), not a built-in profile."""
+    return name.endswith(".json") or "/" in name or "\\" in name
 
 
 def get(name: str) -> Device:
+    """A built-in profile by name, or a board .json by path."""
+    if is_file(name):
+        return from_file(name)
     if name not in DEVICES:
-        raise CompressError(f"unknown device {name!r}; known devices: {', '.join(DEVICES)}")
+        raise CompressError(f"unknown device {name!r}; known devices: {', '.join(DEVICES)} (`estimate "
+                            "--devices` lists them), or the path of a board .json")
     return DEVICES[name]
 
 
 def board_for(device: str) -> str:
     """The firmware board for a device: checked before a search trains anything, so a run can always ship."""
-    if device not in DEVICE_BOARDS:
-        raise CompressError(f"--device {device}: no firmware board supports it; devices with a board: "
-                            f"{', '.join(DEVICE_BOARDS)}")
-    return DEVICE_BOARDS[device]
+    profile = get(device)
+    if profile.firmware is None:
+        why = profile.sources.get("firmware", "no firmware board serves it yet")
+        raise CompressError(f"--device {device}: {why}; devices with a board: "
+                            f"{', '.join(n for n, d in DEVICES.items() if d.firmware)}")
+    return profile.firmware

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from compress.config import Targets
 from compress.devices.latency import latency_limit_s, latency_s
@@ -17,6 +17,7 @@ class TargetCheck:
     unit: str
     margin: float  # (limit - figure) / limit: the fraction of the limit left; negative when over
     passed: bool
+    note: str = ""  # latency on a core QEMU does not run: "estimated, not emulated"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -44,12 +45,17 @@ def check(cost, device: Device, targets: Targets = Targets(), latency_model: str
     limit_s = latency_limit_s(targets, device, calibration)
     if not math.isinf(limit_s):
         figure = latency_s(cost, device, latency_model, kernels or targets.kernels, calibration, geometry)
-        rows.append(_check("latency", figure, limit_s, "s"))
+        rows.append(replace(_check("latency", figure, limit_s, "s"), note=latency_note(device)))
     return rows + [
         _check("flash", model_bytes + device.runtime_flash_bytes, _given(targets.flash_bytes, device.flash_bytes),
                "bytes"),
         _check("arena", arena_bytes + device.runtime_ram_bytes, _given(targets.ram_bytes, device.ram_bytes), "bytes"),
     ]
+
+
+def latency_note(device: Device) -> str:
+    """What a latency on this device is: "" where its core runs in QEMU, else "estimated, not emulated"."""
+    return "" if device.emulated else device.latency_basis
 
 
 def _given(value, default):

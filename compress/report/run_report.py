@@ -16,7 +16,7 @@ from compress.report.leaderboard import leaderboard_section, node_anchor
 from compress.report.operating import roc_section
 from compress.report.quantized import int8_section
 from compress.report.run import Run, estimates, load_run, saved_model, search_nodes
-from compress.report.tables import RESULT_HEADERS, model_rows, results_blocks, target_rows
+from compress.report.tables import RESULT_HEADERS, latency_label, model_rows, results_blocks, target_rows
 from compress.report.uncertainty import intervals_section
 from compress.search.space import Costing
 from compress.summary import ModelEntry
@@ -47,8 +47,8 @@ def _overview(doc: Doc, run: Run) -> None:
     doc.h(f"Run report: {run.path.name}", 1)
     c, s = run.settings, run.summary
     if s:
-        doc.p(f"Status **{s.status}**: data {s.data}, device {s.device}, strategy {s.strategy}, "
-              f"{s.evaluations} evaluations, search wall time {s.search_seconds_this_run:.0f} s.")
+        doc.p(f"Status **{s.status}**: data {s.data}, device {s.device}{latency_label(s.device)}, strategy "
+              f"{s.strategy}, {s.evaluations} evaluations, search wall time {s.search_seconds_this_run:.0f} s.")
         return
     doc.p(f"**Unfinished run**: there is no `summary.json`, so the search is still running or was stopped before "
           f"its end. This report comes from `config.json` and the journal alone ({len(run.rows)} evaluations so "

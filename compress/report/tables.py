@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compress import quality
+from compress import CompressError, quality
 from compress.console import margin, ms, plural
 from compress.devices import profiles
 from compress.report.doc import Doc, aligned_table
@@ -51,7 +51,8 @@ def allowance_note(device) -> str:
 
 
 def targets_table(checks) -> str:
-    rows = [(c.name, _figure(c.figure, c.unit), _figure(c.limit, c.unit), margin(c.margin),
+    rows = [(f"{c.name} ({c.note})" if c.note else c.name, _figure(c.figure, c.unit), _figure(c.limit, c.unit),
+             margin(c.margin),
              "PASS" if c.passed else "FAIL") for c in checks]
     return format_table(rows, ("target", "figure", "limit", "margin", "result"))
 
@@ -59,8 +60,10 @@ def targets_table(checks) -> str:
 def kernel_set_lines(cost, device, kernel_sets: dict, budget_flops: float | None) -> list[str]:
     """What the emulated table says per kernel set, and what the FLOPs budget means in time with each."""
     times = ", ".join(f"{ms(s)} with {k}" for k, s in kernel_sets.items())
-    lines = [f"emulated TFLM latency (fitted instruction table, 1 cycle per instruction at "
-             f"{device.clock_hz / 1e6:g} MHz): {times}"]
+    basis = "" if device.emulated else f"; {device.latency_basis} on the {device.core}"
+    lines = [f"TFLM latency from the instruction table fitted on the emulated Cortex-M4 "
+             f"({plural(device.cycles_per_instruction, 'cycle')} per instruction at {device.clock_hz / 1e6:g} MHz"
+             f"{basis}): {times}"]
     if budget_flops and cost.flops:
         means = ", ".join(f"{ms(budget_flops * s / cost.flops)} with {k}" for k, s in kernel_sets.items())
         lines.append(f"the FLOPs budget {budget_flops:,.0f} at this model's time per FLOP: {means} "
@@ -82,7 +85,8 @@ def estimate_text(cost, device, checks, latency_model: str, measured_arena_bytes
         lines.append(f"arena measured in the TFLite Micro runtime: {measured_arena_bytes:,} bytes "
                      "(used for the arena target below)")
     if latency is not None:
-        lines.append(f"estimated latency {ms(latency)} on {device.name} (latency model: {latency_model})")
+        basis = f"`emulate` measures it on the {device.core}" if device.emulated else device.latency_basis
+        lines.append(f"estimated latency {ms(latency)} on {device.name} (latency model: {latency_model}; {basis})")
     if kernel_sets:
         lines += kernel_set_lines(cost, device, kernel_sets, budget_flops)
     lines += ["", targets_table(checks), allowance_note(device),
@@ -120,12 +124,12 @@ def emulated_text(run, device, cycles_per_instruction: float) -> str:
         f"no: up to {run.max_abs_diff} apart; equal to TFLite's reference kernels: "
         f"{'yes (its optimized ADD rounds differently)' if run.reference_match else 'NO'}"))
     return "\n".join([
-        f"{run.model}: TFLite Micro with {run.kernels} kernels on an emulated Cortex-M4 (QEMU mps2-an386)", "",
+        f"{run.model}: TFLite Micro with {run.kernels} kernels on an emulated {run.core} (QEMU {run.machine})", "",
         format_table(emulated_rows(run), ("op", "output", "MACs", "instructions", "instr/MAC", "share")), "",
         f"time on {device.name} at {device.clock_hz / 1e6:g} MHz: {ms(seconds)}, assuming "
         f"{plural(cycles_per_instruction, 'cycle')} per instruction (QEMU counts "
         "instructions, not cycles)",
-        f"arena used by TFLM on the Cortex-M4: {run.arena_bytes:,} bytes",
+        f"arena used by TFLM on the {run.core}: {run.arena_bytes:,} bytes",
         f"int8 outputs equal the TFLite interpreter's ({plural(run.samples, 'input')}): {match}"])
 
 
@@ -178,7 +182,8 @@ def result_rows(summary: RunSummary) -> list[list]:
 
 
 def target_rows(targets: list[dict]) -> list[list]:
-    return [[t["name"], _figure(t["figure"], t["unit"]), _figure(t["limit"], t["unit"]), margin(t["margin"]),
+    return [[f"{t['name']} ({t['note']})" if t.get("note") else t["name"], _figure(t["figure"], t["unit"]),
+             _figure(t["limit"], t["unit"]), margin(t["margin"]),
              "PASS" if t["passed"] else "FAIL"] for t in targets]
 
 
@@ -239,14 +244,15 @@ def _run_relative(folder: str) -> str:
 
 
 def emulated_block(doc: Doc, emulated: dict | None) -> None:
-    """The int8 winner in TFLM on an emulated Cortex-M4: measured instructions and arena next to the estimates."""
+    """The int8 winner in TFLM on the emulated core: measured instructions and arena next to the estimates."""
     if not emulated:
         return
     if "skipped" in emulated:
-        doc.p(f"Not run on the emulated Cortex-M4: {emulated['skipped']}.")
+        doc.p(f"Not run on an emulated core: {emulated['skipped']}.")
         return
     e = emulated
-    doc.p(f"On an emulated Cortex-M4 (TFLite Micro, {e['kernels']} kernels, QEMU mps2-an386): "
+    doc.p(f"On an emulated {e.get('core', 'Cortex-M4F')} (TFLite Micro, {e['kernels']} kernels, QEMU "
+          f"{e.get('machine', 'mps2-an386')}): "
           f"{e['instructions']:,} instructions per inference (the latency table estimated "
           f"{e['estimated_instructions']:,}), {e['instructions_per_mac']:.1f} per MAC, {ms(e['latency_s'])} "
           f"at {plural(e['cycles_per_instruction'], 'cycle')} per instruction; arena {e['arena_bytes']:,} bytes "
@@ -258,10 +264,22 @@ def emulated_block(doc: Doc, emulated: dict | None) -> None:
                for op in e["ops"]])
 
 
+def latency_label(device: str) -> str:
+    """' (latency estimated, not emulated)' for a device whose core QEMU does not run (its latencies are the cost
+    model's alone); '' otherwise, or when the profile cannot be read any more."""
+    from compress.devices import profiles
+
+    try:
+        found = profiles.get(device)
+    except CompressError:
+        return ""
+    return "" if found.emulated else f" (latency {found.latency_basis})"
+
+
 def search_markdown(summary: RunSummary, text: bool = False) -> str:
     """The short report of a search from its summary alone; text=True: aligned tables, for the terminal."""
     doc = Doc()
-    doc.h(f"Search on {summary.data} for {summary.device}", 1)
+    doc.h(f"Search on {summary.data} for {summary.device}{latency_label(summary.device)}", 1)
     results_blocks(doc, summary)
     return doc.text() if text else doc.markdown()
 

@@ -156,6 +156,6 @@ def test_winner_summary_measured_next_to_estimates(runner, monkeypatch):
     assert found["instructions_per_mac"] == pytest.approx(found["instructions"] / found["macs"])
     assert found["latency_s"] == pytest.approx(found["instructions"] / 48e6)
     assert found["estimated_arena_bytes"] == 30_000 and found["outputs_match"] is True
-    monkeypatch.setattr(emulator, "toolchain_missing", lambda: "qemu-system-arm not found")
+    monkeypatch.setattr(emulator, "toolchain_missing", lambda core=None: "qemu-system-arm not found")
     assert emulator.emulate_winner(COMMITTED, "cmsis-nn", profiles.get("apollo3"), log=lambda m: None) == {
         "skipped": "qemu-system-arm not found"}

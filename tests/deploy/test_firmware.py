@@ -394,7 +394,8 @@ def test_generic_library_has_a_runner_its_resolver_and_a_cmake_project(boards, e
 
 
 def test_every_search_device_has_a_board_that_accepts_it():
-    assert set(profiles.DEVICE_BOARDS) == set(profiles.DEVICES)
+    """A built-in device has a board that accepts it, or its profile says why not (rp2040: none yet)."""
+    assert set(profiles.DEVICES) - set(profiles.DEVICE_BOARDS) == {"rp2040"}
     for device, board in profiles.DEVICE_BOARDS.items():
         allowed = firmware.BOARDS[board].devices
         assert allowed is None or device in allowed

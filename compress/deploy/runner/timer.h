@@ -1,8 +1,9 @@
-// Instruction counter for QEMU's mps2-an386 run with `-icount shift=0`.
+// Instruction counter for a QEMU MPS2 machine run with `-icount shift=0`.
 //
 // QEMU models no cycle counter (DWT CYCCNT reads 0). With -icount shift=0 every executed instruction advances
-// the virtual clock by exactly 1 ns, and the board's CMSDK APB timer0 (at 0x40000000) counts down at the 25 MHz
-// system clock, so one timer tick is 40 instructions. The 32-bit counter wraps after 2^32 ticks (171 G
+// the virtual clock by exactly 1 ns, and the board's CMSDK APB timer0 counts down at its APB clock: on mps2-an386
+// (at 0x40000000, 25 MHz) one timer tick is 40 instructions. compress.devices.cores gives each machine's address
+// and ratio (COMPRESS_TIMER_BASE, COMPRESS_INSTRUCTIONS_PER_TICK). The 32-bit counter wraps after 2^32 ticks (171 G
 // instructions); elapsed ticks are computed modulo 2^32.
 #ifndef COMPRESS_RUNNER_TIMER_H_
 #define COMPRESS_RUNNER_TIMER_H_
@@ -11,7 +12,14 @@
 
 namespace compress_timer {
 
-constexpr uint32_t kInstructionsPerTick = 40;  // 1 ns per instruction / (1 / 25 MHz)
+#ifndef COMPRESS_TIMER_BASE
+#define COMPRESS_TIMER_BASE 0x40000000u
+#endif
+#ifndef COMPRESS_INSTRUCTIONS_PER_TICK
+#define COMPRESS_INSTRUCTIONS_PER_TICK 40
+#endif
+
+constexpr uint32_t kInstructionsPerTick = COMPRESS_INSTRUCTIONS_PER_TICK;  // 1 ns per instruction / timer period
 
 struct CmsdkTimer {
   volatile uint32_t ctrl;
@@ -20,7 +28,7 @@ struct CmsdkTimer {
   volatile uint32_t intstatus;
 };
 
-inline CmsdkTimer* timer0() { return reinterpret_cast<CmsdkTimer*>(0x40000000u); }
+inline CmsdkTimer* timer0() { return reinterpret_cast<CmsdkTimer*>(COMPRESS_TIMER_BASE); }
 
 inline void Start() {
   timer0()->ctrl = 0;
