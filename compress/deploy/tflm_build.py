@@ -7,6 +7,8 @@ call are found by symbol (nm) and compiled on demand.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
@@ -122,6 +124,16 @@ def runner_file(name: str) -> Path:
     return Path(str(resources.files("compress.deploy") / "runner" / name))
 
 
+@contextlib.contextmanager
+def _exclusive(lock_path: Path):
+    """One process at a time compiles into a cache folder: another one (a second test worker, a second run) waits,
+    then finds the objects made instead of compiling them again. flock dies with its process: never stale."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def run(cmd: list, what: str, cwd=None, timeout: float = COMPILE_TIMEOUT_S) -> str:
     """Run a build step; CompressError with the tail of its output when it fails or times out."""
     try:
@@ -190,7 +202,12 @@ class Toolchain:
         a precompiled header is ~250 MB). Objects are identical with or without it.
         """
         sources = list(dict.fromkeys(sources))
-        missing = [s for s in sources if not self._object_path(s).exists()]
+        with _exclusive(self.dir / ".lock"):
+            missing = [s for s in sources if not self._object_path(s).exists()]
+            self._compile_missing(missing)
+        return [self._object_path(s) for s in sources]
+
+    def _compile_missing(self, missing: list[str]) -> None:
         cxx = [s for s in missing if s.endswith((".cc", ".cpp"))]
         with tempfile.TemporaryDirectory(prefix="compress-pch-") as tmp, ThreadPoolExecutor(self.jobs) as pool:
             levels = sorted({self.opt(s) for s in cxx})
@@ -198,7 +215,6 @@ class Toolchain:
             if len(cxx) >= PCH_MIN_SOURCES:
                 pch_dirs = dict(zip(levels, pool.map(lambda level: self._pch(Path(tmp), level), levels)))
             list(pool.map(lambda s: self._compile(s, pch_dirs), missing))
-        return [self._object_path(s) for s in sources]
 
     def _pch(self, tmp: Path, level: str) -> str:
         folder = tmp / level.lstrip("-")
