@@ -131,7 +131,7 @@ class SearchConfig:
                                     "off until the bench shows it pays: BENCHMARKS.md)")
     finalists: int = setting(3, "fine-tune this many of the best goals; the best on val wins (default {default})")
     executor: str = setting("inline", "where candidates train: inline (in this process), processes (a local "
-                                      "pool) or ray (pip install 'compress[ray]') (default {default})")
+                                      "pool) or ray (pip install 'compress-mcu[ray]') (default {default})")
     workers: int = setting(1, "evaluations at once, N (default {default}: the sequential search exactly)")
     ray_address: str | None = setting(None, "Ray cluster to join (default $RAY_ADDRESS, else a local one with "
                                              "--workers CPUs)")

@@ -8,6 +8,8 @@ call are found by symbol (nm) and compiled on demand.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
@@ -22,6 +24,7 @@ from string import Template
 import compress
 from compress import CompressError, files
 from compress.console import Progress, plural
+from compress.deploy.tflm_sources import FRAMEWORK, OP_STEMS, RUNNER_OPS  # RUNNER_OPS: callers read it here
 from compress.devices import cores
 
 KERNEL_TREES = {"cmsis-nn": "cortex_m4_cmsis_nn", "reference": "cortex_m4_reference"}
@@ -47,47 +50,6 @@ PCH_INCLUDES = ["tensorflow/lite/schema/schema_generated.h", "tensorflow/lite/mi
 PCH_MIN_SOURCES = 8  # fewer C++ files to compile: precompiling (~13 s per level) does not pay
 PROGRESS_MIN_SOURCES = 4  # fewer files to compile: a few seconds, no progress lines
 
-# The framework: interpreter, allocator, planner, flatbuffer parsing, shared kernel helpers.
-FRAMEWORK = [
-    "tensorflow/compiler/mlir/lite/core/api/error_reporter.cc", "tensorflow/compiler/mlir/lite/schema/schema_utils.cc",
-    "tensorflow/lite/core/api/flatbuffer_conversions.cc", "tensorflow/lite/core/api/tensor_utils.cc",
-    "tensorflow/lite/core/c/common.cc", "tensorflow/lite/kernels/kernel_util.cc",
-    "tensorflow/lite/kernels/internal/common.cc", "tensorflow/lite/kernels/internal/portable_tensor_utils.cc",
-    "tensorflow/lite/kernels/internal/quantization_util.cc", "tensorflow/lite/kernels/internal/tensor_utils.cc",
-    "tensorflow/lite/kernels/internal/runtime_shape.cc", "tensorflow/lite/kernels/internal/tensor_ctypes.cc",
-    "tensorflow/lite/micro/arena_allocator/non_persistent_arena_buffer_allocator.cc",
-    "tensorflow/lite/micro/arena_allocator/persistent_arena_buffer_allocator.cc",
-    "tensorflow/lite/micro/arena_allocator/single_arena_buffer_allocator.cc",
-    "tensorflow/lite/micro/memory_planner/greedy_memory_planner.cc",
-    "tensorflow/lite/micro/memory_planner/linear_memory_planner.cc",
-    "tensorflow/lite/micro/memory_planner/non_persistent_buffer_planner_shim.cc",
-    "tensorflow/lite/micro/tflite_bridge/flatbuffer_conversions_bridge.cc",
-    "tensorflow/lite/micro/tflite_bridge/micro_error_reporter.cc",
-    "tensorflow/lite/micro/flatbuffer_utils.cc", "tensorflow/lite/micro/memory_helpers.cc",
-    "tensorflow/lite/micro/micro_allocation_info.cc", "tensorflow/lite/micro/micro_allocator.cc",
-    "tensorflow/lite/micro/micro_context.cc", "tensorflow/lite/micro/micro_interpreter.cc",
-    "tensorflow/lite/micro/micro_interpreter_context.cc", "tensorflow/lite/micro/micro_interpreter_graph.cc",
-    "tensorflow/lite/micro/micro_log.cc", "tensorflow/lite/micro/micro_op_resolver.cc",
-    "tensorflow/lite/micro/micro_resource_variable.cc", "tensorflow/lite/micro/micro_utils.cc",
-    "tensorflow/lite/micro/system_setup.cc", "tensorflow/lite/micro/kernels/kernel_util.cc",
-]
-# Builtin op -> kernel file stems under tensorflow/lite/micro/kernels/ (each also as <stem>_common.cc and, in a
-# CMSIS-NN tree, cmsis_nn/<stem>.cc, where those exist). Ops not listed: the op's name in lower case. Depthwise
-# needs conv's too: depthwise_conv_common.cc reads the tensor indices conv_common.cc defines.
-OP_STEMS = {"CONV_2D": ["conv"], "DEPTHWISE_CONV_2D": ["depthwise_conv", "conv"], "MAX_POOL_2D": ["pooling"],
-            "AVERAGE_POOL_2D": ["pooling"], "MEAN": ["reduce"], "SUM": ["reduce"], "REDUCE_MAX": ["reduce"],
-            "RELU": ["activations"], "RELU6": ["activations"], "PADV2": ["pad"], "MAXIMUM": ["maximum_minimum"],
-            "MINIMUM": ["maximum_minimum"], "ABS": ["elementwise"], "SQRT": ["elementwise"], "RSQRT": ["elementwise"],
-            "SIN": ["elementwise"], "COS": ["elementwise"], "LOG": ["elementwise"], "SQUARE": ["elementwise"],
-            "LOGICAL_NOT": ["elementwise"], "EQUAL": ["comparisons"], "NOT_EQUAL": ["comparisons"],
-            "GREATER": ["comparisons"], "GREATER_EQUAL": ["comparisons"], "LESS": ["comparisons"],
-            "LESS_EQUAL": ["comparisons"], "LOGICAL_AND": ["logical"], "LOGICAL_OR": ["logical"],
-            "ARG_MAX": ["arg_min_max"], "ARG_MIN": ["arg_min_max"], "REVERSE_V2": ["reverse"],
-            "SELECT_V2": ["select"], "UNIDIRECTIONAL_SEQUENCE_LSTM": ["unidirectional_sequence_lstm", "lstm_eval"]}
-# What the runner registers: every op compress's models produce, so one runner binary runs them all.
-RUNNER_OPS = ("ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DEQUANTIZE",
-              "FULLY_CONNECTED", "LOGISTIC", "MAX_POOL_2D", "MEAN", "MUL", "PAD", "QUANTIZE", "RELU", "RELU6",
-              "RESHAPE", "SOFTMAX", "TANH")
 _C_FUNCTION = re.compile(r"^[a-z_0-9]+[ *]+(arm_\w+)\(", re.M)
 # CMSIS-NN's lookup tables (arm_nntables.c: sigmoid_table_uint16, used by the int16 activations of its LSTM)
 _C_TABLE = re.compile(r"^const\s+(?:u?int\d+_t|q\d+_t)\s+(\w+)\s*\[", re.M)
@@ -127,6 +89,16 @@ def cache_dir() -> Path:
 def runner_file(name: str) -> Path:
     """A source file shipped in compress/deploy/runner/ (startup code, linker script, runner, Arduino shim)."""
     return Path(str(resources.files("compress.deploy") / "runner" / name))
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path):
+    """One process at a time compiles into a cache folder: another one (a second test worker, a second run) waits,
+    then finds the objects made instead of compiling them again. flock dies with its process: never stale."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def run(cmd: list, what: str, cwd=None, timeout: float = COMPILE_TIMEOUT_S) -> str:
@@ -222,7 +194,12 @@ class Toolchain:
         a precompiled header is ~250 MB). Objects are identical with or without it.
         """
         sources = list(dict.fromkeys(sources))
-        missing = [s for s in sources if not self._object_path(s).exists()]
+        with _exclusive(self.dir / ".lock"):
+            missing = [s for s in sources if not self._object_path(s).exists()]
+            self._compile_missing(missing)
+        return [self._object_path(s) for s in sources]
+
+    def _compile_missing(self, missing: list[str]) -> None:
         cxx = [s for s in missing if s.endswith((".cc", ".cpp"))]
         progress = self._progress(missing)
         with tempfile.TemporaryDirectory(prefix="compress-pch-") as tmp, ThreadPoolExecutor(self.jobs) as pool:
@@ -233,7 +210,6 @@ class Toolchain:
                 if progress is not None:
                     progress.step(f"TFLM build: precompiled the shared headers ({', '.join(levels)})")
             list(pool.map(lambda s: self._compile(s, pch_dirs, progress), missing))
-        return [self._object_path(s) for s in sources]
 
     def _pch(self, tmp: Path, level: str) -> str:
         folder = tmp / level.lstrip("-")

@@ -1,6 +1,6 @@
 """An ONNX classifier (what torch.onnx.export writes) -> ModelSpec plus weights, NCHW converted to NHWC.
 
-Needs `compress[onnx]`; onnx parses the file (protobuf: data, no code). Nodes, in order: Conv (group = channels:
+Needs `compress-mcu[onnx]`; onnx parses the file (protobuf: data, no code). Nodes, in order: Conv (group = channels:
 depthwise), Gemm / MatMul (+ a constant Add: its bias), Relu, Clip(0, 6), MaxPool, AveragePool, GlobalAveragePool,
 BatchNormalization, Add, Concat (channels), Flatten / Reshape(N, -1) before a Gemm, Softmax at the output, Dropout /
 Identity (no-ops). Pads equal to Keras' "same" become it, others a ZeroPadding2D before a "valid" window; a
@@ -27,7 +27,7 @@ def import_onnx(path) -> tuple:
         import onnx
         from onnx import numpy_helper
     except ImportError:
-        raise CompressError(f"{path}: ONNX files need the onnx extra: pip install 'compress[onnx]'") from None
+        raise CompressError(f"{path}: ONNX files need the onnx extra: pip install 'compress-mcu[onnx]'") from None
     p = Path(path)
     if not p.is_file():
         raise CompressError(f"{path}: no such file")

@@ -24,7 +24,7 @@ from compress.search.train import cores
 from compress.search.workers import EvaluatorRecipe, RayWorker, process_main
 
 EXECUTORS = ("inline", "processes", "ray")
-RAY_HINT = "pip install 'compress[ray]'"
+RAY_HINT = "pip install 'compress-mcu[ray]'"
 
 
 class WorkerDied(CompressError):

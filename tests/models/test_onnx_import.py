@@ -5,8 +5,8 @@ import pytest
 
 from compress import CompressError
 
-onnx = pytest.importorskip("onnx", reason="ONNX import needs the extra: pip install 'compress[onnx]'")
-ort = pytest.importorskip("onnxruntime", reason="ONNX import needs the extra: pip install 'compress[onnx]'")
+onnx = pytest.importorskip("onnx", reason="ONNX import needs the extra: pip install 'compress-mcu[onnx]'")
+ort = pytest.importorskip("onnxruntime", reason="ONNX import needs the extra: pip install 'compress-mcu[onnx]'")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 RNG = np.random.default_rng(0)

@@ -74,7 +74,7 @@ class FakeFactory:
 @pytest.fixture(scope="module")
 def ray_cluster():
     """One local Ray cluster with 2 CPUs for the module (starting one takes ~8 s); executors join it."""
-    ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'compress[ray]'")
+    ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'compress-mcu[ray]'")
     path = os.pathsep.join(os.path.abspath(p or ".") for p in sys.path)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
     yield ray
@@ -195,7 +195,7 @@ def test_executor_options_are_checked_before_anything_trains(monkeypatch, tmp_pa
     monkeypatch.setitem(sys.modules, "ray", None)  # as if ray were not installed
     assert main(["search", "--executor", "ray", "--workers", "2", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: --executor ray") and "pip install 'compress[ray]'" in err[0]
+    assert len(err) == 1 and err[0].startswith("error: --executor ray") and "pip install 'compress-mcu[ray]'" in err[0]
     assert not (tmp_path / "run" / "journal.jsonl").exists()  # nothing trained
     assert executors.threads_per_worker(2, available=2) == 1 and executors.threads_per_worker(3, available=16) == 5
 
