@@ -45,15 +45,14 @@ def test_a_bad_calibration_is_one_line_naming_the_field(case, tmp_path, capsys):
 
 def test_a_device_profile_file_is_checked_field_by_field(tmp_path):
     from compress.devices import profiles
-    from compress.devices.profile_file import read_profile
 
     shipped = json.loads((profiles.PROFILES_DIR / "apollo3.json").read_text())
     (tmp_path / "apollo3.json").write_text(json.dumps(shipped))
-    read = read_profile(tmp_path / "apollo3.json")
+    read = profiles.from_file(tmp_path / "apollo3.json")
     assert read.clock_hz == profiles.get("apollo3").clock_hz and read.flash_bytes == profiles.get("apollo3").flash_bytes
     (tmp_path / "apollo3.json").write_text(json.dumps(shipped | {"clock_hz": "48e6"}))
     with pytest.raises(CompressError, match=r"apollo3.json: clock_hz"):
-        read_profile(tmp_path / "apollo3.json")
+        profiles.from_file(tmp_path / "apollo3.json")
 
 
 def _spec(**changes) -> dict:

@@ -56,6 +56,7 @@ def test_progress_prints_its_heading_then_at_most_the_lines_asked(capsys):
 def test_a_first_build_says_what_it_compiles_and_counts_the_files(tmp_path, monkeypatch, capsys):
     """The compiler is faked (each step writes its output file): what is printed is what is tested."""
     from compress.deploy import tflm_build
+    from compress.devices import cores
 
     def fake_run(cmd, what, cwd=None, timeout=0):
         out = [str(c) for c in cmd]
@@ -68,10 +69,12 @@ def test_a_first_build_says_what_it_compiles_and_counts_the_files(tmp_path, monk
     chain.kernels, chain.tree, chain.gcc, chain.gxx, chain.defines, chain.includes = (
         "cmsis-nn", tmp_path / "tree", "gcc", "g++", [], [])
     chain.jobs, chain.dir = 2, tmp_path / "cache"
+    chain.core = cores.get(tflm_build.DEFAULT_CORE)
+    chain.cpu_flags = list(chain.core.cpu_flags)
     sources = [f"tensorflow/lite/micro/kernels/k{i}.cc" for i in range(20)]
     assert all(p.exists() for p in chain.objects(sources))
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0].startswith("building TFLite Micro (cmsis-nn kernels) for the emulated Cortex-M4: 20 files")
+    assert lines[0].startswith("building TFLite Micro (cmsis-nn kernels) for the emulated Cortex-M4F: 20 files")
     assert "2 cores" in lines[0] and str(chain.dir) in lines[0]
     assert "after precompiling the headers they share" in lines[0] and lines[1].startswith("  TFLM build: precompiled")
     assert lines[-1] == "  TFLM build: compiled 20/20 files" and len(lines) <= 12
@@ -110,11 +113,14 @@ def test_first_time_sensor_generation_says_what_it_makes(tmp_path, capsys):
 def test_the_cmsis_nn_rounds_of_a_build_say_one_line_each(tmp_path, monkeypatch, capsys):
     """They compile small C files in seconds, several rounds in a row: a heading and ten lines each would flood."""
     from compress.deploy import tflm_build
+    from compress.devices import cores
 
     monkeypatch.setattr(tflm_build, "run", lambda cmd, *a, **k: open(str(cmd[cmd.index("-o") + 1]), "w").close())
     chain = tflm_build.Toolchain.__new__(tflm_build.Toolchain)
     chain.kernels, chain.tree, chain.gcc, chain.gxx, chain.defines, chain.includes = (
         "cmsis-nn", tmp_path / "tree", "gcc", "g++", [], [])
     chain.jobs, chain.dir = 2, tmp_path / "cache"
+    chain.core = cores.get(tflm_build.DEFAULT_CORE)
+    chain.cpu_flags = list(chain.core.cpu_flags)
     chain.objects([f"third_party/cmsis_nn/Source/f{i}.c" for i in range(31)])
     assert capsys.readouterr().err.splitlines() == ["  TFLM build: compiled 31/31 CMSIS-NN files the kernels call"]

@@ -206,13 +206,12 @@ def test_loso_scores(tmp_path_factory, data):
 @given(st.data())
 def test_device_profile(tmp_path_factory, data):
     from compress.devices import latency, profiles
-    from compress.devices.profile_file import read_profile
     from compress.models import zoo
     from compress.models.cost import spec_cost
 
     doc = data.draw(edited(json.loads((profiles.PROFILES_DIR / "apollo3.json").read_text())))
     path = write(tmp_path_factory.mktemp("profile"), "device.json", doc)
-    device = one_line_or_success(lambda: read_profile(path))
+    device = one_line_or_success(lambda: profiles.from_file(path))
     if device is not None:  # what it accepted gives a finite latency
         seconds = latency.latency_s(spec_cost(zoo.embedded3((24, 24, 1), 2)), device, "flops")
         assert math.isfinite(seconds) and seconds >= 0

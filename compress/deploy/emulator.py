@@ -287,12 +287,11 @@ def emulate_winner(tflite_path, kernels: str, device, cycles_per_instruction: fl
     estimate = latency.instructions(tflite_cost(tflite_path), kernels, latency.tflite_geometry(tflite_path))
     found = {"kernels": kernels, "instructions": run.instructions, "estimated_instructions": round(estimate),
              "macs": run.macs, "instructions_per_mac": run.instructions / max(run.macs, 1),
-             "cycles_per_instruction": cycles_per_instruction,
+             "cycles_per_instruction": cycles_per_instruction, "core": run.core, "machine": run.machine,
              "latency_s": run.instructions * cycles_per_instruction / device.clock_hz,
              "arena_bytes": run.arena_bytes, "estimated_arena_bytes": estimated_arena_bytes,
              "outputs_match": run.outputs_match, "agrees": run.agrees,
              "ops": [{"op": op.op, "macs": op.macs, "instructions": op.instructions} for op in run.ops]}
-    found["core"], found["machine"] = run.core, run.machine
     log(f"emulated on a {run.core} (TFLM {kernels} kernels, QEMU {run.machine}): {run.instructions:,} instructions "
         f"(estimate {estimate:,.0f}), {found['instructions_per_mac']:.1f} per MAC, {ms(found['latency_s'])} "
         f"at {device.clock_hz / 1e6:g} MHz and {plural(cycles_per_instruction, 'cycle')} per instruction; arena "

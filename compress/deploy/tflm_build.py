@@ -166,7 +166,7 @@ class Toolchain:
                             None, lines=1)
         pch = sum(s.endswith((".cc", ".cpp")) for s in missing) >= PCH_MIN_SOURCES
         return Progress(len(missing), "TFLM build: compiled {done}/{total} files", (
-            f"building TFLite Micro ({self.kernels} kernels) for the emulated Cortex-M4: {len(missing)} files of "
+            f"building TFLite Micro ({self.kernels} kernels) for the emulated {self.core.title}: {len(missing)} files of "
             f"its framework and the model's kernels on {plural(self.jobs, 'core')}"
             + ", after precompiling the headers they share" * pch
             + f"; a first build of this tree takes minutes, later runs reuse the objects cached in {self.dir}"))

@@ -9,7 +9,7 @@ import math
 import re
 from pathlib import Path
 
-from compress import CompressError
+from compress import CompressError, validate
 from compress.devices import cores
 
 MAX_FILE_BYTES = 64 * 1024  # a profile is a few hundred bytes; anything larger is not one
@@ -39,12 +39,10 @@ def read(path, boards: dict) -> dict:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise CompressError(f"{path}: {path.stat().st_size:,} bytes, not a device profile (at most "
                                 f"{MAX_FILE_BYTES:,})")
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
+        text = path.read_bytes()
+    except OSError as exc:
         raise CompressError(f"{path}: cannot read the device profile: {exc.strerror or exc}") from None
-    except (ValueError, RecursionError) as exc:
-        raise CompressError(f"{path}: not valid JSON: {str(exc)[:200] or 'nested too deeply'}") from None
-    return check(data, str(path), boards)
+    return check(validate.parse_json(text, path), str(path), boards)  # UTF-8 (BOM or not), nesting limit, JSON
 
 
 def check(data, where: str, boards: dict) -> dict:
@@ -127,10 +125,3 @@ def _shown(value) -> str:
     text = json.dumps(value) if not isinstance(value, float) or math.isfinite(value) else str(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
-
-def read_profile(path):
-    """The Device a profile file describes (compress.devices.profiles.from_file: this schema, the boards it may
-    name and the defaults filled in)."""
-    from compress.devices import profiles  # profiles reads its shipped files through this module
-
-    return profiles.from_file(path)

@@ -52,8 +52,7 @@ def allowance_note(device) -> str:
 
 def targets_table(checks) -> str:
     rows = [(f"{c.name} ({c.note})" if c.note else c.name, _figure(c.figure, c.unit), _figure(c.limit, c.unit),
-             margin(c.margin),
-             "PASS" if c.passed else "FAIL") for c in checks]
+             margin(c.margin), "PASS" if c.passed else "FAIL") for c in checks]
     return format_table(rows, ("target", "figure", "limit", "margin", "result"))
 
 
@@ -267,8 +266,6 @@ def emulated_block(doc: Doc, emulated: dict | None) -> None:
 def latency_label(device: str) -> str:
     """' (latency estimated, not emulated)' for a device whose core QEMU does not run (its latencies are the cost
     model's alone); '' otherwise, or when the profile cannot be read any more."""
-    from compress.devices import profiles
-
     try:
         found = profiles.get(device)
     except CompressError:

@@ -75,7 +75,7 @@ def _bad(**changes) -> dict:
     ("{", "not valid JSON"),
     ("[1, 2]", "expected a JSON object of device fields, not list"),
     ("[" * 100_000 + "]" * 100_000, "not a device profile|not valid JSON"),  # too large or nested too deeply
-    ("[" * 5_000 + "]" * 5_000, "not valid JSON: .*"),  # nested past Python's recursion limit
+    ("[" * 5_000 + "]" * 5_000, "nested deeper than 100 levels"),  # refused before json.loads can recurse
     (_bad(clock_hz="48MHz"), r'clock_hz: expected a number > 0 and <= 2e\+09, got "48MHz"'),
     (_bad(clock_hz=0), "clock_hz: expected a number > 0"),
     (_bad(clock_hz=-48e6), "clock_hz: expected a number > 0 .*got -48000000.0"),
