@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from compress import CompressError
+from compress.config import DataConfig, read_run_config
 from compress.deploy import camera, export, tflm_build
 from compress.deploy.emulator import qemu
 from compress.deploy.sketch_emulator import SKETCH_TIMEOUT_S, build_sketch
@@ -64,24 +66,31 @@ def compare(ran: dict, host: list[dict], class_names) -> list[dict]:
 
 def test_split_frames(tflite_path: Path, info: dict, cam: camera.Camera, smile: int,
                       count: int = FRAMES) -> tuple[np.ndarray, np.ndarray]:
-    """(frames, labels): `count` test-split images of the data export.json beside the model names, alternating
-    the LED's class and the others, placed in camera frames (camera.frames_from_images)."""
-    from compress.config import DataConfig
+    """(frames, labels): `count` test-split images of the model's data, alternating the LED's class and the
+    others, placed in camera frames (camera.frames_from_images). The data: a run folder's config.json beside the
+    model (every data option), else the source and seed export.json beside it names."""
     from compress.data.dataset import load
 
-    report = Path(tflite_path).parent / export.REPORT_FILE
-    try:
-        found = json.loads(report.read_text())
-        source, seed = found["data"], int(found.get("seed", 0))
-    except (OSError, ValueError, KeyError, TypeError):
-        raise CompressError(f"{report}: no export.json naming the model's data beside it; the emulated camera "
-                            "shows test images of that data (export the model with `python -m compress export`)")
     _, height, width, channels = info["input"]["shape"]
     if height != width:
         raise CompressError(f"{tflite_path}: the emulated camera loads square test images; the input is "
                             f"{height}x{width}")
-    x, y = load(DataConfig(source=source, seed=seed, size=height, channels=channels)).split("test")
+    x, y = load(replace(_data_config(Path(tflite_path)), size=height, channels=channels)).split("test")
     return images_as_frames(x, y, cam, smile, count)
+
+
+def _data_config(tflite_path: Path) -> DataConfig:
+    """The data the model was exported with: config.json's (a run folder), else export.json's source and seed."""
+    run = read_run_config(tflite_path.parent)
+    if run is not None:
+        return run.data
+    report = tflite_path.parent / export.REPORT_FILE
+    try:
+        found = json.loads(report.read_text())
+        return DataConfig(source=found["data"], seed=int(found.get("seed", 0)))
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CompressError(f"{report}: no export.json naming the model's data beside it; the emulated camera "
+                            "shows test images of that data (export the model with `python -m compress export`)")
 
 
 def images_as_frames(x: np.ndarray, y: np.ndarray, cam: camera.Camera, smile: int,

@@ -156,3 +156,16 @@ def test_cli_committed_model_smiles_back_in_qemu(toolchain, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "the LED agrees with the host on 8 of 8 frames: PASS" in printed
     assert "frame 7: " in printed and "LED on" in printed and "LED off" in printed
+
+
+def test_the_emulated_camera_shows_the_runs_own_data(tmp_path):
+    """A run folder's config.json gives every data option; else export.json's source and seed; else one line."""
+    from compress.config import CONFIG_FILE, DataConfig, RunConfig
+
+    with pytest.raises(CompressError, match="export.json"):
+        camera_emulator._data_config(tmp_path / "model_int8.tflite")
+    (tmp_path / export.REPORT_FILE).write_text(json.dumps({"data": "photos", "seed": 3}))
+    assert camera_emulator._data_config(tmp_path / "model_int8.tflite") == DataConfig(source="photos", seed=3)
+    run = RunConfig(data=DataConfig(task="4class", seed=5))
+    (tmp_path / CONFIG_FILE).write_text(json.dumps(run.to_dict()))
+    assert camera_emulator._data_config(tmp_path / "model_int8.tflite") == run.data
