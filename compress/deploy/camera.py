@@ -136,6 +136,19 @@ def figures(camera_name: str, info: dict, result: dict) -> dict:
             "led_class": smile, "led_class_name": result["class_names"][smile]}
 
 
+def ram_check(cam: dict, result: dict) -> dict:
+    """The device's RAM check with the camera library's frame buffer (a member of its HM01B0 object, one byte per
+    pixel) next to the tensor arena: the sketch needs both."""
+    from compress.devices import profiles
+
+    device = profiles.get(result["device"])
+    figure = result["arena_bytes"] + cam["width"] * cam["height"]
+    return {"target": "RAM with the camera", "what": "tensor arena + camera frame buffer + runtime allowance",
+            "measured": figure, "allowance": device.runtime_ram_bytes, "figure": figure + device.runtime_ram_bytes,
+            "limit": device.ram_bytes, "unit": "bytes", "passed": figure + device.runtime_ram_bytes <= device.ram_bytes,
+            "source": f"compress.devices {device.name!r} and the camera's {cam['width']}x{cam['height']} frame"}
+
+
 def render(files: dict, fields: dict, info: dict, result: dict) -> dict:
     """The board's files with the camera sketch and its README in place of the self-test sketch's."""
     cam = result["camera"]

@@ -82,6 +82,8 @@ def generate_sketch(tflite_path, out_dir, config: SketchConfig = SketchConfig())
               "model_file": tflite_path.name, "decision": heads.point, **measured}
     if config.camera:
         result["camera"] = camera.figures(config.camera, info, result)
+        result["checks"].append(camera.ram_check(result["camera"], result))
+        result["passed"] = all(c["passed"] for c in result["checks"])
     files = firmware_files.render(tflite_bytes, info, result, image, image_source)
     _write(out_dir, files, result)
     return result

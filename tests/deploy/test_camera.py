@@ -108,6 +108,9 @@ def test_camera_sketch_files(exported, tmp_path):
     readme = (out / "README.md").read_text()
     assert "SparkFun:apollo3@1.2.3" in readme and "Not checked" in readme
     assert {"tflm_platform.cpp", "model_data.cpp", "test_image.h"} <= set(result["files"])
+    [ram] = [c for c in result["checks"] if c["target"] == "RAM with the camera"]
+    assert ram["measured"] == result["arena_bytes"] + 324 * 244 and ram["passed"] and result["passed"]
+    assert "RAM with the camera" in readme
 
 
 def test_a_disagreement_is_reported():
