@@ -9,7 +9,7 @@ from compress import CompressError, __version__, files, options, quiet
 from compress.config import (CHOICES, SYNTHETIC_FACES, TRAIN_JOB, DataConfig, EmulatorConfig, ExportConfig, SearchConfig,
                              Targets, TrainConfig)
 
-from compress.commands import FIRMWARE_BOARDS  # noqa: E402  the one board table (compress.devices.profiles)
+from compress.commands import FIRMWARE_BOARDS, FIRMWARE_CAMERAS  # noqa: E402  (compress.devices.profiles' boards)
 
 
 # --- option groups shared by several sub-commands ------------------------------------------------
@@ -160,13 +160,16 @@ def _firmware_parser(sub) -> None:
                                     "(`estimate --devices` lists them) or the path of a board .json (default: the "
                                     "board's; generic: stm32f746)")
     p.add_argument("--out", help="output folder (default firmware/<model name>_<board>)")
+    p.add_argument("--camera", choices=FIRMWARE_CAMERAS,
+                   help="hm01b0: a sketch for the SparkFun Edge that reads its HM01B0 camera and lights an LED when "
+                        "the face smiles (with --emulate: test images through a stand-in camera in QEMU)")
     p.add_argument("--emulate", action="store_true",
                    help="compile the sketch (or the library's self-test) for the device's core, run it in QEMU and "
                         "print its serial output")
     _add_emulator_args(p)
     p.set_defaults(handler=lambda args: _commands().firmware(args.model, args.board, args.out,
                                                          options.emulator_config(args) if args.emulate else None,
-                                                         device=args.device))
+                                                         device=args.device, camera=args.camera))
 
 
 def _add_emulator_args(p: argparse.ArgumentParser) -> None:

@@ -10,6 +10,7 @@ from compress.config import DataConfig, EmulatorConfig, ExportConfig, Targets, r
 from compress.devices.profiles import BOARDS
 
 FIRMWARE_BOARDS = tuple(BOARDS)  # the boards `firmware --board` takes (compress.devices.profiles)
+FIRMWARE_CAMERAS = ("hm01b0",)  # the cameras `firmware --camera` takes (compress.deploy.camera.CAMERAS)
 
 
 def estimate(model: str, input_shape: tuple | None, classes: int | None, targets: Targets,
@@ -105,9 +106,10 @@ def _model_to_export(path: Path, pick: int | None):
 
 
 def firmware(model_path: str, board: str, out: str | None = None, emulated: EmulatorConfig | None = None,
-             device: str | None = None) -> int:
+             device: str | None = None, camera: str | None = None) -> int:
     """Arduino sketch for an int8 .tflite; its test image and class names from the export beside it. With
-    `emulated`, the sketch itself is compiled for Cortex-M4 and run in QEMU, and its serial output printed."""
+    `emulated`, the sketch itself is compiled for Cortex-M4 and run in QEMU, and its serial output printed.
+    With `camera`, the sketch reads that camera (compress.deploy.camera) and lights an LED for the smile."""
     from compress.deploy import export, firmware as firmware_module
     from compress.deploy.c_arrays import c_identifier
     from compress.devices import latency, profiles
@@ -122,7 +124,8 @@ def firmware(model_path: str, board: str, out: str | None = None, emulated: Emul
         raise CompressError(f"{path}: no such file")
     read(path)  # its structure, checked in Python first
     check_runs(path)  # then TFLite Micro on it, in a child process: a crash there is one line naming the file
-    folder = Path(out) if out else Path("firmware") / f"{c_identifier(path.stem)}_{board}"
+    suffix = f"_{camera}" if camera else ""  # a camera sketch beside the board's self-test sketch
+    folder = Path(out) if out else Path("firmware") / f"{c_identifier(path.stem)}_{board}{suffix}"
     image = expected = names = tasks = None
     sample, info = path.parent / export.TEST_INPUT_FILE, tflite_info(path.read_bytes(), str(path))
     if sample.exists():
@@ -140,18 +143,34 @@ def firmware(model_path: str, board: str, out: str | None = None, emulated: Emul
         estimated = latency.latency_s(tflite_cost(path), profiles.get(device),
                                       "emulated", "cmsis-nn", geometry=latency.tflite_geometry(path))
     config = firmware_module.SketchConfig(board=board, device=device, test_image=image, expected_class=expected,
-                                          class_names=names, expected_latency_s=estimated, tasks=tasks)
+                                          class_names=names, expected_latency_s=estimated, tasks=tasks,
+                                          camera=camera)
     result = firmware_module.generate_sketch(path, folder, config)
     print(firmware_module.summary_text(result))
     passed = result["passed"] and result["self_test_passed"]
     if emulated is not None:
-        from compress.deploy.sketch_emulator import run_sketch, verdict_text
-
-        target = profiles.get(result["device"])
-        ran = run_sketch(folder, emulated.kernels, emulated.tflm_dir, target.clock_hz / 1e6, core=target.core)
-        print(verdict_text(ran))
-        passed = passed and ran["passed"]
+        passed = _emulate_firmware(folder, path, result, emulated) and passed
     return 0 if passed else 1
+
+
+def _emulate_firmware(folder: Path, path: Path, result: dict, emulated: EmulatorConfig) -> bool:
+    """Run the written firmware in QEMU and print what it did: the self-test, or for a camera sketch every test
+    frame's LED against the host's decision. True when it did what the host expects."""
+    from compress.devices import profiles
+
+    target = profiles.get(result["device"])
+    clock_mhz = target.clock_hz / 1e6
+    if result.get("camera"):
+        from compress.deploy import camera_emulator
+
+        rows, ran, labels = camera_emulator.emulate(folder, path, emulated.kernels, emulated.tflm_dir, clock_mhz)
+        print(camera_emulator.verdict_text(rows, ran, result["class_names"], labels))
+        return all(row["agrees"] for row in rows)
+    from compress.deploy.sketch_emulator import run_sketch, verdict_text
+
+    ran = run_sketch(folder, emulated.kernels, emulated.tflm_dir, clock_mhz, core=target.core)
+    print(verdict_text(ran))
+    return ran["passed"]
 
 
 def emulate(model: str, settings: EmulatorConfig, inputs: str | None = None, as_json: bool = False) -> int:

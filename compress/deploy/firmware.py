@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from compress import CompressError
-from compress.deploy import export, firmware_files, threshold
+from compress.deploy import camera, export, firmware_files, threshold
 from compress.deploy.export_report import read_report
 from compress.deploy.firmware_checks import check_deployable
 from compress.deploy.firmware_tasks import heads_of, measure, self_tests
@@ -49,6 +49,7 @@ class SketchConfig:
     expected_latency_s: float | None = None
     operating_point: dict | None = None
     tasks: Any = None  # a multi-task model's task names in print order
+    camera: str | None = None  # a camera the sketch reads frames from (compress.deploy.camera); None: none
 
 
 # --- generation ------------------------------------------------------------------------------------------
@@ -80,6 +81,10 @@ def generate_sketch(tflite_path, out_dir, config: SketchConfig = SketchConfig())
                        config.expected_latency_s)
     result = {"sketch": out_dir.name, "sketch_dir": str(out_dir), "board": config.board, "device": device,
               "model_file": tflite_path.name, "decision": heads.point, **measured}
+    if config.camera:
+        result["camera"] = camera.figures(config.camera, info, result)
+        result["checks"].append(camera.ram_check(result["camera"], result))
+        result["passed"] = all(c["passed"] for c in result["checks"])
     files = firmware_files.render(tflite_bytes, info, result, image, image_source)
     _write(out_dir, files, result)
     return result
@@ -110,6 +115,8 @@ def _validate(tflite_path: Path, out_dir: Path, config: SketchConfig) -> tuple:
     if sizes != [classes]:
         raise CompressError(f"the model's outputs have {', '.join(map(str, sizes))} scores; firmware needs the same "
                             "classes on every output")
+    if config.camera:
+        camera.check(config.camera, board, info, len(outputs))
     names = list(class_names) if class_names is not None else [f"class{i}" for i in range(classes)]
     if len(names) != classes:
         raise CompressError(f"{len(names)} class names for a model with {classes} outputs")
@@ -171,6 +178,8 @@ def summary_text(result: dict) -> str:
                      f"tflite-micro {'equals' if result['tflm_matches_tflite'] else 'differs from'} the TFLite "
                      "interpreter on every output")
     lines.append(f"decision: {threshold.describe(result['decision'])}")
+    if result.get("camera"):
+        lines.append(camera.summary_line(result["camera"]))
     lines += [f"built-in test {f'window, {t}' if tasks else 'image'}: expected {names[e]}, tflite-micro says "
               f"{names[p]} ({'PASS' if e == p else 'FAIL'})" for t, e, p, _ in self_tests(result)]
     lines += [f"{c['target']}: {c['what']} {c['measured']:,} + {c['allowance']:,} = {c['figure']:,} of "

@@ -14,7 +14,7 @@ import numpy as np
 
 from compress import __version__
 from compress.console import ms
-from compress.deploy import c_arrays, threshold
+from compress.deploy import c_arrays, camera, threshold
 from compress.deploy.firmware_checks import ARENA_MARGIN_FRACTION, ARENA_MARGIN_MIN_BYTES, resolver_lines
 from compress.deploy.firmware_task_files import task_fields
 from compress.deploy.firmware_tasks import self_tests
@@ -212,4 +212,4 @@ def render(tflite_bytes: bytes, info: dict, result: dict, image: np.ndarray, ima
     if board == "apollo3":  # the official library brings these hooks for the Nano 33 BLE only
         files["tflm_platform.cpp"] = fill("tflm_platform.cpp.tmpl")
     files["model_data.h"], files["model_data.cpp"] = c_arrays.c_arrays(tflite_bytes, sketch, header="model_data.h")
-    return files
+    return camera.render(files, fields, info, result) if result.get("camera") else files

@@ -42,9 +42,10 @@ def _metadata(sketch_dir: Path) -> tuple[str, tuple]:
 
 
 def build_sketch(sketch_dir, elf: Path, kernels: str = "cmsis-nn", folder=None, clock_mhz: float = 48.0,
-                 core: str = tflm_build.DEFAULT_CORE) -> Path:
+                 core: str = tflm_build.DEFAULT_CORE, shim_flags=(), shim_sources=()) -> Path:
     """The firmware linked with the TFLM objects of its ops into the ELF file elf: a sketch with the Arduino shim
-    (runner/arduino), or the generic library with its self-test program."""
+    (runner/arduino), or the generic library with its self-test program. A sketch's extra shims (the camera's:
+    compress.deploy.camera_emulator) add shim_flags to every sketch source and shim_sources to the program."""
     sketch_dir = Path(sketch_dir)
     board, ops = _metadata(sketch_dir)
     chain = tflm_build.Toolchain(kernels, folder, core=core)
@@ -57,16 +58,18 @@ def build_sketch(sketch_dir, elf: Path, kernels: str = "cmsis-nn", folder=None, 
                     for name in ("model_runner.cc", "model_data.cc", "selftest_main.cc")]
             library += chain.objects([GENERIC_DEBUG_LOG])
         else:
-            own += _sketch_objects(chain, sketch_dir, tmp, clock_mhz)
+            own += _sketch_objects(chain, sketch_dir, tmp, clock_mhz, list(shim_flags))
+            own += [chain.compile_own(Path(source), tmp, [f"-I{tflm_build.runner_file('arduino')}",
+                                                          *shim_flags]) for source in shim_sources]
         return chain.link(elf, own, library)
 
 
-def _sketch_objects(chain, sketch_dir: Path, tmp: Path, clock_mhz: float) -> list[Path]:
+def _sketch_objects(chain, sketch_dir: Path, tmp: Path, clock_mhz: float, shim_flags=()) -> list[Path]:
     """The sketch's own sources compiled with the Arduino shim; the library's DebugLog() if the sketch has none."""
     sources = sketch_sources(sketch_dir)
     shim = tflm_build.runner_file("arduino")
     include = [f"-I{sketch_dir}", f"-I{shim}", f"-I{tflm_build.runner_file('')}",
-               f"-DCOMPRESS_CLOCK_MHZ={max(1, round(clock_mhz))}"]
+               f"-DCOMPRESS_CLOCK_MHZ={max(1, round(clock_mhz))}", *shim_flags]
     own = [chain.compile_own(shim / "arduino_main.cc", tmp, include)]
     if not (sketch_dir / "tflm_platform.cpp").is_file():  # Arduino_TensorFlowLite brings it on the Nano 33 BLE
         own.append(chain.compile_own(shim / "library_platform.cc", tmp, include))

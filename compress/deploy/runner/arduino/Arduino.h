@@ -15,6 +15,14 @@
 
 #define DEC 10
 #define HEX 16
+#define LOW 0
+#define HIGH 1
+#define INPUT 0
+#define OUTPUT 1
+#define LED_BUILTIN 13
+
+void pinMode(uint8_t pin, uint8_t mode);  // defined by a shim that needs pins (runner/camera: the LED)
+void digitalWrite(uint8_t pin, uint8_t value);
 
 unsigned long micros();
 unsigned long millis();
