@@ -10,7 +10,7 @@ def test_two_builders_at_once_compile_each_object_once(tmp_path, monkeypatch):
     chain.dir, chain.jobs = tmp_path / "key", 2
     compiled = []
 
-    def compile_slowly(source, pch_dirs):
+    def compile_slowly(source, pch_dirs, progress=None):
         compiled.append(source)
         time.sleep(0.3)  # long enough that the second builder looks while the first is still compiling
         obj = chain._object_path(source)
