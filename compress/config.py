@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,13 +174,13 @@ class RunConfig:
             known = {f.name for f in dataclasses.fields(part.default_factory)}
             unknown = sorted(set(values) - known) if isinstance(values, dict) else [part.name]
             if unknown:
-                raise CompressError(f"{where}: unknown setting(s) {', '.join(unknown)} under {part.name!r}")
+                raise CompressError(f"{where}: unknown setting(s) {_names(unknown)} under {part.name!r}")
             _check_types(part.default_factory, values, f"{where}: {part.name}")
             _check_ranges(values, f"{where}: {part.name}")
             parts[part.name] = part.default_factory(**values)
         extra = sorted(set(data) - set(parts))
         if extra:
-            raise CompressError(f"{where}: unknown section(s) {', '.join(extra)}")
+            raise CompressError(f"{where}: unknown section(s) {_names(extra)}")
         return cls(**parts)
 
     def changes_refused_on_resume(self, old: "RunConfig") -> dict:
@@ -266,3 +267,8 @@ def read_run_config(run_dir) -> RunConfig | None:
         return RunConfig.from_dict(data, str(path))
     except (ValueError, TypeError) as exc:
         raise CompressError(f"{path}: not a valid run configuration: {exc}") from None
+
+
+def _names(keys) -> str:
+    """Keys a file named, escaped (json.dumps): a newline or control character in one cannot break the line."""
+    return ", ".join(json.dumps(key) for key in keys)
