@@ -53,10 +53,23 @@ def test_progress_prints_its_heading_then_at_most_the_lines_asked(capsys):
     assert capsys.readouterr().err.splitlines()[1:] == ["  drew 8,000/8,000 faces"]
 
 
+def _toolchain(tmp_path):
+    """A Cortex-M4 Toolchain without a tree or compiler: the tests replace tflm_build.run."""
+    from compress.deploy import tflm_build
+    from compress.devices import cores
+
+    chain = tflm_build.Toolchain.__new__(tflm_build.Toolchain)
+    chain.kernels, chain.tree, chain.gcc, chain.gxx, chain.defines, chain.includes = (
+        "cmsis-nn", tmp_path / "tree", "gcc", "g++", [], [])
+    chain.jobs, chain.dir = 2, tmp_path / "cache"
+    chain.core = cores.get(tflm_build.DEFAULT_CORE)
+    chain.cpu_flags = list(chain.core.cpu_flags)
+    return chain
+
+
 def test_a_first_build_says_what_it_compiles_and_counts_the_files(tmp_path, monkeypatch, capsys):
     """The compiler is faked (each step writes its output file): what is printed is what is tested."""
     from compress.deploy import tflm_build
-    from compress.devices import cores
 
     def fake_run(cmd, what, cwd=None, timeout=0):
         out = [str(c) for c in cmd]
@@ -65,12 +78,7 @@ def test_a_first_build_says_what_it_compiles_and_counts_the_files(tmp_path, monk
         return ""
 
     monkeypatch.setattr(tflm_build, "run", fake_run)
-    chain = tflm_build.Toolchain.__new__(tflm_build.Toolchain)
-    chain.kernels, chain.tree, chain.gcc, chain.gxx, chain.defines, chain.includes = (
-        "cmsis-nn", tmp_path / "tree", "gcc", "g++", [], [])
-    chain.jobs, chain.dir = 2, tmp_path / "cache"
-    chain.core = cores.get(tflm_build.DEFAULT_CORE)
-    chain.cpu_flags = list(chain.core.cpu_flags)
+    chain = _toolchain(tmp_path)
     sources = [f"tensorflow/lite/micro/kernels/k{i}.cc" for i in range(20)]
     assert all(p.exists() for p in chain.objects(sources))
     lines = capsys.readouterr().err.splitlines()
@@ -113,14 +121,8 @@ def test_first_time_sensor_generation_says_what_it_makes(tmp_path, capsys):
 def test_the_cmsis_nn_rounds_of_a_build_say_one_line_each(tmp_path, monkeypatch, capsys):
     """They compile small C files in seconds, several rounds in a row: a heading and ten lines each would flood."""
     from compress.deploy import tflm_build
-    from compress.devices import cores
 
     monkeypatch.setattr(tflm_build, "run", lambda cmd, *a, **k: open(str(cmd[cmd.index("-o") + 1]), "w").close())
-    chain = tflm_build.Toolchain.__new__(tflm_build.Toolchain)
-    chain.kernels, chain.tree, chain.gcc, chain.gxx, chain.defines, chain.includes = (
-        "cmsis-nn", tmp_path / "tree", "gcc", "g++", [], [])
-    chain.jobs, chain.dir = 2, tmp_path / "cache"
-    chain.core = cores.get(tflm_build.DEFAULT_CORE)
-    chain.cpu_flags = list(chain.core.cpu_flags)
+    chain = _toolchain(tmp_path)
     chain.objects([f"third_party/cmsis_nn/Source/f{i}.c" for i in range(31)])
     assert capsys.readouterr().err.splitlines() == ["  TFLM build: compiled 31/31 CMSIS-NN files the kernels call"]

@@ -73,7 +73,7 @@ def edited(draw, doc):
     return doc
 
 
-def one_line_or_success(call):
+def assert_one_line_or_success(call):
     """call()'s value, or None when it raised CompressError with a one-line message; anything else propagates."""
     try:
         return call()
@@ -96,7 +96,7 @@ def write(tmp_path, name: str, doc) -> Path:
 def test_any_text_parses_or_is_one_line(text):
     from compress.validate import parse_json
 
-    one_line_or_success(lambda: parse_json(text, "file.json"))
+    assert_one_line_or_success(lambda: parse_json(text, "file.json"))
 
 
 CALIBRATION = {"cycles": {"cmsis-nn": {"conv": 3.2, "per_op": 0}}, "flops_per_s": 5e5,
@@ -111,7 +111,7 @@ def test_calibration(tmp_path_factory, doc):
     from compress.models.cost import spec_cost
 
     path = write(tmp_path_factory.mktemp("cal"), "cal.json", doc)
-    found = one_line_or_success(lambda: latency.load_calibration(path))
+    found = assert_one_line_or_success(lambda: latency.load_calibration(path))
     if found is not None:  # what it accepted gives a finite, non-negative latency in every model
         cost = spec_cost(zoo.embedded3((24, 24, 1), 2))
         for model in ("flops", "ops", "emulated"):
@@ -132,9 +132,9 @@ def test_spec(data):
     from compress.models.spec import ModelSpec
 
     doc = data.draw(edited(_spec()))
-    spec = one_line_or_success(lambda: ModelSpec.from_json(dumps(doc), "spec.json"))
+    spec = assert_one_line_or_success(lambda: ModelSpec.from_json(dumps(doc), "spec.json"))
     if spec is not None:
-        cost = one_line_or_success(lambda: spec_cost(spec))  # shapes may still collapse: SpecError, one line
+        cost = assert_one_line_or_success(lambda: spec_cost(spec))  # shapes may still collapse: SpecError, one line
         assert cost is None or math.isfinite(cost.flops)
 
 
@@ -145,7 +145,7 @@ def test_run_config(tmp_path_factory, data):
 
     folder = tmp_path_factory.mktemp("run")
     write(folder, CONFIG_FILE, data.draw(edited(RunConfig().to_dict())))
-    one_line_or_success(lambda: read_run_config(folder))
+    assert_one_line_or_success(lambda: read_run_config(folder))
 
 
 def _row() -> dict:
@@ -176,10 +176,10 @@ def test_summary(tmp_path_factory, data):
     folder = tmp_path_factory.mktemp("summary")
     doc = json.loads((ROOT / "docs" / "default_run" / "summary.json").read_text())
     write(folder, "summary.json", data.draw(edited(doc)))
-    summary = one_line_or_success(lambda: read_summary(folder))
+    summary = assert_one_line_or_success(lambda: read_summary(folder))
     if summary is not None:
         summary.to_dict()
-        one_line_or_success(summary.int8_floor)
+        assert_one_line_or_success(summary.int8_floor)
 
 
 @FAST
@@ -189,7 +189,7 @@ def test_export_report(tmp_path_factory, data):
 
     doc = json.loads((ROOT / "models" / "export.json").read_text())
     path = write(tmp_path_factory.mktemp("export"), "export.json", data.draw(edited(doc)))
-    one_line_or_success(lambda: read_report(path))
+    assert_one_line_or_success(lambda: read_report(path))
 
 
 @FAST
@@ -199,7 +199,7 @@ def test_loso_scores(tmp_path_factory, data):
 
     doc = {"key": "abc", "per_subject": {"s1": 0.7, "s2": 0.6}, "mean": 0.65, "sd": 0.07, "seconds": 3.0}
     path = write(tmp_path_factory.mktemp("loso"), "loso_baseline.json", data.draw(edited(doc)))
-    one_line_or_success(lambda: read_scores(path))
+    assert_one_line_or_success(lambda: read_scores(path))
 
 
 @FAST
@@ -211,7 +211,7 @@ def test_device_profile(tmp_path_factory, data):
 
     doc = data.draw(edited(json.loads((profiles.PROFILES_DIR / "apollo3.json").read_text())))
     path = write(tmp_path_factory.mktemp("profile"), "device.json", doc)
-    device = one_line_or_success(lambda: profiles.from_file(path))
+    device = assert_one_line_or_success(lambda: profiles.from_file(path))
     if device is not None:  # what it accepted gives a finite latency
         seconds = latency.latency_s(spec_cost(zoo.embedded3((24, 24, 1), 2)), device, "flops")
         assert math.isfinite(seconds) and seconds >= 0
@@ -233,7 +233,7 @@ def test_test_input_npz(tmp_path_factory, arrays):
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     path.write_bytes(buffer.getvalue())
-    found = one_line_or_success(lambda: read_test_input(path))
+    found = assert_one_line_or_success(lambda: read_test_input(path))
     if found is not None:
         found.expected  # noqa: B018  (what firmware reads)
 
@@ -247,7 +247,7 @@ def test_keras_model_config(tmp_path_factory, config_text):
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("config.json", config_text)
         archive.writestr("metadata.json", config_text)
-    one_line_or_success(lambda: read_config(path))
+    assert_one_line_or_success(lambda: read_config(path))
 
 
 @pytest.mark.parametrize("kind", ["calibration", "spec", "config", "summary", "export", "keras"])

@@ -136,7 +136,7 @@ def astar(search: Search, baseline: ModelSpec, weight: float = HEURISTIC_WEIGHT,
         children = [child for child in space.children(spec) if child.spec.key not in closed]
         trunks = [(child.spec, ev, child.label) for child in children if child.family]
         closed.update(trunk.key for trunk, _, _ in trunks)
-        evaluated += [((trunk.spec, None, trunk.label), trunk) for trunk in race(search, trunks)] if trunks else []
+        evaluated += [((trunk.spec, None, trunk.label), trunk) for trunk in race(search, trunks)]
         for child in children:
             if child.family:
                 continue  # raced above
